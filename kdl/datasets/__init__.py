@@ -1,0 +1,3 @@
+"""kdl.datasets public API."""
+
+__all__ = []

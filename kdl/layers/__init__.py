@@ -1,0 +1,3 @@
+"""kdl.layers public API."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""kdl.losses public API."""
+
+__all__ = []

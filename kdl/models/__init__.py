@@ -1,0 +1,3 @@
+"""kdl.models public API."""
+
+__all__ = []

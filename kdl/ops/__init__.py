@@ -1,0 +1,3 @@
+"""kdl.ops public API."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""kdl.optimizers public API."""
+
+__all__ = []

@@ -1,0 +1,60 @@
+"""Distribution strategy from a name (TF-only code: allowed in training)."""
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def get_strategy(name="auto", tpu=""):
+    """Returns a `tf.distribute.Strategy` for `name`.
+
+    Args:
+        name: one of `STRATEGIES`.
+            `auto`: `MirroredStrategy` when more than one GPU is visible,
+            else the default strategy. `one_device`: `OneDeviceStrategy` on
+            the first GPU, or the CPU. `mirrored`: `MirroredStrategy` over
+            all local GPUs (or all logical CPUs when there is no GPU).
+            `multi_worker`: `MultiWorkerMirroredStrategy`; the cluster comes
+            from the `TF_CONFIG` environment variable, which must be set.
+            `tpu`: `TPUStrategy` through `TPUClusterResolver(tpu)`.
+        tpu: TPU name or address for `tpu` ('' means a local TPU VM).
+    """
+    if name not in STRATEGIES:
+        raise ValueError(
+            f"Unknown strategy. Expected one of {list(STRATEGIES)}. "
+            f"Received: strategy={name!r}"
+        )
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        if len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        device = gpus[0].name if gpus else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus)
+    if name == "multi_worker":
+        config = os.environ.get("TF_CONFIG", "")
+        try:
+            cluster = json.loads(config)["cluster"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(
+                "strategy='multi_worker' needs the TF_CONFIG environment "
+                "variable with a 'cluster' and a 'task', e.g. "
+                '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+                '"task": {"type": "worker", "index": 0}}. '
+                f"Received: TF_CONFIG={config!r}"
+            ) from None
+        del cluster
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)

@@ -1,0 +1,3 @@
+"""kdl.tuning public API."""
+
+__all__ = []
