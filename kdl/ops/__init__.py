@@ -1,3 +1,7 @@
 """kdl.ops public API."""
 
-__all__ = []
+from kdl.ops.assignment import linear_sum_assignment
+
+__all__ = [
+    "linear_sum_assignment",
+]

@@ -1,0 +1,149 @@
+"""Exact linear assignment (the Hungarian problem) as a TensorFlow op.
+
+TF-only code: Keras has no `keras.ops` form of an assignment solver, so this
+op is written with `tf.numpy_function` around
+`scipy.optimize.linear_sum_assignment` (a shortest-augmenting-path
+Jonker-Volgenant solver, exact for any real costs).
+
+Trade-offs of this host backend (measured in `benchmarks/nat_overhead.py`):
+
+- It runs on the host CPU: a device-to-host copy of the cost matrix and a
+  host-to-device copy of the result on every call, and the Python GIL is held
+  while it runs.
+- It cannot be compiled by XLA (`jit_compile=True` fails, `tf.function` is
+  fine) and does not run on TPUs.
+- `tf.data` pipelines that use it cannot be serialised (tf.data service).
+- It is exact, handles rectangular matrices, and is as fast as scipy itself
+  plus a copy: for the NAT batch of 256 the cost is about 2-4 ms.
+
+No in-graph exact solver is shipped: a Jonker-Volgenant or Hungarian loop in
+`tf.while_loop` needs O(n^2) sequential loop iterations (each one a small
+vector op), which is far slower than scipy at every size we care about, and
+the auction algorithm is exact only for integer costs.
+"""
+
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+
+
+def _solve(cost, maximize):
+    """NumPy kernel: cost (batch, n, m) float64 -> (rows, cols) int32."""
+    batch, n, m = cost.shape
+    k = min(n, m)
+    rows = np.empty((batch, k), dtype=np.int32)
+    cols = np.empty((batch, k), dtype=np.int32)
+    for b in range(batch):
+        r, c = scipy.optimize.linear_sum_assignment(
+            cost[b], maximize=bool(maximize)
+        )
+        rows[b] = r
+        cols[b] = c
+    return rows, cols
+
+
+def _check_finite_eager(cost):
+    values = np.asarray(cost)
+    if values.size and not np.all(np.isfinite(values)):
+        bad = int(np.size(values) - np.sum(np.isfinite(values)))
+        raise ValueError(
+            "linear_sum_assignment: `cost` must be finite, but it has "
+            f"{bad} NaN or infinite entries. Received: cost with shape "
+            f"{values.shape}"
+        )
+
+
+def linear_sum_assignment(cost, maximize=False, name=None):
+    """Solves the linear sum assignment problem exactly, like scipy.
+
+    For a cost matrix `C` of shape `(n, m)` it finds the row indices `r` and
+    the column indices `c` (each of length `k = min(n, m)`, `r` increasing)
+    that minimise (or, with `maximize=True`, maximise) `sum_i C[r_i, c_i]`,
+    each row and column used at most once. For square matrices `r` is
+    `range(n)` and `c` is the optimal permutation: row `i` goes to column
+    `c[i]`. Any leading dimensions are batch dimensions, solved
+    independently.
+
+    Works eagerly, inside `tf.function`, and inside `tf.data.Dataset.map`.
+    The computation runs on the host through
+    `scipy.optimize.linear_sum_assignment` (see the module docstring for the
+    trade-offs: a host round trip, not XLA-compilable, not on TPU).
+
+    Args:
+        cost: float or integer tensor of shape `(..., n, m)`, rank >= 2, all
+            entries finite. Any float dtype (computed in float64).
+        maximize: bool (Python), maximise the total instead of minimising.
+        name: optional name scope.
+
+    Returns:
+        `(row_ind, col_ind)`, two int32 tensors of shape `(..., min(n, m))`.
+
+    Raises:
+        ValueError: if `cost` has a static rank below 2, or (eagerly) has
+            NaN or infinite entries. In a graph, NaN or infinite entries
+            raise `tf.errors.InvalidArgumentError` from `tf.debugging`.
+
+    Example:
+
+    >>> cost = tf.constant([[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]])
+    >>> rows, cols = kdl.ops.linear_sum_assignment(cost)
+    >>> cols.numpy()
+    array([1, 0, 2], dtype=int32)
+    >>> # batched: (batch, n, n) -> (batch, n)
+    >>> _, perms = kdl.ops.linear_sum_assignment(tf.random.normal((8, 5, 5)))
+
+    Reference: Kuhn 1955, "The Hungarian method for the assignment problem";
+    Crouse 2016, "On implementing 2D rectangular assignment algorithms"
+    (the algorithm scipy implements).
+    """
+    if not isinstance(maximize, (bool, np.bool_)):
+        raise ValueError(
+            f"`maximize` must be a Python bool. Received: maximize={maximize!r}"
+        )
+    with tf.name_scope(name or "linear_sum_assignment"):
+        cost = tf.convert_to_tensor(cost)
+        rank = cost.shape.rank
+        if rank is not None and rank < 2:
+            raise ValueError(
+                "linear_sum_assignment expects `cost` of rank >= 2, shape "
+                "(..., n, m). Received: cost with shape "
+                f"{tuple(cost.shape)} (rank {rank})"
+            )
+        if not (cost.dtype.is_floating or cost.dtype.is_integer):
+            raise ValueError(
+                "linear_sum_assignment expects a float or integer `cost`. "
+                f"Received: cost.dtype={cost.dtype.name}"
+            )
+        cost = tf.cast(cost, tf.float64)
+        if tf.executing_eagerly():
+            _check_finite_eager(cost)
+        else:
+            cost = tf.debugging.assert_all_finite(
+                cost,
+                "linear_sum_assignment: `cost` must be finite (it has NaN or "
+                "infinite entries)",
+            )
+        if rank is None:
+            tf.debugging.assert_rank_at_least(
+                cost, 2, message="linear_sum_assignment: `cost` rank < 2"
+            )
+        shape = tf.shape(cost)
+        batch_shape = shape[:-2]
+        n, m = shape[-2], shape[-1]
+        flat = tf.reshape(cost, tf.stack([-1, n, m]))
+        rows, cols = tf.numpy_function(
+            lambda c: _solve(c, maximize),
+            [flat],
+            [tf.int32, tf.int32],
+            stateful=False,
+        )
+        out_shape = tf.concat([batch_shape, [tf.minimum(n, m)]], axis=0)
+        rows = tf.reshape(rows, out_shape)
+        cols = tf.reshape(cols, out_shape)
+        if rank is not None:
+            static = cost.shape
+            sn, sm = static[-2], static[-1]
+            k = None if sn is None or sm is None else min(sn, sm)
+            rows.set_shape(static[:-2].concatenate([k]))
+            cols.set_shape(static[:-2].concatenate([k]))
+        return rows, cols
