@@ -1,3 +1,9 @@
 """kdl.models public API."""
 
-__all__ = []
+from kdl.models.mlp import build_mlp
+from kdl.models.perceptron import Perceptron
+
+__all__ = [
+    "Perceptron",
+    "build_mlp",
+]

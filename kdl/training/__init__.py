@@ -9,6 +9,7 @@ builds data and model, fits with `standard_callbacks(...)`, and reports with
 """
 
 from kdl.training.callbacks import standard_callbacks
+from kdl.training.diagnostics import kernel_gradient_norms
 from kdl.training.distribute import STRATEGIES
 from kdl.training.distribute import get_strategy
 from kdl.training.flags import define_common_flags
@@ -18,6 +19,7 @@ from kdl.training.recipe import RecipeSetup
 from kdl.training.recipe import setup
 from kdl.training.results import plot_curves
 from kdl.training.results import plot_history
+from kdl.training.results import pyplot
 from kdl.training.results import write_results
 from kdl.training.tuner import TUNERS
 from kdl.training.tuner import run_tuner
@@ -29,8 +31,10 @@ __all__ = [
     "TUNERS",
     "define_common_flags",
     "get_strategy",
+    "kernel_gradient_norms",
     "plot_curves",
     "plot_history",
+    "pyplot",
     "run_tuner",
     "set_precision",
     "setup",

@@ -36,7 +36,8 @@ def write_results(output_dir, results, filename="results.json"):
     return path
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +60,7 @@ def plot_curves(
     `x` optionally gives x values: one sequence for all curves, or a dict
     with one sequence per label. Returns `path`.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ys in curves.items():
         ys = np.asarray(ys, dtype="float64")

@@ -1,3 +1,7 @@
 """kdl.tuning public API."""
 
-__all__ = []
+from kdl.tuning.basics import MLPHyperModel
+
+__all__ = [
+    "MLPHyperModel",
+]
