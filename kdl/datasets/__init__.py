@@ -10,6 +10,10 @@ under `$KDL_DATA_DIR` (default ~/.cache/kdl). When nothing works a
 `DatasetNotFoundError` lists every source tried and how to provide it.
 """
 
+from kdl.datasets.images import augment_images
+from kdl.datasets.images import image_dataset
+from kdl.datasets.images import load_images
+from kdl.datasets.images import normalize_images
 from kdl.datasets.sources import CorruptDataError
 from kdl.datasets.sources import DatasetNotFoundError
 from kdl.datasets.sources import cache_dir
@@ -23,7 +27,11 @@ __all__ = [
     "DatasetNotFoundError",
     "TextData",
     "Vocabulary",
+    "augment_images",
     "cache_dir",
+    "image_dataset",
+    "load_images",
     "load_text",
+    "normalize_images",
     "tbptt_dataset",
 ]
