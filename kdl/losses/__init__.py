@@ -1,3 +1,7 @@
 """kdl.losses public API."""
 
-__all__ = []
+from kdl.losses.noise_as_targets import NoiseAsTargets
+
+__all__ = [
+    "NoiseAsTargets",
+]

@@ -1,0 +1,184 @@
+"""python benchmarks/nat_overhead.py [--steps=30] [--repeats=3]
+
+Measures, in one run on this machine:
+
+1. The cost of a NAT training step (`kdl.models.NAT`, per-batch optimal
+   reassignment, Algorithm 1) against the same network's plain regression
+   step (the same backbone + projection, `fit` with MSE onto fixed targets)
+   at batch 256; also NAT with `reassign_every=0` (NAT's bookkeeping without
+   the assignment). Goal: NAT <= 1.25x the plain step.
+2. The time of `kdl.ops.linear_sum_assignment` (eager and in `tf.function`)
+   against `scipy.optimize.linear_sum_assignment` called directly, for NAT
+   score matrices (unit-vector dot products) of batch 64..4096.
+
+Steps are timed with `fit` over a fixed number of batches after a warm-up,
+and the variants are interleaved `--repeats` times (the minimum is
+reported) because the 2 CPU cores are shared.
+"""
+
+import time
+
+import keras
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+import kdl
+from kdl.tuning.nat import small_convnet
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 30, "Timed training steps per measurement.")
+flags.DEFINE_integer("repeats", 3, "Interleaved repeats (min reported).")
+flags.DEFINE_integer("batch_size", 256, "Training batch size.")
+flags.DEFINE_integer("width", 16, "Backbone width.")
+flags.DEFINE_integer("feature_dim", 64, "NAT feature dimension.")
+flags.DEFINE_string(
+    "sizes", "64,256,1024,4096", "Assignment sizes (comma separated)."
+)
+
+
+def step_times(steps, repeats, batch, width, feature_dim):
+    n = batch * steps
+    rng = np.random.RandomState(0)
+    x = rng.rand(n, 28, 28, 1).astype("float32")
+    index = np.arange(n, dtype="int32")
+    ds = tf.data.Dataset.from_tensor_slices((index, x)).batch(batch).cache()
+
+    def nat(reassign_every):
+        model = kdl.models.NAT(
+            small_convnet((28, 28, 1), width),
+            num_examples=n,
+            feature_dim=feature_dim,
+            reassign_every=reassign_every,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.fit(ds.take(2), verbose=0)
+
+        def go():
+            model.fit(ds, verbose=0)
+
+        return go
+
+    def plain():
+        inputs = keras.Input((28, 28, 1))
+        features = keras.layers.Dense(feature_dim)(
+            small_convnet((28, 28, 1), width)(inputs)
+        )
+        model = keras.Model(inputs, features)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        targets = rng.normal(size=(n, feature_dim)).astype("float32")
+        plain_ds = (
+            tf.data.Dataset.from_tensor_slices((x, targets))
+            .batch(batch)
+            .cache()
+        )
+        model.fit(plain_ds.take(2), verbose=0)
+
+        def go():
+            model.fit(plain_ds, verbose=0)
+
+        return go
+
+    runs = {
+        "plain regression step": plain(),
+        "NAT step, reassign_every=0": nat(0),
+        "NAT step (Algorithm 1)": nat(1),
+    }
+    best = {name: np.inf for name in runs}
+    for _ in range(repeats):
+        for name, go in runs.items():
+            start = time.perf_counter()
+            go()
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
+    return best
+
+
+def nat_scores(size, dim, rng):
+    f = rng.normal(size=(size, dim))
+    c = rng.normal(size=(size, dim))
+    f /= np.linalg.norm(f, axis=1, keepdims=True)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    return (f @ c.T).astype("float32")
+
+
+def timeit(fn, min_time=0.5, max_calls=50):
+    fn()  # warm-up (tracing)
+    times = []
+    total = 0.0
+    while total < min_time and len(times) < max_calls:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        total += times[-1]
+    return float(np.median(times))
+
+
+def assignment_times(sizes, dim):
+    rng = np.random.RandomState(0)
+    rows = []
+    for size in sizes:
+        scores = nat_scores(size, dim, rng)
+        tensor = tf.constant(scores)
+        graph = tf.function(
+            lambda c: kdl.ops.linear_sum_assignment(c, maximize=True)
+        )
+        t_scipy = timeit(
+            lambda: scipy.optimize.linear_sum_assignment(scores, maximize=True)
+        )
+        t_eager = timeit(
+            lambda: kdl.ops.linear_sum_assignment(tensor, maximize=True)
+        )
+        t_graph = timeit(lambda: graph(tensor))
+        ours = np.asarray(graph(tensor)[1])
+        r, c = scipy.optimize.linear_sum_assignment(scores, maximize=True)
+        same = np.isclose(
+            scores[np.arange(size), ours].sum(), scores[r, c].sum()
+        )
+        rows.append((size, t_scipy, t_eager, t_graph, bool(same)))
+    return rows
+
+
+def main(_):
+    print(
+        f"TF {tf.__version__}, Keras {keras.__version__}, "
+        f"scipy {scipy.__version__}"
+    )
+    best = step_times(
+        FLAGS.steps,
+        FLAGS.repeats,
+        FLAGS.batch_size,
+        FLAGS.width,
+        FLAGS.feature_dim,
+    )
+    base = best["plain regression step"]
+    print(
+        f"\nTraining step, batch {FLAGS.batch_size}, small_convnet("
+        f"width={FLAGS.width}) + Dense({FLAGS.feature_dim}), min of "
+        f"{FLAGS.repeats} x {FLAGS.steps} steps:"
+    )
+    print("| step | ms/step | ratio to plain |")
+    print("|---|---|---|")
+    for name, value in best.items():
+        print(f"| {name} | {1000 * value:.1f} | {value / base:.2f}x |")
+
+    sizes = [int(s) for s in FLAGS.sizes.split(",")]
+    print(
+        f"\nAssignment of a NAT score matrix (dim {FLAGS.feature_dim}), "
+        "maximize, median time:"
+    )
+    print(
+        "| batch | scipy direct (ms) | kdl eager (ms) | kdl tf.function (ms) "
+        "| kdl/scipy (tf.function) | same optimum |"
+    )
+    print("|---|---|---|---|---|---|")
+    for size, t_s, t_e, t_g, same in assignment_times(sizes, FLAGS.feature_dim):
+        print(
+            f"| {size} | {1000 * t_s:.2f} | {1000 * t_e:.2f} | "
+            f"{1000 * t_g:.2f} | {t_g / t_s:.2f}x | {same} |"
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)
