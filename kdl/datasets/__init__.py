@@ -21,17 +21,27 @@ from kdl.datasets.text import TextData
 from kdl.datasets.text import Vocabulary
 from kdl.datasets.text import load_text
 from kdl.datasets.text import tbptt_dataset
+from kdl.datasets.translation import PairData
+from kdl.datasets.translation import TranslationVectorizers
+from kdl.datasets.translation import load_pairs
+from kdl.datasets.translation import teacher_forcing
+from kdl.datasets.translation import translation_dataset
 
 __all__ = [
     "CorruptDataError",
     "DatasetNotFoundError",
+    "PairData",
     "TextData",
+    "TranslationVectorizers",
     "Vocabulary",
     "augment_images",
     "cache_dir",
     "image_dataset",
     "load_images",
+    "load_pairs",
     "load_text",
     "normalize_images",
     "tbptt_dataset",
+    "teacher_forcing",
+    "translation_dataset",
 ]

@@ -25,7 +25,8 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _BOOK = re.compile(r'<div\b[^>]*type="book"[^>]*>')
 _OSIS_ID = re.compile(r'osisID="([^"]+)"')
-_CHAPTER_START = re.compile(r"<chapter\b[^>]*\bsID=")
+_CHAPTER_START = re.compile(r"<chapter\b[^>]*\ssID=")
+_START_ID = re.compile(r"\ssID=")
 
 
 def strip_osis(text):
@@ -108,7 +109,7 @@ def read_module(folder):
         book, chapter, verse = "", 0, 0
         for raw in read_testament(folder, testament):
             match = _BOOK.search(raw)
-            if match and "sID=" in match.group(0):
+            if match and _START_ID.search(match.group(0)):
                 ids = _OSIS_ID.search(match.group(0))
                 book = ids.group(1) if ids else book
                 chapter, verse = 0, 0
