@@ -1,0 +1,642 @@
+"""RNN encoder-decoder translation models, with and without attention."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kdl.layers.attention import BahdanauAttention
+
+_CELLS = ("gru", "lstm")
+_NEG = -1e9
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value}"
+        )
+    return int(value)
+
+
+def gnmt_length_penalty(lengths, alpha):
+    """GNMT length penalty `((5 + length) / 6) ** alpha` (Wu et al. 2016)."""
+    lengths = ops.cast(lengths, "float32")
+    return ops.power((5.0 + lengths) / 6.0, alpha)
+
+
+@keras.saving.register_keras_serializable(package="kdl")
+class Seq2Seq(keras.Model):
+    """RNN encoder-decoder without attention ("sentence-level conditioning").
+
+    The source is read by an embedding and a bidirectional GRU (or LSTM);
+    its final forward and backward states `c = [h_fwd_T; h_bwd_1]` summarise
+    the whole sentence. The decoder starts from `s_0 = tanh(W_s c)` and, at
+    every step, reads `[y_{t-1}; c]` (the same summary at every step, as in
+    Cho et al. 2014); the output layer sees `[s_t; c; y_{t-1}]` through a
+    `tanh` readout. `Seq2SeqAttention` replaces the fixed `c` by an attention
+    context `c_t` and shares everything else, so the two compare fairly.
+
+    Training is teacher-forced: `model((source_ids, target_in_ids))` returns
+    logits `(batch, Tt, target_vocab_size)` (float32) for `target_out_ids`,
+    and the model's output mask (`target_in_ids != 0`) makes Keras losses
+    and metrics ignore padding. Inference uses `greedy_decode` and
+    `beam_search`, which run batched inside a `tf.function` (a TensorFlow
+    while loop; there is no `keras.ops` form of a compiled decoding loop)
+    and stop when every sentence has emitted `end_id`.
+
+    Args:
+        source_vocab_size: int, source vocabulary size (id 0 is padding).
+        target_vocab_size: int, target vocabulary size (id 0 is padding).
+        start_id: int, target id that starts every target sentence.
+        end_id: int, target id that ends every target sentence.
+        embedding_dim: int, size of the source and target embeddings and of
+            the readout layer.
+        units: int, units of each encoder direction and of the decoder.
+        cell: `"gru"` or `"lstm"`.
+        dropout: float in [0, 1), dropout on the embeddings and the readout
+            (training only).
+        max_output_length: int, default decode length limit.
+        **kwargs: base `keras.Model` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: a tuple `(source_ids, target_in_ids)` of int tensors
+            `(batch, Ts)` and `(batch, Tt)`, 0-padded.
+        training: bool, enables dropout.
+
+    Returns:
+        float32 logits `(batch, Tt, target_vocab_size)`.
+
+    Example:
+
+    >>> model = kdl.models.Seq2Seq(50, 60, start_id=1, end_id=2, units=32)
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+    ...     from_logits=True))
+    >>> tokens = model.greedy_decode(source_ids, max_length=20)
+
+    Reference:
+        Cho et al., "Learning Phrase Representations using RNN
+        Encoder-Decoder for Statistical Machine Translation", EMNLP 2014;
+        Sutskever, Vinyals, Le, "Sequence to Sequence Learning with Neural
+        Networks", NIPS 2014; Wu et al., "Google's Neural Machine
+        Translation System", 2016 (length penalty).
+    """
+
+    uses_attention = False
+
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        start_id,
+        end_id,
+        embedding_dim=128,
+        units=256,
+        cell="gru",
+        dropout=0.0,
+        max_output_length=100,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.source_vocab_size = _check_positive(
+            "source_vocab_size", source_vocab_size
+        )
+        self.target_vocab_size = _check_positive(
+            "target_vocab_size", target_vocab_size
+        )
+        self.embedding_dim = _check_positive("embedding_dim", embedding_dim)
+        self.units = _check_positive("units", units)
+        self.max_output_length = _check_positive(
+            "max_output_length", max_output_length
+        )
+        for name, value in (("start_id", start_id), ("end_id", end_id)):
+            if not 0 < int(value) < self.target_vocab_size:
+                raise ValueError(
+                    f"`{name}` must be in [1, target_vocab_size="
+                    f"{self.target_vocab_size}). Received: {name}={value}"
+                )
+        if int(start_id) == int(end_id):
+            raise ValueError(
+                "`start_id` and `end_id` must differ. Received: "
+                f"start_id={start_id}, end_id={end_id}"
+            )
+        self.start_id = int(start_id)
+        self.end_id = int(end_id)
+        if cell not in _CELLS:
+            raise ValueError(
+                f"`cell` must be one of {list(_CELLS)}. Received: cell={cell!r}"
+            )
+        self.cell = cell
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout}"
+            )
+        self.dropout = float(dropout)
+
+        rnn = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
+        self.source_embedding = keras.layers.Embedding(
+            self.source_vocab_size,
+            self.embedding_dim,
+            mask_zero=True,
+            name="source_embedding",
+        )
+        self.target_embedding = keras.layers.Embedding(
+            self.target_vocab_size,
+            self.embedding_dim,
+            name="target_embedding",
+        )
+        self.encoder = keras.layers.Bidirectional(
+            rnn(self.units, return_sequences=True, return_state=True),
+            name="encoder",
+        )
+        self.bridge = keras.layers.Dense(
+            self.units, activation="tanh", name="bridge"
+        )
+        cell_cls = (
+            keras.layers.GRUCell if cell == "gru" else keras.layers.LSTMCell
+        )
+        self.decoder_cell = cell_cls(self.units, name="decoder_cell")
+        self.readout = keras.layers.Dense(
+            self.embedding_dim, activation="tanh", name="readout"
+        )
+        self.output_projection = keras.layers.Dense(
+            self.target_vocab_size, name="output_projection"
+        )
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self._decode_functions = {}
+
+    # ------------------------------------------------------------------
+    # Building.
+    def build(self, inputs_shape=None):
+        e, u = self.embedding_dim, self.units
+        self.source_embedding.build((None, None))
+        self.target_embedding.build((None, None))
+        self.encoder.build((None, None, e))
+        self.bridge.build((None, 2 * u))
+        self.decoder_cell.build((None, e + 2 * u))
+        self._build_context((None, u), (None, None, 2 * u))
+        self.readout.build((None, None, u + 2 * u + e))
+        self.output_projection.build((None, None, e))
+        self.built = True
+
+    def _build_context(self, state_shape, annotations_shape):
+        pass
+
+    # ------------------------------------------------------------------
+    # Encoder and one decoder step.
+    def _split_inputs(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(
+                "The model expects inputs (source_ids, target_in_ids). "
+                f"Received: inputs={inputs}"
+            )
+        return inputs[0], inputs[1]
+
+    def encode(self, source_ids, training=False):
+        """Encodes a source batch.
+
+        Returns `(memory, states)`: `memory` is a dict with `annotations`
+        `(batch, Ts, 2*units)`, `mask` `(batch, Ts)`, `summary`
+        `(batch, 2*units)` (and `processed_key` for attention models);
+        `states` is the decoder's initial state list.
+        """
+        source_ids = ops.cast(source_ids, "int32")
+        if len(source_ids.shape) != 2:
+            raise ValueError(
+                "`source_ids` must have shape (batch, Ts). Received: "
+                f"source_ids.shape={tuple(source_ids.shape)}"
+            )
+        mask = ops.not_equal(source_ids, 0)
+        embedded = self.source_embedding(source_ids)
+        embedded = self.dropout_layer(embedded, training=training)
+        outputs = self.encoder(embedded, mask=mask, training=training)
+        annotations = outputs[0]
+        if self.cell == "gru":
+            forward, backward = outputs[1], outputs[2]
+        else:
+            forward, backward = outputs[1], outputs[3]
+        summary = ops.concatenate([forward, backward], axis=-1)
+        state = self.bridge(summary)
+        if self.cell == "gru":
+            states = [state]
+        else:
+            states = [state, ops.zeros_like(state)]
+        memory = {"annotations": annotations, "mask": mask, "summary": summary}
+        self._prepare_memory(memory)
+        return memory, states
+
+    def _prepare_memory(self, memory):
+        pass
+
+    def _context(self, state, memory):
+        """Returns the context for decoder state `s_{t-1}` and alignments."""
+        return memory["summary"], None
+
+    def _recurrent_step(self, y_embedded, states, memory):
+        """Bahdanau's order: c_t from s_{t-1}, then s_t = f(s_{t-1}, y, c_t)."""
+        context, weights = self._context(states[0], memory)
+        x = ops.concatenate(
+            [y_embedded, ops.cast(context, y_embedded.dtype)], axis=-1
+        )
+        output, new_states = self.decoder_cell(x, list(states))
+        return output, list(new_states), context, weights
+
+    def _logits(self, output, context, y_embedded, training=False):
+        features = ops.concatenate(
+            [output, ops.cast(context, output.dtype), y_embedded], axis=-1
+        )
+        features = self.readout(features)
+        features = self.dropout_layer(features, training=training)
+        return ops.cast(self.output_projection(features), "float32")
+
+    def _teacher_forced(self, inputs, training=False):
+        source_ids, target_in_ids = self._split_inputs(inputs)
+        target_in_ids = ops.cast(target_in_ids, "int32")
+        if len(target_in_ids.shape) != 2:
+            raise ValueError(
+                "`target_in_ids` must have shape (batch, Tt). Received: "
+                f"target_in_ids.shape={tuple(target_in_ids.shape)}"
+            )
+        memory, states = self.encode(source_ids, training=training)
+        y = self.target_embedding(target_in_ids)
+        y = self.dropout_layer(y, training=training)
+        y_time_major = ops.transpose(y, (1, 0, 2))
+
+        batch = ops.shape(y)[0]
+        if self.uses_attention:
+            weights0 = ops.zeros_like(
+                ops.cast(memory["mask"], self.compute_dtype)
+            )
+        else:
+            weights0 = ops.zeros((batch, 1), self.compute_dtype)
+        context0 = ops.zeros_like(memory["summary"])
+
+        # The TensorFlow `ops.scan` stacks outputs with the carry's
+        # structure, so the carry holds everything that is stacked.
+        def step(carry, y_t):
+            states = carry[:-2]
+            output, new_states, context, weights = self._recurrent_step(
+                y_t, states, memory
+            )
+            if weights is None:
+                weights = carry[-1]
+            new = (*new_states, ops.cast(context, context0.dtype), weights)
+            return new, new
+
+        _, stacked = ops.scan(step, (*states, context0, weights0), y_time_major)
+        outputs, contexts, weights = stacked[0], stacked[-2], stacked[-1]
+        outputs = ops.transpose(outputs, (1, 0, 2))
+        contexts = ops.transpose(contexts, (1, 0, 2))
+        weights = ops.transpose(weights, (1, 0, 2))
+        logits = self._logits(outputs, contexts, y, training=training)
+        return logits, weights
+
+    def call(self, inputs, training=False):
+        logits, _ = self._teacher_forced(inputs, training=training)
+        return logits
+
+    def compute_mask(self, inputs, mask=None):
+        _, target_in_ids = self._split_inputs(inputs)
+        return ops.not_equal(target_in_ids, 0)
+
+    def alignments(self, source_ids, target_in_ids):
+        """Attention weights `(batch, Tt, Ts)` of a (decoded) target.
+
+        Feed the decoded tokens prefixed by `start_id` as `target_in_ids`;
+        row t is the alignment used to emit token t. Models without
+        attention raise `ValueError`.
+        """
+        if not self.uses_attention:
+            raise ValueError(
+                f"{type(self).__name__} has no attention. "
+                f"Received: model={self.name}"
+            )
+        if not self.built:
+            self.build()
+        _, weights = self._teacher_forced(
+            (source_ids, target_in_ids), training=False
+        )
+        return weights
+
+    # ------------------------------------------------------------------
+    # Decoding.
+    def _step_logits(self, y, states, memory):
+        y_embedded = self.target_embedding(y)
+        output, states, context, _ = self._recurrent_step(
+            y_embedded, states, memory
+        )
+        logits = self._logits(output, context, y_embedded)
+        return logits, states
+
+    def _greedy(self, source_ids, max_length):
+        memory, states = self.encode(source_ids)
+        batch = ops.shape(source_ids)[0]
+        positions = ops.arange(max_length, dtype="int32")[None, :]
+
+        def cond(t, y, states, finished, tokens):
+            return ops.logical_and(
+                t < max_length, ops.logical_not(ops.all(finished))
+            )
+
+        def body(t, y, states, finished, tokens):
+            logits, states = self._step_logits(y, states, memory)
+            token = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            token = ops.where(finished, 0, token)
+            tokens = ops.where(positions == t, token[:, None], tokens)
+            finished = ops.logical_or(finished, token == self.end_id)
+            return t + 1, token, states, finished, tokens
+
+        loop_vars = (
+            ops.convert_to_tensor(0, "int32"),
+            ops.full((batch,), self.start_id, "int32"),
+            states,
+            ops.zeros((batch,), "bool"),
+            ops.zeros((batch, max_length), "int32"),
+        )
+        *_, tokens = ops.while_loop(cond, body, loop_vars)
+        return tokens
+
+    def _beam(self, source_ids, max_length, beam_width, length_penalty):
+        memory, states = self.encode(source_ids)
+        k, v = beam_width, self.target_vocab_size
+        batch = ops.shape(source_ids)[0]
+        memory = {
+            name: ops.repeat(value, k, axis=0) for name, value in memory.items()
+        }
+        states = [ops.repeat(s, k, axis=0) for s in states]
+        positions = ops.arange(max_length, dtype="int32")[None, None, :]
+        pad_only = ops.where(ops.arange(v) == 0, 0.0, _NEG)
+
+        def cond(t, y, states, log_probs, lengths, finished, tokens):
+            return ops.logical_and(
+                t < max_length, ops.logical_not(ops.all(finished))
+            )
+
+        def body(t, y, states, log_probs, lengths, finished, tokens):
+            logits, states = self._step_logits(y, states, memory)
+            logp = ops.log_softmax(logits, axis=-1)
+            logp = ops.reshape(logp, (batch, k, v))
+            logp = ops.where(finished[..., None], pad_only, logp)
+            total = log_probs[..., None] + logp
+            new_lengths = lengths + ops.cast(ops.logical_not(finished), "int32")
+            normalized = (
+                total
+                / gnmt_length_penalty(new_lengths, length_penalty)[..., None]
+            )
+            _, index = ops.top_k(ops.reshape(normalized, (batch, k * v)), k)
+            beam = index // v
+            token = ops.cast(index % v, "int32")
+            log_probs = ops.take_along_axis(
+                ops.reshape(total, (batch, k * v)), index, axis=1
+            )
+            was_finished = ops.take_along_axis(finished, beam, axis=1)
+            lengths = ops.take_along_axis(new_lengths, beam, axis=1)
+            tokens = ops.take_along_axis(tokens, beam[..., None], axis=1)
+            token = ops.where(was_finished, 0, token)
+            tokens = ops.where(positions == t, token[..., None], tokens)
+            finished = ops.logical_or(was_finished, token == self.end_id)
+            new_states = []
+            for s in states:
+                s = ops.reshape(s, (batch, k, -1))
+                s = ops.take_along_axis(s, beam[..., None], axis=1)
+                new_states.append(ops.reshape(s, (batch * k, -1)))
+            y = ops.reshape(token, (batch * k,))
+            return t + 1, y, new_states, log_probs, lengths, finished, tokens
+
+        first = ops.concatenate(
+            [ops.zeros((batch, 1)), ops.full((batch, k - 1), _NEG)], axis=1
+        )
+        loop_vars = (
+            ops.convert_to_tensor(0, "int32"),
+            ops.full((batch * k,), self.start_id, "int32"),
+            states,
+            ops.cast(first, "float32"),
+            ops.zeros((batch, k), "int32"),
+            ops.zeros((batch, k), "bool"),
+            ops.zeros((batch, k, max_length), "int32"),
+        )
+        _, _, _, log_probs, lengths, _, tokens = ops.while_loop(
+            cond, body, loop_vars
+        )
+        scores = log_probs / gnmt_length_penalty(lengths, length_penalty)
+        scores, order = ops.top_k(scores, k)
+        tokens = ops.take_along_axis(tokens, order[..., None], axis=1)
+        return tokens, scores
+
+    def _compiled(self, kind):
+        if kind not in self._decode_functions:
+            impl = self._greedy if kind == "greedy" else self._beam
+            self._decode_functions[kind] = tf.function(
+                impl, reduce_retracing=True
+            )
+        return self._decode_functions[kind]
+
+    def _check_source(self, source_ids, max_length):
+        source_ids = ops.convert_to_tensor(source_ids, "int32")
+        if len(source_ids.shape) != 2:
+            raise ValueError(
+                "`source_ids` must have shape (batch, Ts). Received: "
+                f"source_ids.shape={tuple(source_ids.shape)}"
+            )
+        max_length = (
+            self.max_output_length if max_length is None else max_length
+        )
+        return source_ids, _check_positive("max_length", max_length)
+
+    def greedy_decode(self, source_ids, max_length=None, compiled=True):
+        """Greedy decoding of a batch, stopping at `end_id`.
+
+        Args:
+            source_ids: int `(batch, Ts)`, 0-padded.
+            max_length: int, most tokens per sentence (default
+                `max_output_length`).
+            compiled: run in a `tf.function` (default) or eagerly.
+
+        Returns:
+            int32 `(batch, max_length)`: the tokens including `end_id`,
+            0 after it.
+        """
+        source_ids, max_length = self._check_source(source_ids, max_length)
+        if not self.built:
+            self.build()
+        fn = self._compiled("greedy") if compiled else self._greedy
+        return fn(source_ids, max_length)
+
+    def beam_search(
+        self,
+        source_ids,
+        beam_width=4,
+        length_penalty=0.6,
+        max_length=None,
+        compiled=True,
+    ):
+        """Batched beam search with the GNMT length penalty.
+
+        Hypotheses are ranked by `log p(y|x) / ((5 + |y|) / 6) ** alpha`
+        (`alpha = length_penalty`; 0 ranks by log-probability), both when
+        the beam is pruned at each step and in the returned order. A
+        hypothesis ends at `end_id` (its length counts `end_id`); the
+        search stops when all beams of all sentences have ended or at
+        `max_length`. `beam_width=1` is greedy decoding.
+
+        Args:
+            source_ids: int `(batch, Ts)`, 0-padded.
+            beam_width: int, hypotheses kept per sentence.
+            length_penalty: float >= 0, the GNMT `alpha`.
+            max_length: int, most tokens per hypothesis.
+            compiled: run in a `tf.function` (default) or eagerly.
+
+        Returns:
+            `(tokens, scores)`: int32 `(batch, beam_width, max_length)`
+            and float32 normalised scores `(batch, beam_width)`, best
+            first.
+        """
+        source_ids, max_length = self._check_source(source_ids, max_length)
+        beam_width = _check_positive("beam_width", beam_width)
+        if beam_width > self.target_vocab_size:
+            raise ValueError(
+                "`beam_width` must be <= target_vocab_size="
+                f"{self.target_vocab_size}. Received: beam_width={beam_width}"
+            )
+        if float(length_penalty) < 0:
+            raise ValueError(
+                "`length_penalty` must be >= 0. Received: "
+                f"length_penalty={length_penalty}"
+            )
+        if not self.built:
+            self.build()
+        fn = self._compiled("beam") if compiled else self._beam
+        return fn(source_ids, max_length, beam_width, float(length_penalty))
+
+    # ------------------------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "start_id": self.start_id,
+            "end_id": self.end_id,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "cell": self.cell,
+            "dropout": self.dropout,
+            "max_output_length": self.max_output_length,
+        }
+
+
+@keras.saving.register_keras_serializable(package="kdl")
+class Seq2SeqAttention(Seq2Seq):
+    """Bidirectional RNN encoder + Bahdanau attention decoder (RNNsearch).
+
+    The encoder annotations `h_k = [fwd_k; bwd_k]` come from a bidirectional
+    GRU (or LSTM) over the embedded source. The decoder follows Bahdanau's
+    order: at step t the attention reads the previous state `s_{t-1}`,
+    `c_t = sum_k alpha_tk h_k` with
+    `alpha_tk = softmax_k(v^T tanh(W_a s_{t-1} + U_a h_k))`
+    (`kdl.layers.BahdanauAttention`; `U_a h_k` is computed once per
+    source), then the RNN step reads `[y_{t-1}; c_t]`, and the output layer
+    sees `[s_t; c_t; y_{t-1}]`. The initial state is
+    `s_0 = tanh(W_s [fwd_T; bwd_1])`. Padded source positions get exactly
+    zero attention.
+
+    Training is teacher-forced and masked (see `Seq2Seq`); `greedy_decode`
+    and `beam_search` run batched in a `tf.function` and stop at `end_id`;
+    `alignments(source_ids, target_in_ids)` returns the attention matrix
+    of a (decoded) sentence.
+
+    Args:
+        source_vocab_size, target_vocab_size, start_id, end_id,
+        embedding_dim, units, cell, dropout, max_output_length: as in
+            `Seq2Seq`.
+        attention_units: int, units of the attention MLP (default `units`).
+        normalize_attention: bool, weight-normalised attention.
+        **kwargs: base `keras.Model` arguments.
+
+    Call arguments:
+        inputs: a tuple `(source_ids, target_in_ids)`, 0-padded ints.
+        training: bool, enables dropout.
+
+    Returns:
+        float32 logits `(batch, Tt, target_vocab_size)`; the output mask is
+        `target_in_ids != 0`.
+
+    Example:
+
+    >>> model = kdl.models.Seq2SeqAttention(
+    ...     source_vocab_size=5000, target_vocab_size=6000,
+    ...     start_id=2, end_id=3, units=256)
+    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+    ...     from_logits=True))
+    >>> model.fit(train_ds, epochs=10)   # ((src, tgt_in), tgt_out) batches
+    >>> tokens, scores = model.beam_search(source_ids, beam_width=4)
+    >>> weights = model.alignments(source_ids, target_in_ids)
+
+    Reference:
+        Bahdanau, Cho, Bengio, "Neural Machine Translation by Jointly
+        Learning to Align and Translate", ICLR 2015 (arXiv:1409.0473);
+        Wu et al. 2016 (GNMT length penalty).
+    """
+
+    uses_attention = True
+
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        start_id,
+        end_id,
+        embedding_dim=128,
+        units=256,
+        cell="gru",
+        dropout=0.0,
+        max_output_length=100,
+        attention_units=None,
+        normalize_attention=False,
+        **kwargs,
+    ):
+        super().__init__(
+            source_vocab_size,
+            target_vocab_size,
+            start_id,
+            end_id,
+            embedding_dim=embedding_dim,
+            units=units,
+            cell=cell,
+            dropout=dropout,
+            max_output_length=max_output_length,
+            **kwargs,
+        )
+        if attention_units is not None:
+            attention_units = _check_positive(
+                "attention_units", attention_units
+            )
+        self.attention_units = attention_units
+        self.normalize_attention = bool(normalize_attention)
+        self.attention = BahdanauAttention(
+            attention_units or self.units,
+            normalize=self.normalize_attention,
+            name="attention",
+        )
+
+    def _build_context(self, state_shape, annotations_shape):
+        self.attention.build([state_shape, annotations_shape])
+
+    def _prepare_memory(self, memory):
+        memory["processed_key"] = self.attention.process_key(
+            memory["annotations"]
+        )
+
+    def _context(self, state, memory):
+        return self.attention(
+            [state, memory["annotations"]],
+            mask=[None, memory["mask"]],
+            processed_key=memory["processed_key"],
+            return_attention_scores=True,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "attention_units": self.attention_units,
+            "normalize_attention": self.normalize_attention,
+        }
