@@ -290,3 +290,39 @@ def test_real_fashion_mnist_and_mnist_5k():
     assert sorted(set(y.tolist())) == list(range(10))
     (x5, y5), (x5t, y5t) = datasets.load_images("mnist_5k")
     assert len(x5) + len(x5t) == 5000 and x5.shape[1:] == (28, 28)
+
+
+def test_mnist_from_prepared_tfds(tmp_path):
+    from unittest import mock
+
+    from tests.datasets.text_test import FakeTfdsBuilder
+
+    rng = np.random.default_rng(0)
+    splits = {
+        s: {
+            "image": rng.integers(0, 256, (n, 28, 28, 1)).astype(np.uint8),
+            "label": np.arange(n) % 10,
+        }
+        for s, n in (("train", 6), ("test", 3))
+    }
+    with mock.patch(
+        "tensorflow_datasets.builder",
+        lambda name, data_dir=None: FakeTfdsBuilder(splits),
+    ):
+        (x, y), (xt, yt) = datasets.load_images("mnist", data_dir=tmp_path)
+    np.testing.assert_array_equal(x, splits["train"]["image"][..., 0])
+    np.testing.assert_array_equal(yt, [0, 1, 2])
+    assert y.dtype == np.int32
+
+
+def test_mnist_offline_error_is_fast(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("KDL_OFFLINE", "1")
+    start = time.time()
+    with pytest.raises(datasets.DatasetNotFoundError) as info:
+        datasets.load_images("mnist", data_dir=tmp_path)
+    assert time.time() - start < 20
+    msg = str(info.value)
+    assert "tfds mnist (prepared)" in msg and "mnist.npz" in msg
+    assert "file_hash='731c5ac6" in msg

@@ -303,3 +303,108 @@ def test_real_austen():
     assert (data.train == data.vocab.unk_id).mean() < 0.01
     char = datasets.load_text("austen", level="char")
     assert len(char.train) > 3_000_000
+
+
+class FakeTfdsBuilder:
+    """Stands in for a prepared `tfds` builder (tfds cannot download here)."""
+
+    def __init__(self, splits, data_dir="/fake/tfds"):
+        self.splits = splits
+        self.data_dir = data_dir
+
+    def is_prepared(self):
+        return True
+
+    def as_dataset(self, split, batch_size=None):
+        data = self.splits[split]
+        if batch_size == -1:
+            return {k: tf.constant(v) for k, v in data.items()}
+        return tf.data.Dataset.from_tensor_slices(data)
+
+
+class MoreCorporaTest(test_case.TestCase):
+    def test_web_bible_from_module_folder(self):
+        from kdl.datasets import sword
+        from tests.datasets.sword_test import module_slots
+
+        folder = os.path.join(self.get_temp_dir(), "web")
+        verses = [f"Verse {i} says hello." for i in range(1, 21)]
+        sword.write_module(
+            folder,
+            {
+                "ot": module_slots(
+                    [("Gen", [verses[:10]]), ("Exod", [verses[10:]])]
+                )
+            },
+        )
+        data = datasets.load_text(
+            "web_bible", path=folder, data_dir=self.get_temp_dir()
+        )
+        self.assertEqual(
+            data.vocab.decode(data.train[:5]), "verse N says hello <eos>"
+        )
+        self.assertEqual(
+            len(data.train) + len(data.valid) + len(data.test), 100
+        )
+
+    def test_tiny_shakespeare_from_tfds(self):
+        from unittest import mock
+
+        splits = {
+            "train": {"text": ["First Citizen:\nBefore we proceed."]},
+            "validation": {"text": ["Speak, speak."]},
+            "test": {"text": ["All:\nResolved."]},
+        }
+        with mock.patch(
+            "tensorflow_datasets.builder",
+            lambda name, data_dir=None: FakeTfdsBuilder(splits),
+        ):
+            data = datasets.load_text(
+                "tiny_shakespeare",
+                level="char",
+                data_dir=self.get_temp_dir(),
+            )
+        self.assertEqual(data.source, "tfds tiny_shakespeare (prepared)")
+        want = splits["train"]["text"][0]
+        self.assertEqual(data.vocab.decode(data.train), want)
+        self.assertEqual(len(data.valid), len("Speak, speak."))
+
+    def test_tiny_shakespeare_offline_error(self):
+        os.environ["KDL_OFFLINE"] = "1"
+        self.addCleanup(os.environ.pop, "KDL_OFFLINE")
+        start = time.time()
+        with self.assertRaises(datasets.DatasetNotFoundError) as ctx:
+            datasets.load_text(
+                "tiny_shakespeare",
+                level="char",
+                data_dir=self.get_temp_dir(),
+            )
+        self.assertLess(time.time() - start, 20)  # tfds import included.
+        msg = str(ctx.exception)
+        self.assertIn("tfds tiny_shakespeare (prepared): not prepared", msg)
+        self.assertIn("tfds tiny_shakespeare (download): offline", msg)
+        self.assertIn("download_and_prepare()", msg)
+
+    def test_tiny_shakespeare_from_file(self):
+        path = os.path.join(self.get_temp_dir(), "input.txt")
+        with open(path, "w") as f:
+            f.write("abcdefghij" * 10)
+        data = datasets.load_text(
+            "tiny_shakespeare",
+            level="char",
+            path=path,
+            data_dir=self.get_temp_dir(),
+        )
+        self.assertEqual(
+            (len(data.train), len(data.valid), len(data.test)), (90, 5, 5)
+        )
+
+
+@pytest.mark.slow
+def test_real_web_bible_and_shakespeare():
+    bible = datasets.load_text("web_bible")
+    assert len(bible.train) > 700_000
+    assert bible.vocab.decode(bible.train[:4]) == "in the beginning god"
+    shakespeare = datasets.load_text("shakespeare", level="char")
+    assert len(shakespeare.train) > 3_900_000
+    assert len(shakespeare.vocab) < 120

@@ -124,9 +124,10 @@ class PairsTest(test_case.TestCase):
 
 
 class VectorizerTest(test_case.TestCase):
-    def setUp(self):
-        super().setUp()
-        self.vec = datasets.TranslationVectorizers.adapt(PAIRS, 20, 20)
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.vec = datasets.TranslationVectorizers.adapt(PAIRS, 20, 20)
 
     def test_vocabularies(self):
         vec = self.vec
@@ -215,9 +216,10 @@ class VectorizerTest(test_case.TestCase):
 
 
 class TranslationDatasetTest(test_case.TestCase):
-    def setUp(self):
-        super().setUp()
-        self.vec = datasets.TranslationVectorizers.adapt(PAIRS, 30, 30)
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.vec = datasets.TranslationVectorizers.adapt(PAIRS, 30, 30)
 
     def test_structure_padding_and_tokens(self):
         ds = datasets.translation_dataset(PAIRS, self.vec, batch_size=4)
