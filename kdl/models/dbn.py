@@ -1,0 +1,399 @@
+"""Deep belief nets and greedy layer-wise pretraining (Bengio et al. 2007).
+
+- `RBMTrainer`: a `keras.Model` whose `train_step` trains a
+  `kdl.layers.RBM` by contrastive divergence (CD-k).
+- `pretrain_dbn`: greedy layer-wise training of a stack of RBMs, each on
+  the hidden probabilities of the one below (Hinton, Osindero, Teh 2006).
+- `pretrain_denoising_autoencoders`: the same with denoising
+  auto-encoders (masking noise; Vincent et al. 2008), or plain
+  auto-associators with `corruption=0` (Bengio et al. 2007).
+- `pretrain_supervised`: greedy layer-wise *supervised* pretraining: each
+  new hidden layer is trained with a temporary softmax on top of the
+  frozen layers below.
+- `build_deep_classifier`: the sigmoid MLP that is then fine-tuned, its
+  hidden layers initialised from any of the above.
+
+The train step uses `tf.GradientTape` (TensorFlow backend).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kdl.layers.rbm import RBM
+
+
+@keras.saving.register_keras_serializable(package="kdl")
+class RBMTrainer(keras.Model):
+    """Trains an `RBM` by contrastive divergence in a custom `train_step`.
+
+    Each step runs a k-step Gibbs chain from the batch (`rbm.cd_k`) and
+    applies the gradient of `mean F(v_0) - mean F(v_k)` (the CD-k update,
+    see `kdl.layers.RBM`) with the compiled optimizer. Reported metrics:
+    `free_energy_gap` (that surrogate; it goes to ~0 as the chain's
+    samples become as likely as the data) and `reconstruction_error` (mean
+    squared error of the mean-field reconstruction, the usual monitor).
+    Under `tf.distribute` each replica's gradient is divided by the number
+    of replicas, so the summed update is the global-batch mean. Labels in
+    the data are ignored. Compile with an optimizer only (no loss).
+
+    Args:
+        rbm: a `kdl.layers.RBM`.
+        **kwargs: `keras.Model` arguments.
+
+    Call arguments:
+        inputs: `(batch, num_visible)` visible vectors.
+
+    Returns:
+        `p(h = 1 | v)` from the RBM.
+
+    Example:
+
+    ```python
+    trainer = kdl.models.RBMTrainer(kdl.layers.RBM(256))
+    trainer.compile(keras.optimizers.SGD(0.05, momentum=0.5))
+    trainer.fit(x.reshape(-1, 784), epochs=5, batch_size=32)
+    ```
+
+    Reference:
+        Hinton, "Training Products of Experts by Minimizing Contrastive
+        Divergence", Neural Computation 14(8), 2002.
+    """
+
+    def __init__(self, rbm, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rbm, dict):
+            rbm = keras.saving.deserialize_keras_object(rbm)
+        if not isinstance(rbm, RBM):
+            raise ValueError(
+                f"`rbm` must be a kdl.layers.RBM. Received: rbm={rbm!r}"
+            )
+        self.rbm = rbm
+        self.gap_tracker = keras.metrics.Mean(name="free_energy_gap")
+        self.recon_tracker = keras.metrics.Mean(name="reconstruction_error")
+
+    def call(self, inputs):
+        return self.rbm(inputs)
+
+    @property
+    def metrics(self):
+        return [self.gap_tracker, self.recon_tracker]
+
+    @staticmethod
+    def _visible(data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return tf.cast(data, tf.float32)
+
+    def _update(self, gap, v):
+        self.gap_tracker.update_state(gap)
+        self.recon_tracker.update_state(self.rbm.reconstruction_error(v))
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        v = self._visible(data)
+        if not self.rbm.built:
+            self.rbm.build(v.shape)
+        weights = self.rbm.trainable_weights
+        with tf.GradientTape() as tape:
+            gap, _ = self.rbm.contrastive_divergence(v)
+            loss = gap
+            if self.rbm.losses:
+                loss = loss + ops.sum(ops.stack(self.rbm.losses))
+            replicas = tf.distribute.get_replica_context()
+            if replicas is not None and replicas.num_replicas_in_sync > 1:
+                loss = loss / replicas.num_replicas_in_sync
+        grads = tape.gradient(loss, weights)
+        self.optimizer.apply(grads, weights)
+        return self._update(gap, v)
+
+    def test_step(self, data):
+        v = self._visible(data)
+        gap, _ = self.rbm.contrastive_divergence(v)
+        return self._update(gap, v)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rbm": keras.saving.serialize_keras_object(self.rbm),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["rbm"] = keras.saving.deserialize_keras_object(config["rbm"])
+        return cls(**config)
+
+
+class _MaskingNoise(keras.layers.Layer):
+    """Sets each input to 0 with probability `rate` (training only).
+
+    Unlike `Dropout` the kept inputs are not rescaled: Vincent et al.'s
+    masking corruption.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator)
+        return ops.where(keep >= self.rate, inputs, ops.zeros_like(inputs))
+
+
+def _check_sizes(layer_sizes):
+    sizes = [int(s) for s in layer_sizes]
+    if not sizes or min(sizes) < 1:
+        raise ValueError(
+            "`layer_sizes` must be a non-empty list of positive ints. "
+            f"Received: layer_sizes={layer_sizes}"
+        )
+    return sizes
+
+
+def _features(fn, x, batch_size=1024):
+    out = [
+        np.asarray(ops.convert_to_numpy(fn(x[i : i + batch_size])))
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(out).astype("float32")
+
+
+def _callbacks(callbacks_fn, name):
+    return list(callbacks_fn(name)) if callbacks_fn else []
+
+
+def pretrain_dbn(
+    x,
+    layer_sizes,
+    epochs=10,
+    batch_size=32,
+    cd_k=1,
+    optimizer_fn=None,
+    seed=0,
+    callbacks_fn=None,
+    verbose=0,
+):
+    """Greedy layer-wise training of a deep belief net (a stack of RBMs).
+
+    RBM 1 is trained by CD-k on `x`; RBM `i + 1` on the hidden
+    probabilities `p(h | .)` of RBM `i` on the whole training set.
+
+    Args:
+        x: `(N, D)` float array in [0, 1].
+        layer_sizes: hidden units per layer, e.g. `[500, 500, 500]`.
+        epochs: CD epochs per layer.
+        batch_size: CD mini-batch size.
+        cd_k: Gibbs steps.
+        optimizer_fn: `() -> keras optimizer` (default
+            `SGD(0.05, momentum=0.5)`).
+        seed: seed of the RBMs' sampling (layer i uses `seed + i`).
+        callbacks_fn: `(name) -> list of callbacks` for each layer's fit,
+            name `"rbm_<i>"` (e.g. `kdl.training.standard_callbacks`).
+        verbose: `fit` verbosity.
+
+    Returns:
+        `(rbms, histories)`: the trained `RBM` layers and their fit
+        histories (`history.history` dicts).
+    """
+    sizes = _check_sizes(layer_sizes)
+    optimizer_fn = optimizer_fn or (
+        lambda: keras.optimizers.SGD(0.05, momentum=0.5)
+    )
+    inputs = np.asarray(x, "float32")
+    rbms, histories = [], []
+    for i, units in enumerate(sizes):
+        rbm = RBM(units, cd_k=cd_k, seed=seed + i, name=f"rbm_{i}")
+        trainer = RBMTrainer(rbm)
+        trainer.compile(optimizer=optimizer_fn())
+        history = trainer.fit(
+            inputs,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=verbose,
+            callbacks=_callbacks(callbacks_fn, f"rbm_{i}"),
+        )
+        rbms.append(rbm)
+        histories.append(history.history)
+        inputs = _features(rbm.hidden_probabilities, inputs)
+    return rbms, histories
+
+
+def pretrain_denoising_autoencoders(
+    x,
+    layer_sizes,
+    corruption=0.25,
+    epochs=10,
+    batch_size=32,
+    optimizer_fn=None,
+    seed=0,
+    callbacks_fn=None,
+    verbose=0,
+):
+    """Greedy layer-wise training of stacked denoising auto-encoders.
+
+    Layer `i` is the encoder `sigmoid(W h + b)` of an auto-encoder trained
+    to reconstruct its clean input (cross-entropy, sigmoid decoder) from a
+    copy where a fraction `corruption` of the entries was set to 0; the
+    next one is trained on its (clean) codes. `corruption=0` gives the
+    plain auto-associators of Bengio et al. 2007.
+
+    Args:
+        x: `(N, D)` float array in [0, 1].
+        layer_sizes: hidden units per layer.
+        corruption: masking-noise rate in [0, 1).
+        epochs, batch_size: per layer.
+        optimizer_fn: `() -> keras optimizer` (default `Adam(1e-3)`).
+        seed: noise seed.
+        callbacks_fn: `(name) -> callbacks`, name `"dae_<i>"`.
+        verbose: `fit` verbosity.
+
+    Returns:
+        `(weights, histories)`: a `(kernel, bias)` pair per layer.
+    """
+    sizes = _check_sizes(layer_sizes)
+    if not 0 <= float(corruption) < 1:
+        raise ValueError(
+            f"`corruption` must be in [0, 1). Received: corruption={corruption}"
+        )
+    optimizer_fn = optimizer_fn or (lambda: keras.optimizers.Adam(1e-3))
+    inputs = np.asarray(x, "float32")
+    weights, histories = [], []
+    for i, units in enumerate(sizes):
+        dim = inputs.shape[1]
+        encoder = keras.layers.Dense(units, "sigmoid", name=f"encoder_{i}")
+        model = keras.Sequential(
+            [
+                keras.Input((dim,)),
+                _MaskingNoise(corruption, seed=seed + i),
+                encoder,
+                keras.layers.Dense(dim, "sigmoid", name=f"decoder_{i}"),
+            ]
+        )
+        model.compile(optimizer=optimizer_fn(), loss="binary_crossentropy")
+        history = model.fit(
+            inputs,
+            inputs,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=verbose,
+            callbacks=_callbacks(callbacks_fn, f"dae_{i}"),
+        )
+        weights.append(tuple(w.copy() for w in encoder.get_weights()))
+        histories.append(history.history)
+        inputs = _features(encoder, inputs)
+    return weights, histories
+
+
+def pretrain_supervised(
+    x,
+    y,
+    layer_sizes,
+    num_classes,
+    epochs=10,
+    batch_size=32,
+    optimizer_fn=None,
+    callbacks_fn=None,
+    verbose=0,
+):
+    """Greedy layer-wise supervised pretraining (Bengio et al. 2007, 3.3).
+
+    Hidden layer `i` is trained together with a temporary softmax layer to
+    predict `y` from the fixed outputs of layers `< i`; the softmax is then
+    thrown away.
+
+    Args:
+        x: `(N, D)` inputs; y: `(N,)` integer labels.
+        layer_sizes: hidden units per layer.
+        num_classes: number of classes.
+        epochs, batch_size: per layer.
+        optimizer_fn: `() -> keras optimizer` (default `Adam(1e-3)`).
+        callbacks_fn: `(name) -> callbacks`, name `"supervised_<i>"`.
+        verbose: `fit` verbosity.
+
+    Returns:
+        `(weights, histories)`: a `(kernel, bias)` pair per layer.
+    """
+    sizes = _check_sizes(layer_sizes)
+    optimizer_fn = optimizer_fn or (lambda: keras.optimizers.Adam(1e-3))
+    inputs = np.asarray(x, "float32")
+    weights, histories = [], []
+    for i, units in enumerate(sizes):
+        hidden = keras.layers.Dense(units, "sigmoid", name=f"hidden_{i}")
+        model = keras.Sequential(
+            [
+                keras.Input((inputs.shape[1],)),
+                hidden,
+                keras.layers.Dense(num_classes, name="temporary_softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=optimizer_fn(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        history = model.fit(
+            inputs,
+            np.asarray(y),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=verbose,
+            callbacks=_callbacks(callbacks_fn, f"supervised_{i}"),
+        )
+        weights.append(tuple(w.copy() for w in hidden.get_weights()))
+        histories.append(history.history)
+        inputs = _features(hidden, inputs)
+    return weights, histories
+
+
+def build_deep_classifier(
+    input_dim,
+    layer_sizes,
+    num_classes,
+    init=None,
+    activation="sigmoid",
+    name="deep_classifier",
+):
+    """A sigmoid MLP `input -> hidden... -> logits` for fine-tuning.
+
+    Args:
+        input_dim: size of the (flat) input.
+        layer_sizes: hidden units per layer (empty: logistic regression).
+        num_classes: output logits.
+        init: optional list, one entry per hidden layer: an `RBM` (its
+            `kernel` and `hidden_bias` are copied) or a `(kernel, bias)`
+            pair. `None` keeps Keras's Glorot initialisation.
+        activation: hidden activation.
+        name: model name.
+
+    Returns:
+        An unbuilt-optimizer `keras.Sequential` with layers `hidden_<i>` and
+        `logits`.
+    """
+    sizes = [int(s) for s in layer_sizes]
+    if init is not None and len(init) != len(sizes):
+        raise ValueError(
+            "`init` needs one entry per hidden layer. Received: "
+            f"len(init)={len(init)}, layer_sizes={sizes}"
+        )
+    layers = [keras.Input((int(input_dim),))]
+    for i, units in enumerate(sizes):
+        layers.append(keras.layers.Dense(units, activation, name=f"hidden_{i}"))
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    model = keras.Sequential(layers, name=name)
+    for i, entry in enumerate(init or []):
+        if isinstance(entry, RBM):
+            entry = (
+                ops.convert_to_numpy(entry.kernel),
+                ops.convert_to_numpy(entry.hidden_bias),
+            )
+        model.get_layer(f"hidden_{i}").set_weights(
+            [np.asarray(w, "float32") for w in entry]
+        )
+    return model
