@@ -1,11 +1,37 @@
 """kdl.models public API."""
 
+from kdl.models.dbn import RBMTrainer
+from kdl.models.dbn import build_deep_classifier
+from kdl.models.dbn import pretrain_dbn
+from kdl.models.dbn import pretrain_denoising_autoencoders
+from kdl.models.dbn import pretrain_supervised
+from kdl.models.glo import GLO
+from kdl.models.glo import build_dcgan_generator
+from kdl.models.glo import pca_codes
+from kdl.models.language_model import ResetStatesCallback
+from kdl.models.language_model import RNNLanguageModel
+from kdl.models.language_model import evaluate_perplexity
 from kdl.models.mlp import build_mlp
 from kdl.models.nat import NAT
 from kdl.models.perceptron import Perceptron
+from kdl.models.seq2seq import Seq2Seq
+from kdl.models.seq2seq import Seq2SeqAttention
 
 __all__ = [
+    "GLO",
     "NAT",
     "Perceptron",
+    "RBMTrainer",
+    "RNNLanguageModel",
+    "ResetStatesCallback",
+    "Seq2Seq",
+    "Seq2SeqAttention",
+    "build_dcgan_generator",
+    "build_deep_classifier",
     "build_mlp",
+    "evaluate_perplexity",
+    "pca_codes",
+    "pretrain_dbn",
+    "pretrain_denoising_autoencoders",
+    "pretrain_supervised",
 ]

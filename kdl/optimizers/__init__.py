@@ -1,3 +1,11 @@
-"""kdl.optimizers public API."""
+"""kdl.optimizers public API: what Keras lacks (row-sparse updates)."""
 
-__all__ = []
+from kdl.optimizers import projection
+from kdl.optimizers.row_sparse import RowSparseAdam
+from kdl.optimizers.row_sparse import RowSparseSGD
+
+__all__ = [
+    "RowSparseAdam",
+    "RowSparseSGD",
+    "projection",
+]

@@ -1,0 +1,146 @@
+"""python benchmarks/latent_table_scaling.py [--rows=1000,100000,1000000]
+
+Training-step time of a GLO-style model (code table -> the same small
+generator, the same batch) at 1K, 100K and 1M table rows, for
+`kdl.layers.LatentTable` + `kdl.optimizers.RowSparse{SGD,Adam}` ("ours") and
+`keras.layers.Embedding` + `keras.optimizers.{SGD,Adam}` ("keras"), all in one
+run. Prints the mean step time, the ratio 1M/1K per configuration (goal for
+ours with Adam: <= 1.2), and the bytes held by the table and the optimizer
+slots of table size. Takes about 3-6 minutes on a 2-core CPU.
+"""
+
+import gc
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+import kdl  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    if "rows" in FLAGS:
+        return
+    flags.DEFINE_list("rows", ["1000", "100000", "1000000"], "Table sizes.")
+    flags.DEFINE_integer("latent_dim", 64, "Code size.")
+    flags.DEFINE_integer("batch_size", 128, "Batch size.")
+    flags.DEFINE_integer("steps", 40, "Timed steps per configuration.")
+    flags.DEFINE_integer("warmup", 5, "Untimed steps (tracing) first.")
+    flags.DEFINE_integer("repeats", 3, "Timed blocks; the median is kept.")
+    flags.DEFINE_list("optimizers", ["sgd", "adam"], "sgd, momentum, adam.")
+
+
+def generator(latent_dim):
+    return keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(28 * 28, activation="sigmoid"),
+        ]
+    )
+
+
+def make_optimizer(kind, ours):
+    if kind == "adam":
+        cls = kdl.optimizers.RowSparseAdam if ours else keras.optimizers.Adam
+        return cls(1e-3)
+    cls = kdl.optimizers.RowSparseSGD if ours else keras.optimizers.SGD
+    return cls(0.1, momentum=0.9 if kind == "momentum" else 0.0)
+
+
+def build(rows, latent_dim, kind, ours):
+    if ours:
+        table = kdl.layers.LatentTable(rows, latent_dim, projection="ball")
+    else:
+        table = keras.layers.Embedding(rows, latent_dim)
+    model = keras.Sequential(
+        [keras.Input(shape=(), dtype="int32"), table, generator(latent_dim)]
+    )
+    model.compile(
+        optimizer=make_optimizer(kind, ours), loss="mse", jit_compile=False
+    )
+    return model, table
+
+
+def table_bytes(model, table):
+    variable = table.embeddings
+    shape = tuple(variable.shape)
+    slots = [
+        v
+        for v in model.optimizer.variables
+        if tuple(v.shape) == shape and v is not variable
+    ]
+    nbytes = int(np.prod(shape)) * 4
+    return nbytes, sum(int(np.prod(v.shape)) * 4 for v in slots)
+
+
+def time_config(rows, kind, ours, rng):
+    keras.utils.set_random_seed(0)
+    model, table = build(rows, FLAGS.latent_dim, kind, ours)
+    batch = FLAGS.batch_size
+    y = rng.uniform(size=(batch, 28 * 28)).astype("float32")
+    total = FLAGS.warmup + FLAGS.steps * FLAGS.repeats
+    indices = rng.randint(0, rows, size=(total, batch)).astype("int32")
+    for step in range(FLAGS.warmup):
+        model.train_on_batch(indices[step], y)
+    times = []
+    for r in range(FLAGS.repeats):
+        start = time.perf_counter()
+        for s in range(FLAGS.steps):
+            i = FLAGS.warmup + r * FLAGS.steps + s
+            model.train_on_batch(indices[i], y)
+        times.append((time.perf_counter() - start) / FLAGS.steps)
+    table_b, slot_b = table_bytes(model, table)
+    del model, table
+    keras.backend.clear_session()
+    gc.collect()
+    return float(np.median(times)), table_b, slot_b
+
+
+def run():
+    rows_list = [int(r) for r in FLAGS.rows]
+    rng = np.random.RandomState(0)
+    results = {}
+    print(
+        f"batch={FLAGS.batch_size} latent_dim={FLAGS.latent_dim} "
+        f"generator=MLP 64-256-784, {FLAGS.steps}x{FLAGS.repeats} steps"
+    )
+    print(
+        f"{'impl':6} {'opt':8} {'rows':>8} {'ms/step':>8} "
+        f"{'table MB':>9} {'slots MB':>9}"
+    )
+    for kind in FLAGS.optimizers:
+        for ours in (True, False):
+            name = "ours" if ours else "keras"
+            for rows in rows_list:
+                ms, table_b, slot_b = time_config(rows, kind, ours, rng)
+                ms *= 1000.0
+                results[(name, kind, rows)] = ms
+                print(
+                    f"{name:6} {kind:8} {rows:>8} {ms:8.2f} "
+                    f"{table_b / 1e6:9.1f} {slot_b / 1e6:9.1f}",
+                    flush=True,
+                )
+    lo, hi = min(rows_list), max(rows_list)
+    print(f"\nratio step time {hi} rows / {lo} rows:")
+    for kind in FLAGS.optimizers:
+        for name in ("ours", "keras"):
+            ratio = results[(name, kind, hi)] / results[(name, kind, lo)]
+            print(f"  {name:6} {kind:8} {ratio:6.2f}")
+    return results
+
+
+def main(_):
+    run()
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,192 @@
+"""GLO's table of per-example latent codes."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kdl.optimizers.projection import project_rows
+from kdl.optimizers.projection import validate_projection
+from kdl.optimizers.row_sparse import ROW_PROJECTION_ATTR
+
+
+@keras.saving.register_keras_serializable(package="kdl")
+class LatentTable(keras.layers.Layer):
+    """One learnable code per training example, looked up by example index.
+
+    The codes of Generative Latent Optimization (GLO): a `(num_examples,
+    latent_dim)` float32 table, row `i` being the code `z_i` of training
+    example `i`, kept on the unit l2 ball (or sphere). The lookup is a gather,
+    so under TensorFlow the gradient of the table is a `tf.IndexedSlices`
+    holding the batch rows only.
+
+    Sparse training: compile with `kdl.optimizers.RowSparseAdam` or
+    `kdl.optimizers.RowSparseSGD` (or give one to `kdl.models.GLO` as its
+    `code_optimizer`). They update, and project, only the rows of the batch:
+    a step costs the same for 1K and 1M rows, rows not in the batch and their
+    optimizer moments stay bitwise unchanged (lazy Adam). The projection is
+    done by those optimizers, which read it from the table variable; the
+    stock Keras optimizers neither project nor stay sparse with momentum or
+    Adam (they rewrite the whole table each step, keras-team/keras#19992).
+
+    Projections (`kdl.optimizers.projection.project_rows`): the GLO paper
+    says the codes live on "the unit l2 sphere" while its reimplementations
+    (e.g. tneumann/minimal_glo) apply `z / max(|z|, 1)`, the unit ball. kdl
+    offers both: `"ball"` (default, `z / max(|z|, 1)`), `"sphere"`
+    (`z / |z|`), or `None`. The initial codes are projected once at build.
+
+    Args:
+        num_examples: number of rows (training examples), >= 1.
+        latent_dim: code size, >= 1.
+        projection: `"ball"`, `"sphere"` or `None`.
+        initializer: Keras initializer of the codes before projection
+            (default `RandomNormal(stddev=1)`, which the ball projection puts
+            on the sphere for `latent_dim` >~ 4). To start from given codes
+            (e.g. PCA of the data) call `set_codes(codes)` after building.
+        **kwargs: base `Layer` arguments (name, dtype, trainable, ...).
+
+    Call arguments:
+        inputs: integer example indices of any shape; every index must be in
+            `[0, num_examples)`, else an error is raised (eagerly a
+            `ValueError`, in a graph an `InvalidArgumentError` from a
+            `tf.debugging` assertion: there is no `keras.ops` assertion).
+            Negative indices are errors too, never wrapped or clamped.
+
+    Returns:
+        The codes, shape `inputs.shape + (latent_dim,)`, in the compute dtype
+        (the table itself stays float32 under mixed precision). Training and
+        inference behave the same; no masking.
+
+    Example:
+
+    ```python
+    table = kdl.layers.LatentTable(60000, 64)
+    generator = keras.Sequential([keras.layers.Dense(784, "sigmoid")])
+    model = keras.Sequential([table, generator])
+    model.compile(optimizer=kdl.optimizers.RowSparseAdam(1e-2), loss="mse")
+    model.fit(np.arange(60000), images.reshape(60000, 784), batch_size=128)
+    ```
+
+    Reference:
+        Bojanowski, Joulin, Lopez-Paz, Szlam, "Optimizing the Latent Space of
+        Generative Networks", ICML 2018 (arXiv:1707.05776).
+    """
+
+    def __init__(
+        self,
+        num_examples,
+        latent_dim,
+        projection="ball",
+        initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(num_examples, bool) or int(num_examples) < 1:
+            raise ValueError(
+                "`num_examples` must be an integer >= 1. "
+                f"Received: num_examples={num_examples}"
+            )
+        if isinstance(latent_dim, bool) or int(latent_dim) < 1:
+            raise ValueError(
+                "`latent_dim` must be an integer >= 1. "
+                f"Received: latent_dim={latent_dim}"
+            )
+        self.num_examples = int(num_examples)
+        self.latent_dim = int(latent_dim)
+        self.projection = validate_projection(projection)
+        if initializer is None:
+            initializer = keras.initializers.RandomNormal(stddev=1.0)
+        self.initializer = keras.initializers.get(initializer)
+        self.supports_masking = False
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight(
+            name="codes",
+            shape=(self.num_examples, self.latent_dim),
+            initializer=self.initializer,
+            dtype="float32",
+            autocast=False,
+            trainable=True,
+        )
+        setattr(self.embeddings, ROW_PROJECTION_ATTR, self.projection)
+        if self.projection is not None:
+            self.embeddings.assign(
+                project_rows(self.embeddings, self.projection)
+            )
+        self.built = True
+
+    def set_codes(self, codes):
+        """Assigns all codes (e.g. PCA projections), projected; O(rows)."""
+        if not self.built:
+            self.build()
+        codes = np.asarray(codes, dtype="float32")
+        if codes.shape != (self.num_examples, self.latent_dim):
+            raise ValueError(
+                "`codes` must have shape (num_examples, latent_dim) = "
+                f"{(self.num_examples, self.latent_dim)}. "
+                f"Received: codes.shape={codes.shape}"
+            )
+        self.embeddings.assign(project_rows(codes, self.projection))
+
+    @property
+    def codes(self):
+        """The current code table as a NumPy array."""
+        return ops.convert_to_numpy(self.embeddings)
+
+    def _check_indices(self, indices):
+        message = (
+            "LatentTable indices must be in [0, num_examples) with "
+            f"num_examples={self.num_examples}"
+        )
+        if tf.executing_eagerly():
+            values = ops.convert_to_numpy(indices)
+            if values.size and (
+                values.min() < 0 or values.max() >= self.num_examples
+            ):
+                raise ValueError(
+                    f"{message}. Received: indices with min={values.min()} "
+                    f"and max={values.max()}"
+                )
+            return indices
+        checks = [
+            tf.debugging.assert_non_negative(indices, message=message),
+            tf.debugging.assert_less(
+                indices,
+                tf.constant(self.num_examples, indices.dtype),
+                message=message,
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(indices)
+
+    def call(self, inputs):
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if "int" not in dtype:
+            if "float" in dtype:
+                inputs = ops.cast(inputs, "int32")
+            else:
+                raise ValueError(
+                    "LatentTable expects integer example indices. "
+                    f"Received: inputs.dtype={dtype}"
+                )
+        indices = self._check_indices(inputs)
+        if keras.backend.backend() == "tensorflow":
+            # `ops.take` reads the whole table first (an O(rows) tensor that
+            # can force a copy on the next in-place row update); TF's
+            # resource gather reads only the requested rows.
+            rows = tf.gather(self.embeddings.value, indices)
+        else:
+            rows = ops.take(self.embeddings, indices, axis=0)
+        return ops.cast(rows, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.latent_dim,)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_examples": self.num_examples,
+            "latent_dim": self.latent_dim,
+            "projection": self.projection,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }

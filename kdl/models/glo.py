@@ -1,0 +1,491 @@
+"""Generative Latent Optimization (GLO): a generator and one code per image."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kdl.layers.latent_table import LatentTable
+from kdl.optimizers.projection import project_rows
+from kdl.optimizers.row_sparse import RowSparseAdam
+
+
+def build_dcgan_generator(latent_dim, image_shape=(28, 28, 1), filters=64):
+    """A DCGAN-style generator for small images (sizes divisible by 4).
+
+    `Dense(h/4 * w/4 * 2 filters)` -> BN -> ReLU -> reshape ->
+    `Conv2DTranspose(filters, 4, stride 2)` -> BN -> ReLU ->
+    `Conv2DTranspose(channels, 4, stride 2, sigmoid)`: images in [0, 1].
+    BN momentum 0.9, so the inference statistics that `reconstruct`,
+    `sample` and `encode` use follow a short training.
+    """
+    height, width, channels = image_shape
+    if height % 4 or width % 4:
+        raise ValueError(
+            "image height and width must be divisible by 4. "
+            f"Received: image_shape={image_shape}"
+        )
+    if int(filters) < 1:
+        raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
+    h, w = height // 4, width // 4
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,)),
+            layers.Dense(h * w * 2 * filters, use_bias=False),
+            layers.BatchNormalization(momentum=0.9),
+            layers.ReLU(),
+            layers.Reshape((h, w, 2 * filters)),
+            layers.Conv2DTranspose(
+                filters, 4, strides=2, padding="same", use_bias=False
+            ),
+            layers.BatchNormalization(momentum=0.9),
+            layers.ReLU(),
+            layers.Conv2DTranspose(
+                channels, 4, strides=2, padding="same", activation="sigmoid"
+            ),
+        ],
+        name="dcgan_generator",
+    )
+
+
+def pca_codes(images, latent_dim):
+    """PCA projections of flattened `images` on their top `latent_dim` axes.
+
+    The GLO paper's initialisation ("codes initialised by PCA of the data");
+    `GLO.set_codes` / `LatentTable.set_codes` project them afterwards.
+    Returns a float32 `(len(images), latent_dim)` array.
+    """
+    x = np.asarray(images, dtype="float64").reshape(len(images), -1)
+    if latent_dim > min(x.shape):
+        raise ValueError(
+            "`latent_dim` must be <= min(num_images, num_pixels) for PCA. "
+            f"Received: latent_dim={latent_dim}, images.shape={x.shape}"
+        )
+    x = x - x.mean(axis=0)
+    # Principal axes from the (pixels x pixels) covariance: cheap for
+    # 28x28 images however many examples there are.
+    cov = x.T @ x / max(len(x) - 1, 1)
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    axes = eigvecs[:, np.argsort(eigvals)[::-1][:latent_dim]]
+    return (x @ axes).astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="kdl")
+class GLO(keras.Model):
+    """Generative Latent Optimization: learn a generator and per-image codes.
+
+    `min_theta sum_i min_{z_i} loss(g_theta(z_i), x_i)`: one free code `z_i`
+    per training image in a `kdl.layers.LatentTable`, trained jointly with
+    the generator `g_theta` by SGD/Adam; no encoder, no discriminator. Codes
+    are projected after each update onto the unit ball (or sphere, see
+    `LatentTable`); only the rows of the batch are touched, so a step costs
+    the same for 1K or 1M training images.
+
+    Training: `model.fit(indices, images)` (x = int example index in
+    `[0, num_examples)`, y = image), or a dataset of such pairs, e.g.
+    `kdl.datasets.image_dataset(x, with_index=True)`. The custom
+    `train_step` (TensorFlow backend) takes the gradient of the loss w.r.t.
+    the generator weights (applied by `optimizer`) and w.r.t. the table (a
+    `tf.IndexedSlices` of the batch rows, applied by `code_optimizer`, a
+    `kdl.optimizers.RowSparseAdam`/`RowSparseSGD`): separate learning
+    rates. Under `tf.distribute` the row gradients of all replicas are
+    gathered (Keras's all-reduce of `IndexedSlices`) and every replica
+    applies the same row update to its copy of the mirrored table.
+
+    Everything lives in the model: the table is a weight (saved by
+    `save()`/`save_weights()`), the code optimizer's moments are saved with
+    it, so a resumed run (`BackupAndRestore`) continues with the same codes.
+
+    Args:
+        generator: a Keras model mapping `(batch, latent_dim)` codes to
+            images (e.g. `build_dcgan_generator(latent_dim)`).
+        num_examples: number of training images (table rows).
+        latent_dim: code size.
+        projection: `"ball"` (default), `"sphere"` or `None`.
+        initializer: the table's initializer (default `RandomNormal(1)`,
+            then projected). For PCA codes call
+            `model.set_codes(pca_codes(images, latent_dim))`.
+        **kwargs: `keras.Model` arguments (name, ...).
+
+    Call arguments:
+        inputs: int example indices `(batch,)`.
+        training: passed to the generator.
+
+    Returns:
+        The generated images `g(z_inputs)`.
+
+    Metrics: `loss` (the compiled loss, default Lap1 is up to the user) and
+    `mse` (mean squared reconstruction error).
+
+    Example:
+
+    ```python
+    (x, _), _ = kdl.datasets.load_images("fashion_mnist")
+    model = kdl.models.GLO(build_dcgan_generator(64), len(x), 64)
+    model.set_codes(pca_codes(x / 255.0, 64))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  code_optimizer=kdl.optimizers.RowSparseAdam(1e-2),
+                  loss=kdl.losses.LaplacianPyramidLoss())
+    model.fit(kdl.datasets.image_dataset(x, with_index=True), epochs=5)
+    samples = model.sample(16)
+    ```
+
+    Reference:
+        Bojanowski, Joulin, Lopez-Paz, Szlam, "Optimizing the Latent Space of
+        Generative Networks", ICML 2018 (arXiv:1707.05776).
+    """
+
+    def __init__(
+        self,
+        generator,
+        num_examples,
+        latent_dim,
+        projection="ball",
+        initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(generator, keras.layers.Layer):
+            raise ValueError(
+                "`generator` must be a Keras model or layer. "
+                f"Received: generator={generator!r}"
+            )
+        self.generator = generator
+        self.latent_table = LatentTable(
+            num_examples,
+            latent_dim,
+            projection=projection,
+            initializer=initializer,
+            name="latent_table",
+        )
+        self.num_examples = self.latent_table.num_examples
+        self.latent_dim = self.latent_table.latent_dim
+        self.projection = self.latent_table.projection
+        self.code_optimizer = None
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mse_tracker = keras.metrics.Mean(name="mse")
+        self.build()
+
+    def build(self, input_shape=None):
+        if not self.latent_table.built:
+            self.latent_table.build()
+        if not self.generator.built:
+            self.generator.build((None, self.latent_dim))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return self.generator(self.latent_table(inputs), training=training)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.generator.compute_output_shape((None, self.latent_dim))
+        return (input_shape[0],) + tuple(shape[1:])
+
+    # ------------------------------------------------------------------
+    # Compile / save.
+    def compile(
+        self,
+        optimizer="adam",
+        code_optimizer=None,
+        loss="mean_squared_error",
+        jit_compile=False,
+        **kwargs,
+    ):
+        """`keras.Model.compile` plus the optimizer of the codes.
+
+        Args:
+            optimizer: optimizer of the generator weights.
+            code_optimizer: a `kdl.optimizers.RowSparseAdam` or
+                `RowSparseSGD` for the table (default
+                `RowSparseAdam(0.01)`); a stock Keras optimizer is refused
+                because it would rewrite the whole table every step.
+            loss: reconstruction loss, e.g. `"mse"` (L2) or
+                `kdl.losses.LaplacianPyramidLoss()` (Lap1).
+            jit_compile: must stay False: the sparse row update uses
+                `tf.unique`, whose output shape XLA cannot compile.
+            **kwargs: other `compile` arguments except `metrics` (GLO
+                reports `loss` and `mse`).
+        """
+        if jit_compile not in (False, "auto"):
+            raise ValueError(
+                "GLO cannot be XLA-compiled (the sparse row update has "
+                f"dynamic shapes). Received: jit_compile={jit_compile!r}"
+            )
+        if kwargs.get("metrics"):
+            raise ValueError(
+                "GLO reports `loss` and `mse` itself and takes no `metrics`. "
+                f"Received: metrics={kwargs['metrics']!r}"
+            )
+        kwargs.pop("metrics", None)
+        if code_optimizer is None:
+            code_optimizer = RowSparseAdam(0.01)
+        elif isinstance(code_optimizer, (str, dict)):
+            code_optimizer = keras.optimizers.get(code_optimizer)
+        if not hasattr(code_optimizer, "_register_projections"):
+            raise ValueError(
+                "`code_optimizer` must be a kdl.optimizers.RowSparseAdam or "
+                "RowSparseSGD (stock Keras optimizers update the whole table "
+                f"each step). Received: code_optimizer={code_optimizer!r}"
+            )
+        super().compile(
+            optimizer=optimizer, loss=loss, jit_compile=False, **kwargs
+        )
+        self.code_optimizer = code_optimizer
+        self._build_optimizers()
+
+    def _build_optimizers(self):
+        # The generator optimizer must not get slots for the table (that
+        # would be 2 table-sized arrays for Adam), so build it here, before
+        # Keras builds it on all trainable variables.
+        if not self.optimizer.built:
+            self.optimizer.build(self.generator.trainable_variables)
+        if not self.code_optimizer.built:
+            self.code_optimizer.build([self.latent_table.embeddings])
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and self.code_optimizer is not None:
+            config["code_optimizer"] = keras.saving.serialize_keras_object(
+                self.code_optimizer
+            )
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(keras.saving.deserialize_keras_object(config))
+        config.pop("jit_compile", None)
+        config.pop("metrics", None)
+        self.compile(**config)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "num_examples": self.num_examples,
+            "latent_dim": self.latent_dim,
+            "projection": self.projection,
+            "initializer": keras.initializers.serialize(
+                self.latent_table.initializer
+            ),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(
+            config["generator"]
+        )
+        return cls(**config)
+
+    # ------------------------------------------------------------------
+    # Training.
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.mse_tracker]
+
+    def _track(self, loss, y, y_pred, sample_weight):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self.loss_tracker.update_state(loss * replicas)
+        y_pred = ops.cast(y_pred, "float32")
+        y = ops.reshape(ops.cast(y, "float32"), ops.shape(y_pred))
+        axes = list(range(1, len(y_pred.shape)))
+        mse = ops.mean(ops.square(y_pred - y), axis=axes)
+        self.mse_tracker.update_state(mse, sample_weight=sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _unpack(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            raise ValueError(
+                "GLO trains on (index, image) pairs: fit(indices, images) or "
+                "a dataset of (index, image). Received no images (y=None)."
+            )
+        return x, y, sample_weight
+
+    def train_step(self, data):
+        x, y, sample_weight = self._unpack(data)
+        if y.shape.rank == 3 and len(self.generator.output_shape) == 4:
+            y = ops.expand_dims(y, -1)
+        table = self.latent_table.embeddings
+        generator_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight
+            )
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, generator_vars + [table])
+        self.optimizer.apply(grads[:-1], generator_vars)
+        code_grad = grads[-1]
+        # Mixed float16: the generator optimizer (a LossScaleOptimizer)
+        # unscales its own gradients; unscale the codes' ones here and zero
+        # non-finite rows (the LossScaleOptimizer then skips its step).
+        scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
+        values = ops.cast(code_grad.values, "float32") / scale
+        values = tf.where(tf.math.is_finite(values), values, 0.0)
+        code_grad = tf.IndexedSlices(
+            values, code_grad.indices, code_grad.dense_shape
+        )
+        self.code_optimizer.apply([code_grad], [table])
+        return self._track(loss, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = self._unpack(data)
+        if y.shape.rank == 3 and len(self.generator.output_shape) == 4:
+            y = ops.expand_dims(y, -1)
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight
+        )
+        return self._track(loss, y, y_pred, sample_weight)
+
+    # ------------------------------------------------------------------
+    # Codes, reconstructions, new images, samples.
+    @property
+    def codes(self):
+        """The learned codes, a NumPy `(num_examples, latent_dim)` array."""
+        return self.latent_table.codes
+
+    def set_codes(self, codes):
+        """Sets all codes (e.g. `pca_codes(images, latent_dim)`), projected."""
+        self.latent_table.set_codes(codes)
+
+    def decode(self, codes, batch_size=256):
+        """Images `g(codes)` (inference mode), a NumPy array."""
+        codes = np.asarray(codes, dtype="float32")
+        return self.generator.predict(codes, batch_size=batch_size, verbose=0)
+
+    def reconstruct(self, indices, batch_size=256):
+        """Images generated from the learned codes of `indices`."""
+        indices = np.asarray(indices)
+        self.latent_table(indices)  # eager range check with a clear error
+        return self.decode(self.codes[indices], batch_size=batch_size)
+
+    def encode(
+        self,
+        images,
+        steps=200,
+        learning_rate=0.05,
+        batch_size=256,
+        loss=None,
+        init="mean",
+        seed=0,
+    ):
+        """Codes for new images: optimise fresh codes, generator fixed.
+
+        Each batch of images gets fresh codes (`init`), then `steps` Adam
+        steps on the reconstruction loss with the projection after each
+        step; the generator runs in inference mode and is not changed.
+
+        Args:
+            images: `(n, H, W[, C])` float images, as the training targets.
+            steps: optimisation steps per batch (>= 1).
+            learning_rate: Adam learning rate of the codes.
+            batch_size: images optimised together.
+            loss: loss to minimise (default: the compiled loss, else MSE).
+            init: `"mean"`: start every code at the mean learned code plus
+                N(0, 0.01^2) noise (the codes' region, whatever the table's
+                initialisation was); `"random"`: like the table
+                (`RandomNormal(1)`), projected.
+            seed: seed of the initial codes.
+
+        Returns:
+            A float32 `(n, latent_dim)` array of codes.
+        """
+        if int(steps) < 1:
+            raise ValueError(f"`steps` must be >= 1. Received: steps={steps}")
+        if init not in ("mean", "random"):
+            raise ValueError(
+                f"`init` must be 'mean' or 'random'. Received: init={init!r}"
+            )
+        if int(batch_size) < 1:
+            raise ValueError(
+                f"`batch_size` must be >= 1. Received: batch_size={batch_size}"
+            )
+        images = np.asarray(images, dtype="float32")
+        out_rank = len(self.generator.output_shape)
+        if images.ndim == out_rank - 1:
+            images = images[..., None]
+        loss_fn = keras.losses.get(loss or self.loss or "mse")
+        n = len(images)
+        batch = min(int(batch_size), n)
+        rng = np.random.RandomState(seed)
+        codes_var = keras.Variable(
+            np.zeros((batch, self.latent_dim), "float32"), name="encode_codes"
+        )
+        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer.build([codes_var])
+        projection = self.projection
+
+        @tf.function
+        def run(target, count):
+            for _ in tf.range(count):
+                with tf.GradientTape() as tape:
+                    pred = self.generator(codes_var, training=False)
+                    value = ops.mean(loss_fn(target, pred))
+                grad = tape.gradient(value, [codes_var])
+                optimizer.apply(grad, [codes_var])
+                codes_var.assign(project_rows(codes_var, projection))
+
+        mean_code = self.codes.mean(axis=0)
+        result = np.zeros((n, self.latent_dim), "float32")
+        for start in range(0, n, batch):
+            chunk = images[start : start + batch]
+            size = len(chunk)
+            if size < batch:  # pad with repeats; padded rows are dropped
+                chunk = np.concatenate(
+                    [chunk, chunk[np.arange(batch - size) % size]]
+                )
+            start_codes = rng.normal(size=(batch, self.latent_dim))
+            if init == "mean":
+                start_codes = mean_code + 0.01 * start_codes
+            codes_var.assign(
+                project_rows(start_codes.astype("float32"), projection)
+            )
+            for variable in optimizer.variables:  # fresh moments and steps
+                if "learning_rate" not in variable.name:
+                    variable.assign(ops.zeros_like(variable))
+            run(tf.constant(chunk), tf.constant(int(steps)))
+            result[start : start + size] = ops.convert_to_numpy(codes_var)[
+                :size
+            ]
+        return result
+
+    def code_distribution(self):
+        """Mean and full covariance of the learned codes (float64)."""
+        codes = self.codes.astype("float64")
+        return codes.mean(axis=0), np.cov(codes, rowvar=False)
+
+    def sample(self, n, seed=None, project=True, batch_size=256):
+        """Images from codes drawn from a Gaussian fitted to the codes.
+
+        The Gaussian has the codes' mean and full covariance (the paper's
+        sampling). With `project=True` the draws are projected like the
+        table (the generator was trained only there).
+        """
+        if int(n) < 1:
+            raise ValueError(f"`n` must be >= 1. Received: n={n}")
+        mean, cov = self.code_distribution()
+        rng = np.random.default_rng(seed)
+        codes = rng.multivariate_normal(mean, cov, size=int(n)).astype(
+            "float32"
+        )
+        if project:
+            codes = ops.convert_to_numpy(project_rows(codes, self.projection))
+        return self.decode(codes, batch_size=batch_size)
+
+    def interpolate(self, i, j, steps=8, project=True):
+        """Images along the straight line from code `i` to code `j`.
+
+        Returns `steps` images; the first decodes `z_i`, the last `z_j`.
+        With `project=True` the intermediate codes are projected like the
+        table.
+        """
+        if int(steps) < 2:
+            raise ValueError(f"`steps` must be >= 2. Received: steps={steps}")
+        self.latent_table(np.asarray([i, j]))  # eager range check
+        z_i, z_j = self.codes[i], self.codes[j]
+        t = np.linspace(0.0, 1.0, int(steps), dtype="float32")[:, None]
+        codes = (1.0 - t) * z_i + t * z_j
+        if project:
+            codes = ops.convert_to_numpy(project_rows(codes, self.projection))
+        return self.decode(codes)

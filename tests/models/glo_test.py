@@ -1,0 +1,213 @@
+"""kdl.models.GLO: sparse training, saving/resume, distribution, API."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kdl
+from kdl.models.glo import GLO
+from kdl.models.glo import build_dcgan_generator
+from kdl.models.glo import pca_codes
+from tests.test_case import TestCase
+from tests.test_case import two_replica_strategy
+
+N, D = 48, 6
+
+
+def mlp_generator(latent_dim=D):
+    """A small generator without batch norm (exact across replicas)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(8 * 8, activation="sigmoid"),
+            keras.layers.Reshape((8, 8, 1)),
+        ]
+    )
+
+
+def images(n=N, seed=0):
+    """8x8 images on a 3-d manifold: sigmoid of random projections."""
+    rng = np.random.RandomState(seed)
+    hidden = rng.normal(size=(n, 3))
+    weights = np.random.RandomState(99).normal(size=(3, 64)) * 1.5
+    x = 1.0 / (1.0 + np.exp(-hidden @ weights))
+    return x.reshape(n, 8, 8).astype("float32")
+
+
+def make_glo(projection="ball", loss="mse", code_lr=0.05):
+    model = GLO(mlp_generator(), N, D, projection=projection)
+    model.compile(
+        optimizer=keras.optimizers.Adam(5e-3),
+        code_optimizer=kdl.optimizers.RowSparseAdam(code_lr),
+        loss=loss,
+    )
+    return model
+
+
+class GLOTest(TestCase):
+    def test_fit_updates_only_batch_rows_and_projects(self):
+        for projection in ("ball", "sphere"):
+            model = make_glo(projection)
+            start = model.codes.copy()
+            seen = np.arange(0, N, 3)
+            history = model.fit(
+                seen, images()[seen], batch_size=4, epochs=2, verbose=0
+            )
+            self.assertEqual(set(history.history), {"loss", "mse"})
+            changed = np.where((model.codes != start).any(axis=1))[0]
+            self.assertEqual(changed.tolist(), seen.tolist())
+            norms = np.linalg.norm(model.codes, axis=1)
+            self.assertLessEqual(norms.max(), 1.0 + 1e-6)
+            if projection == "sphere":
+                self.assertAllClose(norms, np.ones(N), atol=1e-6)
+            # The generator optimizer holds no table-sized slots.
+            shapes = [tuple(v.shape) for v in model.optimizer.variables]
+            self.assertNotIn((N, D), shapes)
+
+    def test_training_reduces_reconstruction_error(self):
+        model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=2))
+        x = images()
+        before = np.mean((model.reconstruct(np.arange(N)) - x[..., None]) ** 2)
+        model.fit(np.arange(N), x, batch_size=8, epochs=20, verbose=0)
+        after = np.mean((model.reconstruct(np.arange(N)) - x[..., None]) ** 2)
+        self.assertLess(after, 0.8 * before)
+
+    def test_dataset_of_index_image_pairs(self):
+        model = make_glo()
+        ds = tf.data.Dataset.from_tensor_slices(
+            (np.arange(N), images()[..., None])
+        ).batch(16)
+        model.fit(ds, epochs=1, verbose=0)
+        logs = model.evaluate(ds, verbose=0, return_dict=True)
+        self.assertTrue(np.isfinite(logs["mse"]))
+
+    def test_save_load_keeps_codes_and_resumes(self):
+        model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=1))
+        x = images()
+        model.fit(np.arange(N), x, batch_size=8, epochs=1, verbose=0)
+        path = os.path.join(self.get_temp_dir(), "glo.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        self.assertIsInstance(loaded, GLO)
+        self.assertTrue(np.array_equal(loaded.codes, model.codes))
+        self.assertIsInstance(loaded.loss, kdl.losses.LaplacianPyramidLoss)
+        self.assertIsInstance(
+            loaded.code_optimizer, kdl.optimizers.RowSparseAdam
+        )
+        for a, b in zip(
+            model.code_optimizer.variables, loaded.code_optimizer.variables
+        ):
+            self.assertTrue(np.array_equal(np.asarray(a), np.asarray(b)))
+        self.assertAllClose(
+            loaded.reconstruct([0, 5]), model.reconstruct([0, 5]), atol=1e-6
+        )
+        # Continuing both gives the same codes: the run resumes exactly.
+        for m in (model, loaded):
+            m.fit(np.arange(8), x[:8], batch_size=8, shuffle=False, verbose=0)
+        self.assertAllClose(loaded.codes, model.codes, atol=1e-6)
+
+    def test_two_replicas_update_the_same_rows_as_one(self):
+        idx = np.array([1, 4, 4, 9, 30, 31, 2, 0, 7, 7, 40, 41, 3, 5, 6, 8])
+        x = images()[idx]
+
+        def fit(strategy):
+            keras.utils.set_random_seed(3)
+            with strategy.scope():
+                model = make_glo()
+            start = model.codes.copy()
+            model.fit(idx, x, batch_size=8, epochs=2, shuffle=False, verbose=0)
+            return model, start
+
+        one, start_one = fit(tf.distribute.get_strategy())
+        two, start_two = fit(two_replica_strategy())
+        self.assertTrue(np.array_equal(start_one, start_two))
+        changed_one = (one.codes != start_one).any(axis=1)
+        changed_two = (two.codes != start_two).any(axis=1)
+        self.assertEqual(changed_one.tolist(), changed_two.tolist())
+        self.assertEqual(
+            np.where(changed_two)[0].tolist(), sorted(set(idx.tolist()))
+        )
+        self.assertAllClose(two.codes, one.codes, atol=1e-5)
+        self.assertAllClose(
+            two.generator.get_weights(), one.generator.get_weights(), atol=1e-5
+        )
+        copies = two.latent_table.embeddings.value.values
+        self.assertTrue(np.array_equal(copies[0].numpy(), copies[1].numpy()))
+
+    def test_encode_sample_interpolate(self):
+        model = make_glo()
+        x = images()
+        model.fit(np.arange(N), x, batch_size=8, epochs=3, verbose=0)
+        targets = model.decode(model.codes[:10])
+        codes = model.encode(targets, steps=60, batch_size=4)
+        self.assertEqual(codes.shape, (10, D))
+        self.assertLessEqual(np.linalg.norm(codes, axis=1).max(), 1 + 1e-6)
+        start_err = np.mean(
+            (model.decode(np.tile(model.codes.mean(0), (10, 1))) - targets) ** 2
+        )
+        err = np.mean((model.decode(codes) - targets) ** 2)
+        self.assertLess(err, 0.5 * start_err)
+        # Sampling: the fitted Gaussian and reproducible draws.
+        mean, cov = model.code_distribution()
+        self.assertEqual(cov.shape, (D, D))
+        self.assertAllClose(mean, model.codes.mean(0), atol=1e-6)
+        self.assertAllClose(model.sample(5, seed=1), model.sample(5, seed=1))
+        self.assertEqual(model.sample(5, seed=1).shape, (5, 8, 8, 1))
+        path = model.interpolate(2, 9, steps=5)
+        self.assertEqual(path.shape, (5, 8, 8, 1))
+        self.assertAllClose(path[0], model.decode(model.codes[2:3])[0])
+        self.assertAllClose(path[-1], model.decode(model.codes[9:10])[0])
+
+    def test_pca_codes_and_dcgan_generator(self):
+        x = np.random.RandomState(0).normal(size=(200, 10))
+        x[:, 0] *= 5.0
+        codes = pca_codes(x, 3)
+        centred = x - x.mean(0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        want = centred @ vt[:3].T
+        self.assertAllClose(np.abs(codes), np.abs(want), atol=1e-4)
+        var = codes.var(axis=0)
+        self.assertTrue(np.all(np.diff(var) <= 0))
+        with self.assertRaisesRegex(ValueError, "latent_dim"):
+            pca_codes(x, 11)
+        generator = build_dcgan_generator(8, filters=4)
+        self.assertEqual(generator.output_shape, (None, 28, 28, 1))
+        with self.assertRaisesRegex(ValueError, "image_shape"):
+            build_dcgan_generator(8, image_shape=(30, 30, 1))
+        model = GLO(generator, 10, 8)
+        model.set_codes(np.ones((10, 8)))
+        self.assertAllClose(
+            np.linalg.norm(model.codes, axis=1), np.ones(10), atol=1e-6
+        )
+
+    def test_errors(self):
+        model = make_glo()
+        with self.assertRaisesRegex(ValueError, "num_examples"):
+            model.reconstruct([0, N])
+        with self.assertRaisesRegex(ValueError, "num_examples"):
+            model.interpolate(-1, 2)
+        with self.assertRaises(tf.errors.InvalidArgumentError):
+            model.fit(np.array([0, 1, N + 5, 2]), images(4), verbose=0)
+        with self.assertRaisesRegex(ValueError, "generator"):
+            GLO("not a model", N, D)
+        with self.assertRaisesRegex(ValueError, "num_examples"):
+            GLO(mlp_generator(), 0, D)
+        with self.assertRaisesRegex(ValueError, "code_optimizer"):
+            model.compile(code_optimizer=keras.optimizers.Adam())
+        with self.assertRaisesRegex(ValueError, "jit_compile"):
+            model.compile(jit_compile=True)
+        with self.assertRaisesRegex(ValueError, "metrics"):
+            model.compile(metrics=["mae"])
+        with self.assertRaisesRegex(ValueError, "steps"):
+            model.encode(images(2), steps=0)
+        with self.assertRaisesRegex(ValueError, "init"):
+            model.encode(images(2), init="zeros")
+        with self.assertRaisesRegex(ValueError, "steps"):
+            model.interpolate(0, 1, steps=1)
+        with self.assertRaisesRegex(ValueError, "`n`"):
+            model.sample(0)
+        with self.assertRaisesRegex(ValueError, "images"):
+            model.fit(np.arange(4), verbose=0)
