@@ -57,56 +57,97 @@ def define_flags():
     training.define_common_flags(
         output_dir="out/nat", epochs=10, batch_size=256, max_trials=6
     )
-    if "feature_dim" in FLAGS:
-        return
     d = nat_tuning.DEFAULTS
-    flags.DEFINE_integer(
-        "width", d["width"], "Backbone width (conv filters).", lower_bound=1
+    _define(
+        flags.DEFINE_integer,
+        "backbone_width",
+        d["width"],
+        "Backbone width (conv filters).",
+        lower_bound=1,
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "feature_dim",
         d["feature_dim"],
         "NAT target dimension.",
         lower_bound=1,
     )
-    flags.DEFINE_float(
-        "learning_rate", d["learning_rate"], "Adam learning rate for NAT."
+    _define(
+        flags.DEFINE_float,
+        "nat_learning_rate",
+        d["learning_rate"],
+        "Adam learning rate for NAT.",
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "reassign_every",
         d["reassign_every"],
         "Reassign targets during every k-th epoch (1 = every batch, the "
         "paper's Algorithm 1; 3 = the authors' code; 0 = never).",
         lower_bound=0,
     )
-    flags.DEFINE_integer("ae_epochs", 5, "Autoencoder epochs.", lower_bound=1)
-    flags.DEFINE_integer(
-        "supervised_epochs", 2, "Supervised epochs.", lower_bound=1
+    _define(
+        flags.DEFINE_bool,
+        "augment_pretraining",
+        True,
+        "Random flips and shifts of the training images (NAT, autoencoder "
+        "and supervised pretraining alike).",
     )
-    flags.DEFINE_integer(
-        "probe_epochs", 30, "Linear-probe epochs (final table).", lower_bound=1
+    _define(
+        flags.DEFINE_integer,
+        "ae_epochs",
+        5,
+        "Autoencoder epochs.",
+        lower_bound=1,
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
+        "supervised_epochs",
+        2,
+        "Supervised epochs.",
+        lower_bound=1,
+    )
+    _define(
+        flags.DEFINE_integer,
+        "probe_epochs",
+        30,
+        "Linear-probe epochs (final table).",
+        lower_bound=1,
+    )
+    _define(
+        flags.DEFINE_integer,
         "probe_every",
         2,
         "Probe the NAT backbone every k NAT epochs for the curve.",
         lower_bound=1,
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "curve_examples",
         10000,
         "Training images used by the probes of the curve.",
         lower_bound=10,
     )
-    flags.DEFINE_integer(
+    _define(
+        flags.DEFINE_integer,
         "finetune_labels",
         1000,
         "Labelled images for the fine-tune-all column.",
         lower_bound=10,
     )
-    flags.DEFINE_integer(
-        "finetune_epochs", 30, "Fine-tuning epochs.", lower_bound=1
+    _define(
+        flags.DEFINE_integer,
+        "finetune_epochs",
+        30,
+        "Fine-tuning epochs.",
+        lower_bound=1,
     )
+
+
+def _define(define, name, *args, **kwargs):
+    """Defines a flag unless an imported recipe already did (tests)."""
+    if name not in FLAGS:
+        define(name, *args, **kwargs)
 
 
 # ----------------------------------------------------------------------
@@ -154,13 +195,42 @@ def _read_debian_fashion_mnist(root="/usr/share/datasets/fashion-mnist"):
     )
 
 
-def indexed_dataset(images, batch_size, seed):
-    """(index, image) batches, shuffled each epoch: what NAT trains on."""
+def train_dataset(
+    images, batch_size, seed, kind="nat", labels=None, augment=False
+):
+    """Shuffled training batches for `kind`.
+
+    `nat`: (index, image), what NAT trains on; `autoencoder`: (image,
+    image); `supervised`: (image, label). With `augment`, each image gets a
+    random horizontal flip and a random shift of up to 10% (the paper
+    trains NAT with data augmentation); all pretraining runs use the same.
+    """
+    index = np.arange(len(images), dtype="int32")
     ds = tf.data.Dataset.from_tensor_slices(
-        (np.arange(len(images), dtype="int32"), images)
+        (index, images) if labels is None else (index, images, labels)
     )
     ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    jitter = keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomTranslation(
+                0.1, 0.1, fill_mode="constant", seed=seed
+            ),
+        ]
+    )
+
+    def arrange(i, x, *y):
+        if augment:
+            x = jitter(x, training=True)
+        if kind == "nat":
+            return i, x
+        if kind == "autoencoder":
+            return x, x
+        return x, y[0]
+
+    ds = ds.map(arrange, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 # ----------------------------------------------------------------------
@@ -241,9 +311,8 @@ def finetune(backbone, width, data, epochs, batch_size=64):
         metrics=["accuracy"],
     )
     model.fit(x_few, y_few, batch_size=batch_size, epochs=epochs, verbose=0)
-    return float(
-        model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"]
-    )
+    probs = model.predict(x_test, batch_size=512, verbose=0)
+    return float(np.mean(np.argmax(probs, 1) == y_test))
 
 
 def markdown_table(rows):
@@ -274,7 +343,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     else:
         (x_train, y_train), (x_test, y_test) = load_data(env.smoke)
     smoke = env.smoke
-    width = 8 if smoke else flags_obj.width
+    width = 8 if smoke else flags_obj.backbone_width
     feature_dim = 16 if smoke else flags_obj.feature_dim
     epochs = min(flags_obj.epochs, 2) if smoke else flags_obj.epochs
     probe_epochs = 1 if smoke else flags_obj.probe_epochs
@@ -307,7 +376,12 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             tuner=flags_obj.tuner,
             max_trials=flags_obj.max_trials,
             seed=flags_obj.seed,
-            x=indexed_dataset(x_train, batch_size, flags_obj.seed),
+            x=train_dataset(
+                x_train,
+                batch_size,
+                flags_obj.seed,
+                augment=flags_obj.augment_pretraining,
+            ),
             epochs=epochs,
             verbose=2,
         )
@@ -348,7 +422,9 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             reassign_every=flags_obj.reassign_every,
             seed=flags_obj.seed,
         )
-        model.compile(optimizer=keras.optimizers.Adam(flags_obj.learning_rate))
+        model.compile(
+            optimizer=keras.optimizers.Adam(flags_obj.nat_learning_rate)
+        )
     curve = ProbeCurve(
         backbone,
         curve_data,
@@ -357,10 +433,15 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         env.path("probe_curve.json"),
     )
     history = model.fit(
-        indexed_dataset(x_train, batch_size, flags_obj.seed),
+        train_dataset(
+            x_train,
+            batch_size,
+            flags_obj.seed,
+            augment=flags_obj.augment_pretraining,
+        ),
         epochs=epochs,
         callbacks=training.standard_callbacks(
-            env.path("train_nat"), extra=[curve]
+            env.path("train_nat"), tensorboard=not smoke, extra=[curve]
         ),
         verbose=2,
     )
@@ -380,12 +461,18 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         autoencoder = build_autoencoder(backbone, width)
         autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     ae_history = autoencoder.fit(
-        x_train,
-        x_train,
-        batch_size=batch_size,
+        train_dataset(
+            x_train,
+            batch_size,
+            flags_obj.seed,
+            kind="autoencoder",
+            augment=flags_obj.augment_pretraining,
+        ),
         epochs=ae_epochs,
         validation_data=(x_test, x_test),
-        callbacks=training.standard_callbacks(env.path("train_autoencoder")),
+        callbacks=training.standard_callbacks(
+            env.path("train_autoencoder"), tensorboard=not smoke
+        ),
         verbose=2,
     )
     times["autoencoder_train_s"] = time.time() - t
@@ -403,12 +490,19 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             metrics=["accuracy"],
         )
     sup_history = classifier.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
+        train_dataset(
+            x_train,
+            batch_size,
+            flags_obj.seed,
+            kind="supervised",
+            labels=y_train,
+            augment=flags_obj.augment_pretraining,
+        ),
         epochs=sup_epochs,
         validation_data=(x_test, y_test),
-        callbacks=training.standard_callbacks(env.path("train_supervised")),
+        callbacks=training.standard_callbacks(
+            env.path("train_supervised"), tensorboard=not smoke
+        ),
         verbose=2,
     )
     times["supervised_train_s"] = time.time() - t
@@ -443,7 +537,8 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "reassign_every": flags_obj.reassign_every,
-                "learning_rate": flags_obj.learning_rate,
+                "augment": bool(flags_obj.augment_pretraining),
+                "learning_rate": flags_obj.nat_learning_rate,
                 "ae_epochs": ae_epochs,
                 "supervised_epochs": sup_epochs,
                 "probe_epochs": probe_epochs,
