@@ -209,6 +209,7 @@ def pretrain_dbn(
     for i, units in enumerate(sizes):
         rbm = RBM(units, cd_k=cd_k, seed=seed + i, name=f"rbm_{i}")
         trainer = RBMTrainer(rbm)
+        trainer(inputs[:1])  # built before fit (BackupAndRestore needs it)
         trainer.compile(optimizer=optimizer_fn())
         history = trainer.fit(
             inputs,
