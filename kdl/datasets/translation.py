@@ -291,10 +291,7 @@ def _cached_kjv(path, data_dir, download):
     found = _kjv_rv1909(path, data_dir, download)
     splits, where = found.value
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"splits": splits, "source": where}, f, ensure_ascii=False)
-    tmp.replace(file)
+    sources.save_json(file, {"splits": splits, "source": where})
     return splits, where
 
 

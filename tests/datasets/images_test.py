@@ -93,6 +93,19 @@ class IdxTest(test_case.TestCase):
         with self.assertRaisesRegex(datasets.CorruptDataError, "labels"):
             datasets.load_images("fashion_mnist", path=folder)
 
+    def test_truncated_npz_is_named(self):
+        path = os.path.join(self.get_temp_dir(), "mnist.npz")
+        x = np.ones((4, 28, 28), np.uint8)
+        np.savez(
+            path, x_train=x, y_train=np.arange(4), x_test=x, y_test=np.arange(4)
+        )
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+        with self.assertRaisesRegex(datasets.CorruptDataError, "mnist.npz"):
+            datasets.load_images("mnist", path=path)
+
     def test_npz_path(self):
         path = os.path.join(self.get_temp_dir(), "mnist.npz")
         x = np.ones((4, 28, 28), np.uint8)
@@ -326,3 +339,4 @@ def test_mnist_offline_error_is_fast(tmp_path, monkeypatch):
     msg = str(info.value)
     assert "tfds mnist (prepared)" in msg and "mnist.npz" in msg
     assert "file_hash='731c5ac6" in msg
+    assert "load_images('mnist_5k')" in msg

@@ -217,6 +217,9 @@ class LoadTextTest(test_case.TestCase):
         self.assertIn("ptb.{train,valid,test}.txt", msg)
         self.assertIn("offline", msg)
         self.assertIn("path=", msg)
+        self.assertIn(
+            "offline substitute: kdl.datasets.load_text('austen')", msg
+        )
 
     def test_missing_explicit_path(self):
         with self.assertRaisesRegex(
@@ -408,3 +411,11 @@ def test_real_web_bible_and_shakespeare():
     shakespeare = datasets.load_text("shakespeare", level="char")
     assert len(shakespeare.train) > 3_900_000
     assert len(shakespeare.vocab) < 120
+
+
+def test_undecodable_text_file_is_named(tmp_path):
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"ptb.{split}.txt").write_text(" a b \n")
+    (tmp_path / "ptb.valid.txt").write_bytes(b"\xff\xfe\x00 broken")
+    with pytest.raises(datasets.CorruptDataError, match="ptb.valid.txt"):
+        datasets.load_text("ptb", path=tmp_path, data_dir=tmp_path / "c")
