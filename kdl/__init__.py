@@ -7,6 +7,7 @@ Subpackages:
   kdl.optimizers   row-sparse ("lazy") optimizers for per-example tables
   kdl.models       composite models with custom train steps
   kdl.initializers initializers Keras lacks
+  kdl.attacks      DeepFool, activation maximisation, deep dream
   kdl.datasets     named real datasets with offline sources + tf.data pipelines
   kdl.tuning       KerasTuner HyperModels, one per recipe family
   kdl.training     the recipe harness (flags, strategy, precision, callbacks)
@@ -14,6 +15,7 @@ Subpackages:
 
 __version__ = "0.1.0"
 
+from kdl import attacks
 from kdl import datasets
 from kdl import initializers
 from kdl import layers
@@ -26,6 +28,7 @@ from kdl import tuning
 
 __all__ = [
     "__version__",
+    "attacks",
     "datasets",
     "initializers",
     "layers",
