@@ -28,7 +28,6 @@ import time
 import keras
 import keras_tuner
 import numpy as np
-import tensorflow as tf
 from absl import app
 from absl import flags
 
@@ -156,12 +155,9 @@ def _define(define, name, *args, **kwargs):
 
 def load_data(smoke):
     """Fashion-MNIST as float32 (N, 28, 28, 1) in [0, 1] and int labels."""
-    if hasattr(kdl.datasets, "load_images"):
-        (x_train, y_train), (x_test, y_test) = kdl.datasets.load_images(
-            "fashion_mnist"
-        )
-    else:  # until kdl.datasets.load_images lands: the Debian IDX files
-        (x_train, y_train), (x_test, y_test) = _read_debian_fashion_mnist()
+    (x_train, y_train), (x_test, y_test) = kdl.datasets.load_images(
+        "fashion_mnist"
+    )
 
     def prep(x):
         return (np.asarray(x, "float32") / 255.0)[..., None]
@@ -175,62 +171,30 @@ def load_data(smoke):
     )
 
 
-def _read_debian_fashion_mnist(root="/usr/share/datasets/fashion-mnist"):
-    import gzip
-
-    def read(name, offset, shape):
-        with gzip.open(os.path.join(root, name)) as f:
-            data = np.frombuffer(f.read(), np.uint8, offset=offset)
-        return data.reshape(shape)
-
-    return (
-        (
-            read("train-images-idx3-ubyte.gz", 16, (-1, 28, 28)),
-            read("train-labels-idx1-ubyte.gz", 8, (-1,)),
-        ),
-        (
-            read("t10k-images-idx3-ubyte.gz", 16, (-1, 28, 28)),
-            read("t10k-labels-idx1-ubyte.gz", 8, (-1,)),
-        ),
-    )
-
-
 def train_dataset(
     images, batch_size, seed, kind="nat", labels=None, augment=False
 ):
-    """Shuffled training batches for `kind`.
+    """Shuffled training batches (`kdl.datasets.image_dataset`) for `kind`.
 
     `nat`: (index, image), what NAT trains on; `autoencoder`: (image,
     image); `supervised`: (image, label). With `augment`, each image gets a
-    random horizontal flip and a random shift of up to 10% (the paper
-    trains NAT with data augmentation); all pretraining runs use the same.
+    random shift of up to 2 pixels and a random horizontal flip every epoch
+    (the paper trains NAT with data augmentation); all pretraining runs use
+    the same.
     """
-    index = np.arange(len(images), dtype="int32")
-    ds = tf.data.Dataset.from_tensor_slices(
-        (index, images) if labels is None else (index, images, labels)
+    ds = kdl.datasets.image_dataset(
+        images,
+        labels=labels if kind == "supervised" else None,
+        batch_size=batch_size,
+        shuffle=True,
+        augment=augment,
+        flip=augment,
+        with_index=kind == "nat",
+        seed=seed,
     )
-    ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    jitter = keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomTranslation(
-                0.1, 0.1, fill_mode="constant", seed=seed
-            ),
-        ]
-    )
-
-    def arrange(i, x, *y):
-        if augment:
-            x = jitter(x, training=True)
-        if kind == "nat":
-            return i, x
-        if kind == "autoencoder":
-            return x, x
-        return x, y[0]
-
-    ds = ds.map(arrange, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    if kind == "autoencoder":
+        ds = ds.map(lambda x: (x, x))
+    return ds
 
 
 # ----------------------------------------------------------------------

@@ -13,13 +13,17 @@ Trade-offs of this host backend (measured in `benchmarks/nat_overhead.py`):
 - It cannot be compiled by XLA (`jit_compile=True` fails, `tf.function` is
   fine) and does not run on TPUs.
 - `tf.data` pipelines that use it cannot be serialised (tf.data service).
-- It is exact, handles rectangular matrices, and is as fast as scipy itself
-  plus a copy: for the NAT batch of 256 the cost is about 2-4 ms.
+- It is exact, handles rectangular matrices, and costs what scipy costs
+  plus a copy and the `numpy_function` call (about 1 ms); see
+  benchmarks/RESULTS.md for the measured times at batch 64..4096.
 
-No in-graph exact solver is shipped: a Jonker-Volgenant or Hungarian loop in
-`tf.while_loop` needs O(n^2) sequential loop iterations (each one a small
-vector op), which is far slower than scipy at every size we care about, and
-the auction algorithm is exact only for integer costs.
+No in-graph exact solver is shipped. A prototype Hungarian algorithm
+(shortest augmenting paths with potentials, vectorised over columns, in
+nested `tf.while_loop`s) was exact but, measured on this 2-core CPU, took
+136 ms (graph) / 1.1 ms (XLA) at n=64 and 566 ms / 79 ms at n=256, against
+0.06-2 ms and 4-27 ms for scipy (the machine was shared, so the scipy
+figures vary): at NAT's batch of 256, 3-18x slower with XLA and over 20x
+without. The auction algorithm is exact only for integer costs.
 """
 
 import numpy as np

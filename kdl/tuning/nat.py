@@ -19,7 +19,8 @@ def small_convnet(input_shape=(28, 28, 1), width=32, name="backbone"):
 
     `Conv(w) - BN - ReLU - MaxPool - Conv(2w) - BN - ReLU - MaxPool -
     Conv(4w) - BN - ReLU - GlobalAveragePooling`, giving `4 * width`
-    features. Shared by NAT, the autoencoder, the supervised and the
+    features. BN momentum 0.9 so that the moving statistics keep up in
+    short runs. Shared by NAT, the autoencoder, the supervised and the
     random-init baselines so that the probe compares like with like.
     """
     width = int(width)
@@ -29,7 +30,7 @@ def small_convnet(input_shape=(28, 28, 1), width=32, name="backbone"):
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         layers += [
             keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(),
+            keras.layers.BatchNormalization(momentum=0.9),
             keras.layers.ReLU(),
         ]
         if i < 2:
