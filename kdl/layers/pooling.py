@@ -338,6 +338,8 @@ class FractionalMaxPooling2D(keras.layers.Layer):
         self.overlapping = bool(overlapping)
         self.seed = int(seed)
         self.input_spec = keras.layers.InputSpec(ndim=4)
+        # No XLA kernel: `jit_compile="auto"` then compiles without XLA.
+        self.supports_jit = False
 
     def build(self, input_shape):
         self.built = True

@@ -1,0 +1,56 @@
+"""LeNet-5 builder: shapes of the lecture's net, options, transfer."""
+
+import numpy as np
+import pytest
+
+from kdl.models import lenet
+from tests.test_case import TestCase
+
+
+class LeNetTest(TestCase):
+    def test_lecture_architecture(self):
+        model = lenet.build_lenet5()
+        shapes = {layer.name: layer.output.shape[1:] for layer in model.layers}
+        self.assertEqual(tuple(shapes["c1"]), (28, 28, 6))
+        self.assertEqual(tuple(shapes["s2"]), (14, 14, 6))
+        self.assertEqual(tuple(shapes["c3"]), (10, 10, 16))
+        self.assertEqual(tuple(shapes["s4"]), (5, 5, 16))
+        self.assertEqual(tuple(shapes["c5"]), (120,))
+        self.assertEqual(tuple(shapes["f6"]), (84,))
+        self.assertEqual(tuple(shapes["logits"]), (10,))
+        # 156 + 2416 + 48120 + 10164 + 850 parameters.
+        self.assertEqual(model.count_params(), 61706)
+
+    def test_every_pooling_and_low_rank_option_runs(self):
+        x = np.random.rand(4, 28, 28, 1).astype("float32")
+        for pooling in lenet.POOLINGS:
+            model = lenet.build_lenet5(pooling=pooling, activation="relu")
+            out = model(x, training=True)
+            self.assertEqual(tuple(out.shape), (4, 10))
+            self.assertEqual(
+                tuple(model.get_layer("s4").output.shape), (None, 5, 5, 16)
+            )
+        small = lenet.build_lenet5(dense="low_rank", rank=8)
+        self.assertEqual(
+            small.get_layer("c5").count_params(), 400 * 8 + 8 * 120 + 120
+        )
+
+    def test_transfer_freezes_features_and_replaces_head(self):
+        base = lenet.build_lenet5()
+        new = lenet.transfer_model(base, num_classes=3)
+        self.assertEqual(new.output_shape, (None, 3))
+        trainable = {w.path.split("/")[-2] for w in new.trainable_weights}
+        self.assertEqual(trainable, {"c5", "f6", "logits"})
+        self.assertIs(new.get_layer("c1"), base.get_layer("c1"))
+        new.compile("adam", "sparse_categorical_crossentropy")
+        before = base.get_layer("c3").get_weights()[0].copy()
+        new.fit(np.random.rand(8, 28, 28, 1), np.zeros(8), verbose=0)
+        self.assertAllEqual(base.get_layer("c3").get_weights()[0], before)
+        with pytest.raises(ValueError, match="freeze"):
+            lenet.transfer_model(lenet.build_lenet5(), 2, freeze=["zz"])
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "pooling"):
+            lenet.build_lenet5(pooling="median")
+        with self.assertRaisesRegex(ValueError, "dense"):
+            lenet.build_lenet5(dense="sparse")
