@@ -185,6 +185,12 @@ class VectorizerTest(test_case.TestCase):
         self.assertAllEqual(tin, [2, 7, 8, 9])
         self.assertAllEqual(tout, [7, 8, 9, 3])
         self.assertAllEqual(s, [5, 6])
+        ds = tf.data.Dataset.from_tensors(([5, 6], [7, 8, 9])).map(
+            lambda a, b: translation.teacher_forcing(a, b, 2, 3)
+        )
+        (s2, tin2), tout2 = next(iter(ds))
+        self.assertAllEqual(tin2, tin)
+        self.assertAllEqual(tout2, tout)
 
     def test_decode_and_save_load(self):
         vec = self.vec
