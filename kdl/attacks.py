@@ -70,9 +70,9 @@ def deepfool(
         x: inputs `(N, ...)`, float.
         overshoot: the paper's eta (0.02).
         max_iter: maximum linearisation steps.
-        clip_min, clip_max: optional box (e.g. 0 and 1 for images) applied
-            to the final adversarial input (may undo a few successes;
-            `fooled` is measured after clipping).
+        clip_min, clip_max: optional box (e.g. 0 and 1 for images): every
+            iterate is projected on it and the search goes on from the
+            projected point (the paper does not clip; `None` = unbounded).
         batch_size: examples per Jacobian computation.
 
     Returns:
@@ -98,18 +98,31 @@ def deepfool(
             f"`max_iter` must be >= 1. Received: max_iter={max_iter}"
         )
     x = np.asarray(x, dtype="float32")
+    box = (
+        -np.inf if clip_min is None else float(clip_min),
+        np.inf if clip_max is None else float(clip_max),
+    )
+
+    @tf.function(reduce_retracing=True)
+    def logits_and_jacobian(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            logits = _logits(model, inputs)
+        return logits, tape.batch_jacobian(logits, inputs)
+
     parts = [
         _deepfool_batch(
-            model, x[i : i + batch_size], float(overshoot), int(max_iter)
+            logits_and_jacobian,
+            x[i : i + batch_size],
+            float(overshoot),
+            int(max_iter),
+            box,
         )
         for i in range(0, len(x), int(batch_size))
     ]
-    r = np.concatenate([p[0] for p in parts])
+    adversarial = np.concatenate([p[0] for p in parts])
     label0 = np.concatenate([p[1] for p in parts])
     iterations = np.concatenate([p[2] for p in parts])
-    adversarial = x + r
-    if clip_min is not None or clip_max is not None:
-        adversarial = np.clip(adversarial, clip_min, clip_max)
     r = adversarial - x
     labels = []
     for i in range(0, len(x), int(batch_size)):
@@ -126,28 +139,28 @@ def deepfool(
     )
 
 
-def _deepfool_batch(model, x0, overshoot, max_iter):
+def _deepfool_batch(logits_and_jacobian, x0, overshoot, max_iter, box):
     x0 = tf.convert_to_tensor(x0)
     n = x0.shape[0]
     flat = int(np.prod(x0.shape[1:]))
-    label0 = tf.argmax(_logits(model, x0), axis=-1)
     r_tot = tf.zeros_like(x0)
     active = tf.ones([n], tf.bool)
     iterations = np.zeros(n, "int32")
-    for _ in range(max_iter):
-        x_adv = x0 + (1.0 + overshoot) * r_tot
-        with tf.GradientTape() as tape:
-            tape.watch(x_adv)
-            logits = _logits(model, x_adv)
-        jac = tape.batch_jacobian(logits, x_adv)  # (n, C, ...)
-        num_classes = logits.shape[-1]
-        jac = tf.reshape(jac, [n, num_classes, flat])
+    label0 = None
+    for i in range(max_iter + 1):
+        # The current point, projected on the box (no-op when unbounded).
+        x_adv = tf.clip_by_value(x0 + (1.0 + overshoot) * r_tot, *box)
+        logits, jac = logits_and_jacobian(x_adv)
+        if label0 is None:
+            label0 = tf.argmax(logits, axis=-1)
         active = tf.logical_and(
             active, tf.equal(tf.argmax(logits, axis=-1), label0)
         )
-        if not bool(tf.reduce_any(active)):
+        if i == max_iter or not bool(tf.reduce_any(active)):
             break
         iterations += active.numpy().astype("int32")
+        num_classes = logits.shape[-1]
+        jac = tf.reshape(jac, [n, num_classes, flat])
         f0 = tf.gather(logits, label0, axis=1, batch_dims=1)
         w0 = tf.gather(jac, label0, axis=1, batch_dims=1)
         f = logits - f0[:, None]
@@ -163,11 +176,7 @@ def _deepfool_batch(model, x0, overshoot, max_iter):
         step = ((tf.abs(f_l) + 1e-4) / tf.square(n_l))[:, None] * w_l
         step = tf.where(active[:, None], step, tf.zeros_like(step))
         r_tot = r_tot + tf.reshape(step, tf.shape(x0))
-    return (
-        ((1.0 + overshoot) * r_tot).numpy(),
-        label0.numpy(),
-        iterations,
-    )
+    return x_adv.numpy(), label0.numpy(), iterations
 
 
 def robustness(x, perturbation, mask=None):

@@ -69,6 +69,7 @@ class DeepFoolTest(TestCase):
         clipped = attacks.deepfool(model, x, clip_min=0.0, clip_max=1.0)
         self.assertGreaterEqual(clipped.adversarial.min(), 0.0)
         self.assertLessEqual(clipped.adversarial.max(), 1.0)
+        self.assertGreater(clipped.fooled.mean(), 0.5)
 
     def test_errors(self):
         model, _, _ = _affine()

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from tests.recipes import recipe_testing
 
@@ -58,6 +59,7 @@ def test_load_splits_real_digits():
     assert data["shape"] == (8, 8) and data["num_classes"] == 10
 
 
+@pytest.mark.slow
 def test_tune_smoke(tmp_path):
     results = pretraining.run(
         _flags(tmp_path, tune=True, max_trials=1),
@@ -66,6 +68,7 @@ def test_tune_smoke(tmp_path):
     assert len(results["tuning"]["trials"]) == 1
 
 
+@pytest.mark.slow
 def test_cli_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe(
         "pretraining",
