@@ -1,0 +1,274 @@
+"""Recurrent language models: embedding -> SRN | LSTM | SCRN -> softmax."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from kdl.layers.scrn import SCRN
+
+RNN_TYPES = ("srn", "lstm", "scrn")
+
+
+@keras.saving.register_keras_serializable(package="kdl")
+class RNNLanguageModel(keras.Model):
+    """A word- or character-level recurrent language model.
+
+    `ids -> Embedding -> RNN -> Dense(vocab_size)` logits (float32, also
+    under mixed precision). The RNN is one of:
+
+    - `"srn"`: Keras `SimpleRNN(units, activation="sigmoid")` (Elman);
+    - `"lstm"`: Keras `LSTM(units)`;
+    - `"scrn"`: `kdl.layers.SCRN(units, context_units, alpha)`; the softmax
+      layer sees `[h_t, s_t]`, i.e. `y_t = softmax(U h_t + V s_t)`.
+
+    For truncated BPTT over `kdl.datasets.tbptt_dataset`, build it with
+    `stateful=True` and the fixed `batch_size`: the RNN states are carried
+    from batch to batch; add `ResetStatesCallback()` to `fit` so they are
+    zeroed at the start of every epoch and of every evaluation. Train with
+    `SparseCategoricalCrossentropy(from_logits=True)`; the perplexity is
+    `exp(loss)` (see `perplexity`).
+
+    Args:
+        vocab_size: positive int, the number of token ids.
+        rnn: one of `"srn"`, `"lstm"`, `"scrn"`.
+        units: hidden units of the RNN.
+        context_units: SCRN context units (ignored otherwise).
+        alpha: SCRN context decay.
+        learn_alpha: SCRN learns one alpha per context unit.
+        embedding_dim: input embedding size (default: `units`).
+        stateful: carry the RNN states across batches.
+        batch_size: the fixed batch size (required when `stateful`).
+        unroll: unroll the RNN loop (static sequence length needed).
+        **kwargs: `keras.Model` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: int `(batch, T)` token ids.
+
+    Returns:
+        float32 logits `(batch, T, vocab_size)`.
+
+    Example:
+
+    >>> lm = kdl.models.RNNLanguageModel(10000, "scrn", 100, 40)
+    >>> lm.compile("adam", keras.losses.SparseCategoricalCrossentropy(True))
+    >>> lm.generate([5, 17], length=20, temperature=0.8)
+
+    Reference:
+        Mikolov, Joulin, Chopra, Mathieu, Ranzato. Learning Longer Memory in
+        Recurrent Neural Networks. arXiv:1412.7753, 2014.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        rnn="scrn",
+        units=100,
+        context_units=40,
+        alpha=0.95,
+        learn_alpha=False,
+        embedding_dim=None,
+        stateful=False,
+        batch_size=None,
+        unroll=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(vocab_size) <= 0:
+            raise ValueError(
+                "`vocab_size` must be a positive integer. "
+                f"Received: vocab_size={vocab_size}"
+            )
+        if rnn not in RNN_TYPES:
+            raise ValueError(
+                f"`rnn` must be one of {list(RNN_TYPES)}. Received: rnn={rnn!r}"
+            )
+        if int(units) <= 0:
+            raise ValueError(
+                f"`units` must be a positive integer. Received: units={units}"
+            )
+        if stateful and not batch_size:
+            raise ValueError(
+                "A stateful language model needs a fixed `batch_size`. "
+                f"Received: stateful={stateful}, batch_size={batch_size}"
+            )
+        self.vocab_size = int(vocab_size)
+        self.rnn_type = rnn
+        self.units = int(units)
+        self.context_units = int(context_units)
+        self.alpha = float(alpha)
+        self.learn_alpha = bool(learn_alpha)
+        self.embedding_dim = int(embedding_dim or units)
+        self.stateful = bool(stateful)
+        self.batch_size = int(batch_size) if batch_size else None
+        self.unroll = bool(unroll)
+        self.embedding = keras.layers.Embedding(
+            self.vocab_size, self.embedding_dim, name="embedding"
+        )
+        common = dict(
+            return_sequences=True,
+            return_state=True,
+            stateful=self.stateful,
+            unroll=self.unroll,
+            name=rnn,
+        )
+        if rnn == "srn":
+            self.rnn = keras.layers.SimpleRNN(
+                self.units, activation="sigmoid", **common
+            )
+        elif rnn == "lstm":
+            self.rnn = keras.layers.LSTM(self.units, **common)
+        else:
+            self.rnn = SCRN(
+                self.units,
+                self.context_units,
+                alpha=self.alpha,
+                learn_alpha=self.learn_alpha,
+                **common,
+            )
+        self.head = keras.layers.Dense(self.vocab_size, name="softmax")
+
+    def build(self, input_shape):
+        batch = self.batch_size if self.stateful else input_shape[0]
+        shape = (batch, input_shape[1])
+        self.embedding.build(shape)
+        self.rnn.build(shape + (self.embedding_dim,))
+        out_dim = self.units + (
+            self.context_units if self.rnn_type == "scrn" else 0
+        )
+        self.head.build((batch, input_shape[1], out_dim))
+        self.built = True
+
+    def call(self, inputs, initial_state=None, return_state=False):
+        x = self.embedding(inputs)
+        seq, *states = self.rnn(x, initial_state=initial_state)
+        logits = ops.cast(self.head(seq), "float32")
+        if return_state:
+            return logits, states
+        return logits
+
+    def reset_rnn_states(self):
+        """Zeroes the carried RNN states (stateful models)."""
+        if self.stateful:
+            self.rnn.reset_state()
+
+    def generate(self, prime_ids, length, temperature=1.0, seed=None):
+        """Samples `length` ids after `prime_ids` (a 1-D id sequence).
+
+        Each next id is drawn from `softmax(logits / temperature)`;
+        `temperature=0` takes the most likely id. Works at word and char
+        level alike (decode the result with the dataset's vocabulary).
+        Runs a non-stateful twin with the same weights, so the training
+        states are left alone.
+
+        Returns:
+            int32 array of `len(prime_ids) + length` ids.
+        """
+        if float(temperature) < 0:
+            raise ValueError(
+                "`temperature` must be >= 0. "
+                f"Received: temperature={temperature}"
+            )
+        prime = np.asarray(prime_ids, dtype="int32").reshape(-1)
+        if prime.size == 0:
+            raise ValueError("`prime_ids` must hold at least one id.")
+        if int(length) < 0:
+            raise ValueError(f"`length` must be >= 0. Received: {length}")
+        twin = self.__dict__.get("_generation_twin")
+        if twin is None:
+            config = self.get_config()
+            config.update(stateful=False, batch_size=None, unroll=False)
+            config.pop("name", None)
+            twin = RNNLanguageModel(**config)
+            twin.build((1, None))
+            # Not tracked: the twin's weights are copies, not the model's.
+            object.__setattr__(self, "_generation_twin", twin)
+        twin.set_weights(self.get_weights())
+        rng = np.random.default_rng(seed)
+        out = list(prime)
+        logits, states = twin(prime[None], return_state=True)
+        for _ in range(int(length)):
+            z = np.asarray(logits[0, -1], dtype="float64")
+            if temperature == 0:
+                nxt = int(np.argmax(z))
+            else:
+                z = z / float(temperature)
+                p = np.exp(z - z.max())
+                nxt = int(rng.choice(len(p), p=p / p.sum()))
+            out.append(nxt)
+            logits, states = twin(
+                np.array([[nxt]], "int32"),
+                initial_state=states,
+                return_state=True,
+            )
+        return np.asarray(out, dtype="int32")
+
+    def get_config(self):
+        return {
+            "vocab_size": self.vocab_size,
+            "rnn": self.rnn_type,
+            "units": self.units,
+            "context_units": self.context_units,
+            "alpha": self.alpha,
+            "learn_alpha": self.learn_alpha,
+            "embedding_dim": self.embedding_dim,
+            "stateful": self.stateful,
+            "batch_size": self.batch_size,
+            "unroll": self.unroll,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class ResetStatesCallback(keras.callbacks.Callback):
+    """Zeroes the RNN states at every epoch start and evaluation start.
+
+    For stateful truncated-BPTT training: the states are carried across the
+    batches of one pass over the stream and restart at its beginning.
+    Resets every layer with `reset_state()` and `stateful=True`.
+    """
+
+    def _reset(self, *args, **kwargs):
+        reset_rnn_states(self.model)
+
+    on_epoch_begin = _reset
+    on_test_begin = _reset
+    on_predict_begin = _reset
+
+
+def reset_rnn_states(model):
+    """Zeroes the states of every stateful RNN layer of `model`."""
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        stack.extend(getattr(layer, "layers", []) or [])
+        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+            if getattr(layer, "states", None) is not None:
+                layer.reset_state()
+
+
+def perplexity(mean_cross_entropy):
+    """`exp(mean cross-entropy per token)` (natural log), as a float."""
+    value = float(mean_cross_entropy)
+    return math.exp(value) if value < 700 else float("inf")
+
+
+def evaluate_perplexity(model, dataset, verbose=0):
+    """Perplexity of a compiled `model` over a tbptt `dataset`.
+
+    The states are zeroed first, then carried across the batches of the
+    stream (stateful models); `exp` of the mean token cross-entropy (the
+    compiled loss, `SparseCategoricalCrossentropy(from_logits=True)`).
+    Every tbptt batch has the same size, so the batch mean equals the token
+    mean.
+    """
+    loss = model.evaluate(
+        dataset, callbacks=[ResetStatesCallback()], verbose=verbose
+    )
+    if isinstance(loss, (list, tuple)):
+        loss = loss[0]
+    return perplexity(loss)
