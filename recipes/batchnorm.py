@@ -24,6 +24,7 @@ Default: 10k training images, 3 epochs, batch sizes 4 16 64 256, LSTM 64
 units for 3 epochs at batch 64. Takes about 25 minutes on a 2-core CPU
 (the batch-4 runs are the slow ones); `--smoke`: seconds. Each finished run
 is stored in its folder, so a killed recipe skips it when restarted.
+`--smoke`: 128 images, one batch size, 7x7-pixel rows for the LSTMs.
 `--tune` searches the convnet of `--tune_variant` at `--batch_size`.
 """
 
@@ -94,7 +95,7 @@ def _load(flags_obj, datasets_override, seed):
     order = rng.permutation(len(x_train))
     n = flags_obj.train_examples or len(x_train)
     if flags_obj.smoke:
-        n, x_test, y_test = min(n, 256), x_test[:256], y_test[:256]
+        n, x_test, y_test = min(n, 128), x_test[:128], y_test[:128]
     order = order[:n]
     return (x_train[order], y_train[order]), (x_test, y_test)
 
@@ -106,6 +107,11 @@ def _dataset(images, labels, batch_size, shuffle, seed, rows=False):
     if rows:  # (batch, 28, 28, 1) -> 28 steps of 28 pixels
         ds = ds.map(lambda x, y: (x[..., 0], y))
     return ds
+
+
+def _jit(flags_obj):
+    # XLA compilation costs more than it saves on the tiny smoke models.
+    return False if flags_obj.smoke else "auto"
 
 
 class _BatchLoss(keras.callbacks.Callback):
@@ -163,6 +169,8 @@ def _fit(env, name, build, train, test, batch_size, epochs, seed, rows=False):
 def run_convnet(env, flags_obj, train, test):
     epochs = 1 if flags_obj.smoke else flags_obj.epochs
     batch_sizes = [int(b) for b in flags_obj.batch_sizes]
+    if flags_obj.smoke:  # one batch size above the ghost batch
+        batch_sizes = [2 * flags_obj.virtual_batch_size]
     filters = 4 if flags_obj.smoke else flags_obj.filters
     table, runs = {}, {}
     for variant in flags_obj.variants:
@@ -184,7 +192,7 @@ def run_convnet(env, flags_obj, train, test):
                     total_steps=total_steps,
                 )
                 return bn_models.compile_classifier(
-                    model, flags_obj.learning_rate
+                    model, flags_obj.learning_rate, _jit(flags_obj)
                 )
 
             name = f"{variant}_b{batch_size}"
@@ -237,6 +245,9 @@ def run_convnet(env, flags_obj, train, test):
 def run_lstm(env, flags_obj, train, test):
     epochs = 1 if flags_obj.smoke else flags_obj.lstm_epochs
     units = 8 if flags_obj.smoke else flags_obj.lstm_units
+    if flags_obj.smoke:  # 7 rows of 7 pixels: a short loop to compile
+        train = (train[0][:, ::4, ::4], train[1])
+        test = (test[0][:, ::4, ::4], test[1])
     steps, features = train[0].shape[1:]
     results, losses, loss_x, accuracies = {}, {}, {}, {}
     for cell in ("lstm", "bnlstm"):
@@ -251,7 +262,9 @@ def run_lstm(env, flags_obj, train, test):
                 num_classes=int(np.max(train[1])) + 1,
                 momentum=flags_obj.bn_momentum,
             )
-            return bn_models.compile_classifier(model, flags_obj.learning_rate)
+            return bn_models.compile_classifier(
+                model, flags_obj.learning_rate, _jit(flags_obj)
+            )
 
         result = _fit(
             env,

@@ -1,11 +1,13 @@
 """kdl.tuning public API."""
 
 from kdl.tuning.basics import MLPHyperModel
+from kdl.tuning.batchnorm import BatchNormConvNetHyperModel
 from kdl.tuning.glo import GLOHyperModel
 from kdl.tuning.nat import NATHyperModel
 from kdl.tuning.scrn_lm import SCRNLanguageModelHyperModel
 
 __all__ = [
+    "BatchNormConvNetHyperModel",
     "GLOHyperModel",
     "MLPHyperModel",
     "NATHyperModel",

@@ -145,11 +145,13 @@ def build_sequence_classifier(
     return keras.Model(inputs, outputs, name=f"sequence_{cell}")
 
 
-def compile_classifier(model, learning_rate=1e-3):
+def compile_classifier(model, learning_rate=1e-3, jit_compile="auto"):
+    """Adam, sparse categorical cross-entropy on logits, accuracy."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
     return model
 
