@@ -25,8 +25,8 @@ class NAT(keras.Model):
     the squared loss with the new assignment. The authors' code reassigns
     only every few epochs (`-permute 3`): `reassign_every=k` reassigns
     during epochs `0, k, 2k, ...` and keeps `P` fixed in the others;
-    `reassign_every=0`
-    never reassigns (plain regression onto fixed random targets).
+    `reassign_every=0` never reassigns (plain regression onto fixed random
+    targets).
 
     The targets `C` (`num_examples x feature_dim`, float32) and the
     assignment `P` (`num_examples`, int32) are non-trainable weights, so
