@@ -129,6 +129,21 @@ class _BatchLoss(keras.callbacks.Callback):
             self.losses.append(float(logs["loss"]))
 
 
+def _interval_means(steps, running, steps_per_epoch):
+    """Keras logs the epoch's running mean; -> mean loss between records."""
+    means, previous = [], (-1, 0, 0.0)
+    for step, mean in zip(steps, running):
+        epoch = (step - 1) // steps_per_epoch
+        count = step - epoch * steps_per_epoch
+        if epoch != previous[0]:
+            previous = (epoch, 0, 0.0)
+        means.append(
+            (count * mean - previous[1] * previous[2]) / (count - previous[1])
+        )
+        previous = (epoch, count, mean)
+    return means
+
+
 def _fit(env, name, build, train, test, batch_size, epochs, seed, rows=False):
     """Fits one model (or reloads the stored result of a finished run)."""
     folder = env.path(f"train_{name}")
@@ -206,17 +221,21 @@ def run_convnet(env, flags_obj, train, test):
                 f"{result['test_accuracy']:.4f} "
                 f"({result['train_seconds']:.0f} s)"
             )
-    training.plot_curves(
-        {
-            v: [np.nan if a is None else a for a in row.values()]
-            for v, row in table.items()
-        },
-        env.path("accuracy_vs_batch_size.png"),
-        x=batch_sizes,
-        xlabel="batch size",
-        ylabel="test accuracy",
-        title=f"fashion_mnist, {len(train[0])} images x {epochs} epochs",
-    )
+    plt = training.pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for variant, row in table.items():
+        acc = [np.nan if a is None else a for a in row.values()]
+        ax.plot(batch_sizes, acc, marker="o", label=variant)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"fashion_mnist, {len(train[0])} images x {epochs} epochs")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(env.path("accuracy_vs_batch_size.png"), dpi=100)
+    plt.close(fig)
     plt = training.pyplot()
     fig, axes = plt.subplots(
         1, len(batch_sizes), figsize=(4 * len(batch_sizes), 3.5)
@@ -282,7 +301,11 @@ def run_lstm(env, flags_obj, train, test):
             "train_seconds": result["train_seconds"],
             "val_accuracy": result["history"].get("val_accuracy"),
         }
-        losses[cell] = result["batch_loss"]
+        losses[cell] = _interval_means(
+            result["batch_loss_steps"],
+            result["batch_loss"],
+            result["steps"] // epochs,
+        )
         loss_x[cell] = result["batch_loss_steps"]
         accuracies[cell] = result["history"].get("val_accuracy", [])
         print(
@@ -294,7 +317,7 @@ def run_lstm(env, flags_obj, train, test):
         env.path("lstm_train_loss.png"),
         x=loss_x,
         xlabel="step",
-        ylabel="training loss (running mean in the epoch)",
+        ylabel="training loss (mean over ~1/10 epoch)",
         title="Row-by-row fashion_mnist: LSTM vs BN-LSTM",
     )
     training.plot_curves(
