@@ -31,9 +31,11 @@ def define_flags():
     flags.DEFINE_list("rows", ["1000", "100000", "1000000"], "Table sizes.")
     flags.DEFINE_integer("latent_dim", 64, "Code size.")
     flags.DEFINE_integer("batch_size", 128, "Batch size.")
-    flags.DEFINE_integer("steps", 40, "Timed steps per configuration.")
+    flags.DEFINE_integer("steps", 20, "Steps per timed block.")
     flags.DEFINE_integer("warmup", 5, "Untimed steps (tracing) first.")
-    flags.DEFINE_integer("repeats", 3, "Timed blocks; the median is kept.")
+    flags.DEFINE_integer(
+        "repeats", 7, "Timed blocks per size (round-robin); median kept."
+    )
     flags.DEFINE_list("optimizers", ["sgd", "adam"], "sgd, momentum, adam.")
 
 
@@ -81,27 +83,39 @@ def table_bytes(model, table):
     return nbytes, sum(int(np.prod(v.shape)) * 4 for v in slots)
 
 
-def time_config(rows, kind, ours, rng):
+def time_configs(rows_list, kind, ours, rng):
+    """Median step time per table size; sizes timed round-robin.
+
+    All sizes' models live together and are timed in interleaved blocks
+    (1K, 100K, 1M, 1K, ...), so a change in the load of a shared machine
+    hits every size alike instead of biasing the ratio.
+    """
     keras.utils.set_random_seed(0)
-    model, table = build(rows, FLAGS.latent_dim, kind, ours)
     batch = FLAGS.batch_size
     y = rng.uniform(size=(batch, 28 * 28)).astype("float32")
     total = FLAGS.warmup + FLAGS.steps * FLAGS.repeats
-    indices = rng.randint(0, rows, size=(total, batch)).astype("int32")
-    for step in range(FLAGS.warmup):
-        model.train_on_batch(indices[step], y)
-    times = []
+    setups = []
+    for rows in rows_list:
+        model, table = build(rows, FLAGS.latent_dim, kind, ours)
+        indices = rng.randint(0, rows, size=(total, batch)).astype("int32")
+        for step in range(FLAGS.warmup):
+            model.train_on_batch(indices[step], y)
+        setups.append((model, table, indices))
+    times = [[] for _ in rows_list]
     for r in range(FLAGS.repeats):
-        start = time.perf_counter()
-        for s in range(FLAGS.steps):
-            i = FLAGS.warmup + r * FLAGS.steps + s
-            model.train_on_batch(indices[i], y)
-        times.append((time.perf_counter() - start) / FLAGS.steps)
-    table_b, slot_b = table_bytes(model, table)
-    del model, table
+        for k, (model, _, indices) in enumerate(setups):
+            start = time.perf_counter()
+            for s in range(FLAGS.steps):
+                i = FLAGS.warmup + r * FLAGS.steps + s
+                model.train_on_batch(indices[i], y)
+            times[k].append((time.perf_counter() - start) / FLAGS.steps)
+    out = []
+    for (model, table, _), block in zip(setups, times):
+        out.append((float(np.median(block)), *table_bytes(model, table)))
+    del setups, model, table
     keras.backend.clear_session()
     gc.collect()
-    return float(np.median(times)), table_b, slot_b
+    return out
 
 
 def run():
@@ -119,9 +133,9 @@ def run():
     for kind in FLAGS.optimizers:
         for ours in (True, False):
             name = "ours" if ours else "keras"
-            for rows in rows_list:
-                ms, table_b, slot_b = time_config(rows, kind, ours, rng)
-                ms *= 1000.0
+            timed = time_configs(rows_list, kind, ours, rng)
+            for rows, (sec, table_b, slot_b) in zip(rows_list, timed):
+                ms = sec * 1000.0
                 results[(name, kind, rows)] = ms
                 print(
                     f"{name:6} {kind:8} {rows:>8} {ms:8.2f} "

@@ -18,8 +18,6 @@ Takes about 20-25 minutes on a shared 2-core CPU; --smoke: seconds.
 (objective: training reconstruction MSE).
 """
 
-import gzip
-import os
 import time
 
 import keras
@@ -72,29 +70,6 @@ def define_flags():
     flags.DEFINE_float("encode_learning_rate", 0.05, "Encoding Adam rate.")
 
 
-def _read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    ]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def load_fashion_mnist():
-    """kdl.datasets.load_images, or the Debian IDX files until it lands."""
-    if hasattr(kdl.datasets, "load_images"):
-        return kdl.datasets.load_images("fashion_mnist")
-    root = "/usr/share/datasets/fashion-mnist"
-    parts = []
-    for split in ("train", "t10k"):
-        x = _read_idx(os.path.join(root, f"{split}-images-idx3-ubyte.gz"))
-        y = _read_idx(os.path.join(root, f"{split}-labels-idx1-ubyte.gz"))
-        parts.append((x, y))
-    return tuple(parts)
-
-
 def _as_float(images):
     images = np.asarray(images)
     if images.dtype == np.uint8:
@@ -134,25 +109,13 @@ def save_grid(path, panels, title):
     return path
 
 
-def _train_dataset(x_uint8_or_float, batch_size, seed):
-    if hasattr(kdl.datasets, "image_dataset"):
-        return kdl.datasets.image_dataset(
-            x_uint8_or_float,
-            batch_size=batch_size,
-            shuffle=True,
-            with_index=True,
-            seed=seed,
-        )
-    return None
-
-
 def run(flags_obj, datasets_override=None, strategy_override=None):
     env = training.setup(flags_obj, strategy_override)
     smoke = env.smoke
     if datasets_override is not None:
         (x_train, _), (x_test, _) = datasets_override
     else:
-        (x_train, _), (x_test, _) = load_fashion_mnist()
+        (x_train, _), (x_test, _) = kdl.datasets.load_images("fashion_mnist")
     train_size = 256 if smoke else flags_obj.train_size
     test_size = 32 if smoke else flags_obj.test_size
     x_train_raw = np.asarray(x_train)[:train_size]
@@ -233,23 +196,16 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             if init == "pca":
                 model.set_codes(pca)
         callbacks = training.standard_callbacks(env.path(f"train_{run_name}"))
-        dataset = _train_dataset(
-            x_train_raw, flags_obj.batch_size, flags_obj.seed
+        dataset = kdl.datasets.image_dataset(
+            x_train_raw,
+            batch_size=flags_obj.batch_size,
+            shuffle=True,
+            with_index=True,
+            seed=flags_obj.seed,
         )
-        if dataset is not None:
-            history = model.fit(
-                dataset, epochs=epochs, callbacks=callbacks, verbose=2
-            )
-        else:
-            history = model.fit(
-                indices,
-                x_train,
-                batch_size=flags_obj.batch_size,
-                epochs=epochs,
-                shuffle=True,
-                callbacks=callbacks,
-                verbose=2,
-            )
+        history = model.fit(
+            dataset, epochs=epochs, callbacks=callbacks, verbose=2
+        )
         histories[run_name] = history.history
         recon = model.reconstruct(indices)
         train_mse = float(np.mean((recon - x_train) ** 2))

@@ -16,9 +16,11 @@ class LatentTable(keras.layers.Layer):
 
     The codes of Generative Latent Optimization (GLO): a `(num_examples,
     latent_dim)` float32 table, row `i` being the code `z_i` of training
-    example `i`, kept on the unit l2 ball (or sphere). The lookup is a gather,
-    so under TensorFlow the gradient of the table is a `tf.IndexedSlices`
-    holding the batch rows only.
+    example `i`, kept on the unit l2 ball (or sphere). The lookup is a gather
+    of the requested rows (under TensorFlow `tf.gather` on the resource
+    variable: `keras.ops.take` would first read the whole table, an O(rows)
+    tensor), so the gradient of the table is a `tf.IndexedSlices` holding
+    the batch rows only.
 
     Sparse training: compile with `kdl.optimizers.RowSparseAdam` or
     `kdl.optimizers.RowSparseSGD` (or give one to `kdl.models.GLO` as its

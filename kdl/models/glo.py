@@ -115,8 +115,8 @@ class GLO(keras.Model):
     Returns:
         The generated images `g(z_inputs)`.
 
-    Metrics: `loss` (the compiled loss, default Lap1 is up to the user) and
-    `mse` (mean squared reconstruction error).
+    Metrics: `loss` (the compiled loss, MSE unless given) and `mse` (mean
+    squared reconstruction error).
 
     Example:
 

@@ -75,6 +75,20 @@ class GLOTest(TestCase):
         after = np.mean((model.reconstruct(np.arange(N)) - x[..., None]) ** 2)
         self.assertLess(after, 0.8 * before)
 
+    def test_mixed_float16_keeps_float32_codes_and_sparse_updates(self):
+        keras.config.set_dtype_policy("mixed_float16")
+        model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=1))
+        self.assertIsInstance(
+            model.optimizer, keras.optimizers.LossScaleOptimizer
+        )
+        self.assertEqual(model.latent_table.embeddings.dtype, "float32")
+        start = model.codes.copy()
+        seen = np.arange(0, N, 2)
+        history = model.fit(seen, images()[seen], batch_size=8, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"][0]))
+        changed = np.where((model.codes != start).any(axis=1))[0]
+        self.assertEqual(changed.tolist(), seen.tolist())
+
     def test_dataset_of_index_image_pairs(self):
         model = make_glo()
         ds = tf.data.Dataset.from_tensor_slices(
@@ -108,6 +122,41 @@ class GLOTest(TestCase):
         for m in (model, loaded):
             m.fit(np.arange(8), x[:8], batch_size=8, shuffle=False, verbose=0)
         self.assertAllClose(loaded.codes, model.codes, atol=1e-6)
+
+    def test_backup_and_restore_resumes_with_the_same_codes(self):
+        x = images()
+        backup = os.path.join(self.get_temp_dir(), "backup")
+
+        class Kill(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == 0:
+                    raise RuntimeError("killed")
+
+        def fit(seed, callbacks, epochs=2):
+            keras.utils.set_random_seed(seed)
+            model = make_glo()
+            model.fit(
+                np.arange(N),
+                x,
+                batch_size=8,
+                epochs=epochs,
+                shuffle=False,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            return model
+
+        reference = fit(5, [])
+        with self.assertRaisesRegex(RuntimeError, "killed"):
+            fit(5, [keras.callbacks.BackupAndRestore(backup), Kill()])
+        # A fresh model with other initial codes resumes from the backup.
+        resumed = fit(6, [keras.callbacks.BackupAndRestore(backup)])
+        self.assertAllClose(resumed.codes, reference.codes, atol=1e-6)
+        self.assertAllClose(
+            resumed.generator.get_weights(),
+            reference.generator.get_weights(),
+            atol=1e-6,
+        )
 
     def test_two_replicas_update_the_same_rows_as_one(self):
         idx = np.array([1, 4, 4, 9, 30, 31, 2, 0, 7, 7, 40, 41, 3, 5, 6, 8])
