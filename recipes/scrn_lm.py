@@ -288,10 +288,13 @@ def _train_one(name, flags_obj, env, s, vocab_size, sizes):
         ],
         "paper_ptb_test_perplexity": PAPER_PTB_TEST[name],
     }
-    if flags_obj.sample_length:
+    sample_length = flags_obj.sample_length
+    if flags_obj.smoke:
+        sample_length = min(sample_length, 5)
+    if sample_length:
         prime = s["test"][:5]
         ids = model.generate(
-            prime, flags_obj.sample_length, temperature=0.8, seed=flags_obj.seed
+            prime, sample_length, temperature=0.8, seed=flags_obj.seed
         )
         result["sample_ids"] = ids.tolist()
     os.makedirs(out, exist_ok=True)
