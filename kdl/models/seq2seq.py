@@ -33,8 +33,9 @@ class Seq2Seq(keras.Model):
     the whole sentence. The decoder starts from `s_0 = tanh(W_s c)` and, at
     every step, reads `[y_{t-1}; c]` (the same summary at every step, as in
     Cho et al. 2014); the output layer sees `[s_t; c; y_{t-1}]` through a
-    `tanh` readout. `Seq2SeqAttention` replaces the fixed `c` by an attention
-    context `c_t` and shares everything else, so the two compare fairly.
+    linear readout to `embedding_dim` units, then the softmax projection.
+    `Seq2SeqAttention` replaces the fixed `c` by an attention context `c_t`
+    and shares everything else, so the two compare fairly.
 
     Training is teacher-forced: `model((source_ids, target_in_ids))` returns
     logits `(batch, Tt, target_vocab_size)` (float32) for `target_out_ids`,
@@ -50,7 +51,7 @@ class Seq2Seq(keras.Model):
         start_id: int, target id that starts every target sentence.
         end_id: int, target id that ends every target sentence.
         embedding_dim: int, size of the source and target embeddings and of
-            the readout layer.
+            the (linear) readout layer.
         units: int, units of each encoder direction and of the decoder.
         cell: `"gru"` or `"lstm"`.
         dropout: float in [0, 1), dropout on the embeddings and the readout
@@ -155,9 +156,9 @@ class Seq2Seq(keras.Model):
             keras.layers.GRUCell if cell == "gru" else keras.layers.LSTMCell
         )
         self.decoder_cell = cell_cls(self.units, name="decoder_cell")
-        self.readout = keras.layers.Dense(
-            self.embedding_dim, activation="tanh", name="readout"
-        )
+        # A linear readout: a tanh here, fed by the small initial
+        # embeddings, stalls training at the unigram distribution.
+        self.readout = keras.layers.Dense(self.embedding_dim, name="readout")
         self.output_projection = keras.layers.Dense(
             self.target_vocab_size, name="output_projection"
         )
