@@ -34,6 +34,9 @@ flags.DEFINE_integer("repeats", 3, "Interleaved repeats (min reported).")
 flags.DEFINE_integer("batch_size", 256, "Training batch size.")
 flags.DEFINE_integer("width", 16, "Backbone width.")
 flags.DEFINE_integer("feature_dim", 64, "NAT feature dimension.")
+flags.DEFINE_list(
+    "parts", ["steps", "assignment"], "What to measure: steps, assignment."
+)
 flags.DEFINE_string(
     "sizes", "64,256,1024,4096", "Assignment sizes (comma separated)."
 )
@@ -61,13 +64,17 @@ def step_times(steps, repeats, batch, width, feature_dim):
 
         return go
 
-    def plain():
+    def plain(jit_compile):
         inputs = keras.Input((28, 28, 1))
         features = keras.layers.Dense(feature_dim)(
             small_convnet((28, 28, 1), width)(inputs)
         )
         model = keras.Model(inputs, features)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss="mse",
+            jit_compile=jit_compile,
+        )
         targets = rng.normal(size=(n, feature_dim)).astype("float32")
         plain_ds = (
             tf.data.Dataset.from_tensor_slices((x, targets))
@@ -82,7 +89,8 @@ def step_times(steps, repeats, batch, width, feature_dim):
         return go
 
     runs = {
-        "plain regression step": plain(),
+        "plain regression step": plain(False),
+        "plain regression step, XLA (Keras default on TF)": plain("auto"),
         "NAT step, reassign_every=0": nat(0),
         "NAT step (Algorithm 1)": nat(1),
     }
@@ -145,6 +153,13 @@ def main(_):
         f"TF {tf.__version__}, Keras {keras.__version__}, "
         f"scipy {scipy.__version__}"
     )
+    if "steps" in FLAGS.parts:
+        report_steps()
+    if "assignment" in FLAGS.parts:
+        report_assignment()
+
+
+def report_steps():
     best = step_times(
         FLAGS.steps,
         FLAGS.repeats,
@@ -163,6 +178,8 @@ def main(_):
     for name, value in best.items():
         print(f"| {name} | {1000 * value:.1f} | {value / base:.2f}x |")
 
+
+def report_assignment():
     sizes = [int(s) for s in FLAGS.sizes.split(",")]
     print(
         f"\nAssignment of a NAT score matrix (dim {FLAGS.feature_dim}), "
