@@ -79,6 +79,13 @@ def define_flags():
     flags.DEFINE_integer(
         "lstm_epochs", 3, "Epochs of the LSTM part.", lower_bound=1
     )
+    flags.DEFINE_bool(
+        "jit_compile",
+        False,
+        "Compile the train steps with XLA (Keras's 'auto' does on TF; on "
+        "CPU it made these convnets' steps several times slower: "
+        "benchmarks/bn_overhead.py).",
+    )
     flags.DEFINE_enum(
         "tune_variant", "bn", bn_models.VARIANTS, "Variant searched by --tune."
     )
@@ -111,7 +118,7 @@ def _dataset(images, labels, batch_size, shuffle, seed, rows=False):
 
 def _jit(flags_obj):
     # XLA compilation costs more than it saves on the tiny smoke models.
-    return False if flags_obj.smoke else "auto"
+    return False if flags_obj.smoke else flags_obj.jit_compile
 
 
 class _BatchLoss(keras.callbacks.Callback):
