@@ -16,7 +16,8 @@ order from the paper: supervised > NAT > autoencoder, random. Writes
 results.json, table.md, probe_over_epochs.png (probe accuracy over the NAT
 epochs) and learning curves into --output_dir.
 
-Takes about 25 minutes on a 2-core CPU (default flags); --smoke: seconds.
+Takes about 35 minutes on a heavily shared 2-core CPU (default flags; 12
+minutes of CPU time); --smoke: about 30 s of CPU time.
 --tune searches the NAT hyperparameters (kdl.tuning.nat.NATHyperModel)
 scored by the probe accuracy on a held-out part of the training set.
 """
