@@ -397,9 +397,10 @@ class Seq2Seq(keras.Model):
             finished = ops.logical_or(was_finished, token == self.end_id)
             new_states = []
             for s in states:
-                s = ops.reshape(s, (batch, k, -1))
+                size = s.shape[-1]
+                s = ops.reshape(s, (batch, k, size))
                 s = ops.take_along_axis(s, beam[..., None], axis=1)
-                new_states.append(ops.reshape(s, (batch * k, -1)))
+                new_states.append(ops.reshape(s, (batch * k, size)))
             y = ops.reshape(token, (batch * k,))
             return t + 1, y, new_states, log_probs, lengths, finished, tokens
 
@@ -423,13 +424,37 @@ class Seq2Seq(keras.Model):
         tokens = ops.take_along_axis(tokens, order[..., None], axis=1)
         return tokens, scores
 
-    def _compiled(self, kind):
-        if kind not in self._decode_functions:
-            impl = self._greedy if kind == "greedy" else self._beam
-            self._decode_functions[kind] = tf.function(
-                impl, reduce_retracing=True
-            )
-        return self._decode_functions[kind]
+    def _compiled(self, beam_width=None):
+        """One `tf.function` per decoder kind, traced once for all shapes.
+
+        Sources of any shape, `max_length` and `length_penalty` are tensor
+        arguments, so only a new beam width traces again.
+        """
+        key = "greedy" if beam_width is None else f"beam{beam_width}"
+        if key not in self._decode_functions:
+            source = tf.TensorSpec([None, None], tf.int32)
+            scalar_int = tf.TensorSpec([], tf.int32)
+            if beam_width is None:
+                fn = tf.function(
+                    self._greedy, input_signature=[source, scalar_int]
+                )
+            else:
+
+                def beam(source_ids, max_length, length_penalty):
+                    return self._beam(
+                        source_ids, max_length, beam_width, length_penalty
+                    )
+
+                fn = tf.function(
+                    beam,
+                    input_signature=[
+                        source,
+                        scalar_int,
+                        tf.TensorSpec([], tf.float32),
+                    ],
+                )
+            self._decode_functions[key] = fn
+        return self._decode_functions[key]
 
     def _check_source(self, source_ids, max_length):
         source_ids = ops.convert_to_tensor(source_ids, "int32")
@@ -459,8 +484,11 @@ class Seq2Seq(keras.Model):
         source_ids, max_length = self._check_source(source_ids, max_length)
         if not self.built:
             self.build()
-        fn = self._compiled("greedy") if compiled else self._greedy
-        return fn(source_ids, max_length)
+        if not compiled:
+            return self._greedy(source_ids, max_length)
+        return self._compiled()(
+            source_ids, ops.convert_to_tensor(max_length, "int32")
+        )
 
     def beam_search(
         self,
@@ -505,8 +533,15 @@ class Seq2Seq(keras.Model):
             )
         if not self.built:
             self.build()
-        fn = self._compiled("beam") if compiled else self._beam
-        return fn(source_ids, max_length, beam_width, float(length_penalty))
+        if not compiled:
+            return self._beam(
+                source_ids, max_length, beam_width, float(length_penalty)
+            )
+        return self._compiled(beam_width)(
+            source_ids,
+            ops.convert_to_tensor(max_length, "int32"),
+            ops.convert_to_tensor(length_penalty, "float32"),
+        )
 
     # ------------------------------------------------------------------
     def get_config(self):
