@@ -5,6 +5,7 @@ from kdl.tuning.batchnorm import BatchNormConvNetHyperModel
 from kdl.tuning.glo import GLOHyperModel
 from kdl.tuning.lenet import LeNetHyperModel
 from kdl.tuning.nat import NATHyperModel
+from kdl.tuning.nmt import NMTHyperModel
 from kdl.tuning.pretraining import DeepClassifierHyperModel
 from kdl.tuning.scrn_lm import SCRNLanguageModelHyperModel
 
@@ -15,5 +16,6 @@ __all__ = [
     "LeNetHyperModel",
     "MLPHyperModel",
     "NATHyperModel",
+    "NMTHyperModel",
     "SCRNLanguageModelHyperModel",
 ]
