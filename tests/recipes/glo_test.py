@@ -8,6 +8,7 @@ import sys
 import types
 
 import numpy as np
+import pytest
 from absl import flags
 
 from tests.test_case import TestCase
@@ -60,6 +61,7 @@ class GLORecipeTest(TestCase):
         ):
             self.assertTrue(os.path.exists(os.path.join(out, name)), name)
 
+    @pytest.mark.slow
     def test_smoke_run_mirrored(self):
         recipe = load_glo_recipe()
         out = self.get_temp_dir()
@@ -85,6 +87,7 @@ class GLORecipeTest(TestCase):
                 datasets_override=synthetic(),
             )
 
+    @pytest.mark.slow
     def test_script_smoke_and_help(self):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         out = self.get_temp_dir()
