@@ -220,6 +220,14 @@ def _train_one(name, flags_obj, env, s, vocab_size, sizes):
     if s["epoch_tokens"]:
         steps = max(1, s["epoch_tokens"] // (b * t))
         train = train.repeat()
+    # A stateful RNN keeps one state row per sequence row *per replica*:
+    # under tf.distribute each replica sees batch_size / replicas rows.
+    replicas = env.strategy.num_replicas_in_sync
+    if b % replicas:
+        raise ValueError(
+            f"--batch_size must be divisible by the {replicas} replicas. "
+            f"Received: batch_size={b}"
+        )
     keras.utils.set_random_seed(flags_obj.seed)
     with env.strategy.scope():
         model = RNNLanguageModel(
@@ -230,7 +238,7 @@ def _train_one(name, flags_obj, env, s, vocab_size, sizes):
             alpha=flags_obj.alpha,
             embedding_dim=s["embedding_dim"],
             stateful=True,
-            batch_size=b,
+            batch_size=b // replicas,
             name=f"{name}_lm",
         )
         model.compile(
@@ -240,7 +248,7 @@ def _train_one(name, flags_obj, env, s, vocab_size, sizes):
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             jit_compile=flags_obj.jit_compile and not flags_obj.smoke,
         )
-        model.build((b, t))
+        model.build((b // replicas, t))
     timer = _EpochTimer()
     callbacks = training.standard_callbacks(
         out,

@@ -410,8 +410,11 @@ class SCRN(keras.layers.RNN):
       lower-triangular decay matrix `alpha^(t-k)` (it is a linear
       recurrence), in float32 also under mixed precision;
     - `P s_t` for all steps is one matmul, so only
-      `h_t = f(z_t + R h_{t-1})` runs step by step (a `keras.ops.scan`,
-      or a Python loop when `unroll=True`).
+      `h_t = f(z_t + R h_{t-1})` runs step by step: on TensorFlow a
+      `tf.while_loop` with `maximum_iterations` (TF code: `keras.ops.scan`
+      on TF sets no iteration bound, so its gradient cannot be compiled
+      with XLA), `keras.ops.scan` on other backends, or an unrolled Python
+      loop when `unroll=True`.
 
     The decay matrix costs `O(T^2)` memory per sequence (`O(batch T^2)`
     with a mask, times `context_units` with `learn_alpha`): meant for

@@ -39,7 +39,9 @@ class RNNLanguageModel(keras.Model):
         learn_alpha: SCRN learns one alpha per context unit.
         embedding_dim: input embedding size (default: `units`).
         stateful: carry the RNN states across batches.
-        batch_size: the fixed batch size (required when `stateful`).
+        batch_size: the fixed batch size (required when `stateful`); under
+            a `tf.distribute` strategy, the per-replica batch size (each
+            replica carries the states of its own rows).
         unroll: unroll the RNN loop (static sequence length needed).
         **kwargs: `keras.Model` arguments (`name`, ...).
 

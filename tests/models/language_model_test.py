@@ -7,6 +7,7 @@ from kdl.models import RNNLanguageModel
 from kdl.models import evaluate_perplexity
 from kdl.models.language_model import perplexity
 from tests.test_case import TestCase
+from tests.test_case import two_replica_strategy
 
 
 def _compile(model, lr=1e-2):
@@ -152,3 +153,17 @@ class RNNLanguageModelTest(TestCase):
             RNNLanguageModel(10, stateful=True)
         self.assertEqual(perplexity(0.0), 1.0)
         self.assertEqual(perplexity(1e6), float("inf"))
+
+    def test_stateful_fit_under_mirrored_strategy(self):
+        ids = np.tile(np.arange(7, dtype="int32"), 60)
+        ds = tbptt_dataset(ids, 4, 10)
+        with two_replica_strategy().scope():
+            model = RNNLanguageModel(
+                7, "scrn", 8, 3, stateful=True, batch_size=2
+            )
+            model.build((2, 10))
+            _compile(model)
+        history = model.fit(
+            ds, epochs=2, verbose=0, callbacks=[ResetStatesCallback()]
+        )
+        self.assertLess(history.history["loss"][1], history.history["loss"][0])
