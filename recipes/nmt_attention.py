@@ -158,10 +158,11 @@ def define_flags():
         lower_bound=0.0,
     )
     _define(
-        flags.DEFINE_bool,
-        "baseline",
-        True,
-        "Also train and evaluate the no-attention baseline.",
+        flags.DEFINE_list,
+        "models",
+        ["attention", "no_attention"],
+        "Models to train and evaluate: attention (RNNsearch) and/or "
+        "no_attention (the RNNencdec baseline).",
     )
     _define(
         flags.DEFINE_integer,
@@ -496,9 +497,14 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         "models": {},
     }
     curves = {}
-    kinds = [True, False] if flags_obj.baseline else [True]
-    for attention in kinds:
-        name = "attention" if attention else "no_attention"
+    unknown = set(flags_obj.models) - {"attention", "no_attention"}
+    if unknown or not flags_obj.models:
+        raise ValueError(
+            "--models must list attention and/or no_attention. "
+            f"Received: models={flags_obj.models}"
+        )
+    for name in flags_obj.models:
+        attention = name == "attention"
         with env.strategy.scope():
             model = build_model(attention, vectorizers, cfg)
         start = time.time()

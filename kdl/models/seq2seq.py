@@ -43,7 +43,10 @@ class Seq2Seq(keras.Model):
     and metrics ignore padding. Inference uses `greedy_decode` and
     `beam_search`, which run batched inside a `tf.function` (a TensorFlow
     while loop; there is no `keras.ops` form of a compiled decoding loop)
-    and stop when every sentence has emitted `end_id`.
+    and stop when every sentence has emitted `end_id`. XLA cannot compile
+    the teacher-forced training step (the gradient of the decoder loop), so
+    the model sets `supports_jit = False` and `jit_compile="auto"` picks
+    graph mode.
 
     Args:
         source_vocab_size: int, source vocabulary size (id 0 is padding).
@@ -164,6 +167,9 @@ class Seq2Seq(keras.Model):
         )
         self.dropout_layer = keras.layers.Dropout(self.dropout)
         self._decode_functions = {}
+        # XLA cannot compile the gradient of the decoder's `ops.scan`;
+        # this makes `compile(jit_compile="auto")` choose graph mode.
+        self.supports_jit = False
 
     # ------------------------------------------------------------------
     # Building.

@@ -33,8 +33,13 @@ def masked_loss():
 
 
 def compile_translation_model(model, learning_rate, clipnorm=1.0):
-    """Adam with gradient clipping, masked loss and token accuracy."""
+    """Adam with gradient clipping, masked loss and token accuracy.
+
+    `jit_compile=False`: XLA cannot compile the gradient of the decoder's
+    `ops.scan` (TensorArray accumulators captured by the while loop).
+    """
     model.compile(
+        jit_compile=False,
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),
         loss=masked_loss(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],

@@ -107,7 +107,7 @@ def test_subprocess_smoke_and_help(tmp_path):
         "nmt_attention",
         "--smoke",
         "--dataset=dates",
-        "--nobaseline",
+        "--models=attention",
         "--heatmaps=1",
         f"--output_dir={tmp_path}",
         timeout=600,
