@@ -96,11 +96,14 @@ def time_config(kind, head, jit, precision, x, y_ids, steps):
         data = tf.data.Dataset.from_tensors((x, y)).repeat()
         model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # compile
         start = time.perf_counter()
+        cpu_start = time.process_time()
         model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
     finally:
         keras.config.set_dtype_policy("float32")
-    return steps * batch * seq_len / seconds
+    tokens = steps * batch * seq_len
+    return tokens / seconds, tokens / cpu_seconds
 
 
 def main(_):
@@ -114,24 +117,27 @@ def main(_):
     kinds = ["scrn", "scrn_unroll", "rnn_scrncell", "lstm", "srn"]
     rows = {}
     print(f"batch={b} seq_len={t} vocab={v} steps={steps}")
-    print("| model | head | jit | precision | tokens/s |")
-    print("|---|---|---|---|---|")
+    print(f"load average at start: {os.getloadavg()}")
+    print("| model | head | jit | precision | tokens/s | tokens/CPU-s |")
+    print("|---|---|---|---|---|---|")
     for precision in precisions:
         for jit in jits:
             for head in (False, True):
                 for kind in kinds:
-                    tps = time_config(kind, head, jit, precision, x, y, steps)
-                    rows[(kind, head, jit, precision)] = tps
+                    tps, cps = time_config(
+                        kind, head, jit, precision, x, y, steps
+                    )
+                    rows[(kind, head, jit, precision)] = (tps, cps)
                     print(
                         f"| {kind} | {'10K softmax' if head else 'none'} "
                         f"| {'on' if jit else 'off'} | {precision} "
-                        f"| {tps:,.0f} |",
+                        f"| {tps:,.0f} | {cps:,.0f} |",
                         flush=True,
                     )
     print()
-    print("| ratio | head | jit | precision | value |")
-    print("|---|---|---|---|---|")
-    for (kind, head, jit, precision), tps in rows.items():
+    print("| ratio | head | jit | precision | wall | CPU time |")
+    print("|---|---|---|---|---|---|")
+    for (kind, head, jit, precision), (tps, cps) in rows.items():
         if kind != "scrn":
             continue
         for other, name in (
@@ -139,10 +145,11 @@ def main(_):
             ("srn", "SCRN / SimpleRNN (goal >= 0.9)"),
             ("rnn_scrncell", "SCRN / RNN(SCRNCell) (goal >= 2)"),
         ):
-            ref = rows[(other, head, jit, precision)]
+            ref, ref_cpu = rows[(other, head, jit, precision)]
             print(
                 f"| {name} | {'10K softmax' if head else 'none'} "
-                f"| {'on' if jit else 'off'} | {precision} | {tps / ref:.2f} |"
+                f"| {'on' if jit else 'off'} | {precision} | {tps / ref:.2f} "
+                f"| {cps / ref_cpu:.2f} |"
             )
 
 
