@@ -112,10 +112,8 @@ class RecurrentBatchNormalization(BatchNormBase):
             outputs = outputs + expand(beta)
         return outputs
 
-    def _weighted_moments(self, x, weights, axes):
-        """Mean and variance over `axes`, masked and synchronized."""
-        if weights is None and not self.synchronized:
-            return ops.moments(x, axes=axes)
+    def _weighted_mean(self, x, weights, axes):
+        """Mean and count over `axes`, masked and synchronized."""
         xs = x if weights is None else x * weights
         total = ops.sum(xs, axis=axes)
         if weights is None:
@@ -134,7 +132,7 @@ class RecurrentBatchNormalization(BatchNormBase):
         if weights is None and not self.synchronized:
             mean, variance = ops.moments(x, axes=axes)
             return mean, variance, None
-        mean, count = self._weighted_moments(x, weights, axes)
+        mean, count = self._weighted_mean(x, weights, axes)
         squares = ops.square(x - expand(mean))
         if weights is not None:
             squares = squares * weights
