@@ -13,9 +13,10 @@ epoch). Data: `kdl.datasets.load_text("shakespeare", level="char")`
 first `--train_chars` of the training split and of the validation split.
 
 Writes samples.txt (every epoch x temperature), results.json (per-epoch
-validation bits per character and the samples) and bpc.png. Default run:
-about 10 minutes on an idle 2-core CPU (LSTM 256, 1M characters, 4
-epochs); `--smoke`: seconds. `--tune` searches with
+validation bits per character and the samples) and bpc.png. Default run
+(LSTM 256, 1M characters, 4 epochs): measured 22 minutes wall (4
+CPU-minutes of user time) on the 2-core CPU shared with other jobs (load
+~16); `--smoke`: seconds. `--tune` searches with
 `kdl.tuning.SCRNLanguageModelHyperModel` (shared with recipes/scrn_lm.py).
 """
 
@@ -35,31 +36,58 @@ from kdl.models.language_model import evaluate_perplexity
 FLAGS = flags.FLAGS
 
 
+def _define(define, name, *args, **kwargs):
+    """Defines a flag unless another recipe (same process) already did."""
+    if name not in FLAGS:
+        define(name, *args, **kwargs)
+
+
 def define_flags():
     training.define_common_flags(
         output_dir="out/char_rnn", epochs=4, batch_size=64
     )
-    if "temperatures" in FLAGS:
-        return
-    flags.DEFINE_string("corpus", "shakespeare", "load_text name (char).")
-    flags.DEFINE_enum("rnn", "lstm", RNN_TYPES, "Recurrent layer.")
-    flags.DEFINE_integer("units", 256, "Hidden units.", 1)
-    flags.DEFINE_integer("context_units", 64, "SCRN context units.", 1)
-    flags.DEFINE_integer("embedding_dim", 32, "Character embedding size.", 1)
-    flags.DEFINE_integer("seq_len", 100, "Truncated BPTT length.", 1)
-    flags.DEFINE_integer(
-        "train_chars", 1_000_000, "Training characters used (0 = all).", 0
+    _define(
+        flags.DEFINE_string, "corpus", "shakespeare", "load_text name (char)."
     )
-    flags.DEFINE_integer(
-        "valid_chars", 100_000, "Validation/test characters (0 = all).", 0
+    _define(flags.DEFINE_enum, "rnn", "lstm", RNN_TYPES, "Recurrent layer.")
+    _define(flags.DEFINE_integer, "units", 256, "Hidden units.", 1)
+    _define(flags.DEFINE_integer, "context_units", 64, "SCRN context units.", 1)
+    _define(
+        flags.DEFINE_integer,
+        "embedding_dim",
+        32,
+        "Character embedding size.",
+        1,
     )
-    flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate.")
-    flags.DEFINE_float("clipnorm", 5.0, "Gradient norm clipping.")
-    flags.DEFINE_list(
-        "temperatures", ["0.2", "0.5", "1.0"], "Sampling temperatures."
+    _define(flags.DEFINE_integer, "seq_len", 100, "Truncated BPTT length.", 1)
+    _define(
+        flags.DEFINE_integer,
+        "train_chars",
+        1_000_000,
+        "Training characters used (0 = all).",
+        0,
     )
-    flags.DEFINE_integer("sample_length", 300, "Characters per sample.", 1)
-    flags.DEFINE_string("prime", "KING. ", "Text the samples start from.")
+    _define(
+        flags.DEFINE_integer,
+        "valid_chars",
+        100_000,
+        "Validation/test characters (0 = all).",
+        0,
+    )
+    _define(flags.DEFINE_float, "learning_rate", 2e-3, "Adam learning rate.")
+    _define(flags.DEFINE_float, "clipnorm", 5.0, "Gradient norm clipping.")
+    _define(
+        flags.DEFINE_list,
+        "temperatures",
+        ["0.2", "0.5", "1.0"],
+        "Sampling temperatures.",
+    )
+    _define(
+        flags.DEFINE_integer, "sample_length", 300, "Characters per sample.", 1
+    )
+    _define(
+        flags.DEFINE_string, "prime", "KING. ", "Text the samples start from."
+    )
 
 
 class SampleCallback(keras.callbacks.Callback):

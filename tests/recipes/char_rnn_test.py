@@ -12,9 +12,23 @@ from tests.recipes import recipe_testing
 char_rnn = recipe_testing.load_recipe("char_rnn")
 
 
+# Flags other recipes also define (with their own defaults) when their
+# tests run in the same process: pass this recipe's defaults explicitly.
+SHARED_DEFAULTS = {
+    "learning_rate": 2e-3,
+    "clipnorm": 5.0,
+    "context_units": 64,
+    "embedding_dim": 32,
+    "corpus": "shakespeare",
+}
+
+
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        char_rnn, output_dir=str(tmp_path), smoke=True, **overrides
+        char_rnn,
+        output_dir=str(tmp_path),
+        smoke=True,
+        **{**SHARED_DEFAULTS, **overrides},
     )
 
 

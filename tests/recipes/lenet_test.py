@@ -10,9 +10,17 @@ from tests.recipes import recipe_testing
 lenet_recipe = recipe_testing.load_recipe("lenet")
 
 
+# Flags other recipes also define (with their own defaults) when their
+# tests run in the same process: pass this recipe's defaults explicitly.
+SHARED_DEFAULTS = {"learning_rate": 1e-3}
+
+
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        lenet_recipe, output_dir=str(tmp_path), smoke=True, **overrides
+        lenet_recipe,
+        output_dir=str(tmp_path),
+        smoke=True,
+        **{**SHARED_DEFAULTS, **overrides},
     )
 
 

@@ -10,9 +10,21 @@ from tests.recipes import recipe_testing
 pretraining = recipe_testing.load_recipe("pretraining")
 
 
+# Flags other recipes also define (with their own defaults) when their
+# tests run in the same process: pass this recipe's defaults explicitly.
+SHARED_DEFAULTS = {
+    "learning_rate": 0.05,
+    "train_size": 10000,
+    "test_size": 10000,
+}
+
+
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        pretraining, output_dir=str(tmp_path), smoke=True, **overrides
+        pretraining,
+        output_dir=str(tmp_path),
+        smoke=True,
+        **{**SHARED_DEFAULTS, **overrides},
     )
 
 

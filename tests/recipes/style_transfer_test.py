@@ -10,9 +10,17 @@ from tests.recipes import recipe_testing
 style_transfer = recipe_testing.load_recipe("style_transfer")
 
 
+# Flags other recipes also define (with their own defaults) when their
+# tests run in the same process: pass this recipe's defaults explicitly.
+SHARED_DEFAULTS = {"learning_rate": 0.02}
+
+
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        style_transfer, output_dir=str(tmp_path), smoke=True, **overrides
+        style_transfer,
+        output_dir=str(tmp_path),
+        smoke=True,
+        **{**SHARED_DEFAULTS, **overrides},
     )
 
 
@@ -38,6 +46,11 @@ def test_sample_images_and_vgg_needs_weights():
     assert 0.0 <= image.min() and image.max() <= 1.0
     with pytest.raises(ValueError, match="vgg_weights"):
         style_transfer.feature_extractor("vgg19", 0, "")
+
+
+def test_tune_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="tune"):
+        style_transfer.run(_flags(tmp_path, tune=True))
 
 
 @pytest.mark.slow

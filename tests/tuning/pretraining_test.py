@@ -10,7 +10,7 @@ def test_defaults_equal_recipe_defaults():
     assert hp.get("units") == 500
     assert hp.get("learning_rate") == 0.05
     assert [layer.units for layer in model.layers] == [500, 500, 500, 10]
-    assert float(model.optimizer.learning_rate) == 0.05
+    assert abs(float(model.optimizer.learning_rate) - 0.05) < 1e-7
 
 
 def test_fixed_overrides():
