@@ -13,9 +13,14 @@ parameters, valid/test perplexity, training tokens/s) as `table.md` and
 `results.json`, and plots the validation perplexity per epoch of the three
 (`valid_perplexity.png`).
 
-Takes about 30 minutes on a 2-core CPU with the defaults (more when the CPU
-is shared); `--smoke`: seconds. `--tune` searches hidden/context sizes,
-alpha, learning rate, BPTT length and clipnorm of the `--tune_model` with
+The defaults (4 epochs of 122,880 tokens, i.e. 0.8 of a pass over Austen,
+batch 64, BPTT 30, Adam 3e-3, clipnorm 1) used 345 CPU-seconds in all; on
+the shared 2-core CPU (load average 17-20, the run got 9% of the CPU) that
+was 59 minutes of wall time. On an idle 2-core machine it should take a few
+minutes (estimated from the CPU time, not measured); raise --epochs /
+--epoch_tokens for lower perplexities. `--smoke`: seconds of CPU.
+`--tune` searches hidden/context sizes, alpha, learning rate, BPTT length
+and clipnorm of the `--tune_model` with
 `kdl.tuning.SCRNLanguageModelHyperModel`.
 
 Differences from the paper, on purpose: the inputs go through a learned
