@@ -82,8 +82,8 @@ def define_flags():
     flags.DEFINE_bool(
         "jit_compile",
         False,
-        "Compile the train steps with XLA (Keras's 'auto' does on TF; on "
-        "CPU it made these convnets' steps several times slower: "
+        "Compile the train steps with XLA (off, as Keras's 'auto' resolves "
+        "here; on this 2-core CPU XLA made the convnet steps 3-6x slower: "
         "benchmarks/bn_overhead.py).",
     )
     flags.DEFINE_enum(
