@@ -1,10 +1,26 @@
 """The absl flags every recipe shares."""
 
+import sys
+
 from absl import flags
 
 from kdl.training.distribute import STRATEGIES
 from kdl.training.precision import PRECISIONS
 from kdl.training.tuner import TUNERS
+
+COMMON_FLAGS = (
+    "output_dir",
+    "epochs",
+    "batch_size",
+    "seed",
+    "strategy",
+    "tpu",
+    "precision",
+    "smoke",
+    "tune",
+    "tuner",
+    "max_trials",
+)
 
 
 def define_common_flags(
@@ -95,3 +111,9 @@ def define_common_flags(
         lower_bound=1,
         flag_values=fv,
     )
+    # Show the common flags in the recipe's own `--help` (absl lists only
+    # the main module's key flags there).
+    main = sys.argv[0] if sys.argv and sys.argv[0] else None
+    if main:
+        for name in COMMON_FLAGS:
+            fv.register_key_flag_for_module(main, fv[name])

@@ -80,7 +80,7 @@ def test_cli_smoke_and_help(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "results.json").read_text())["xor"]
-    help_text = recipe_testing.run_recipe("basics", "--helpfull").stdout
+    help_text = recipe_testing.run_recipe("basics", "--help").stdout
     for flag in (
         "--output_dir",
         "--strategy",
