@@ -101,7 +101,9 @@ def test_references_and_tokens():
 
 def test_subprocess_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe("nmt_attention", "--help")
-    assert done.returncode == 0, done.stderr[-2000:]
+    # absl's --help prints the flags and exits with status 1.
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
     assert "--length_penalty" in done.stdout + done.stderr
     done = recipe_testing.run_recipe(
         "nmt_attention",
