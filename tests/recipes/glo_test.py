@@ -5,12 +5,11 @@ import json
 import os
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
-from absl import flags
 
+from tests.recipes import recipe_testing
 from tests.test_case import TestCase
 from tests.test_case import two_replica_strategy
 
@@ -26,10 +25,7 @@ def load_glo_recipe():
 
 
 def flags_for(recipe, **overrides):
-    recipe.define_flags()
-    values = {name: flags.FLAGS[name].default for name in flags.FLAGS}
-    values.update(overrides)
-    return types.SimpleNamespace(**values)
+    return recipe_testing.flags_for(recipe, **overrides)
 
 
 def synthetic(n_train=300, n_test=40):

@@ -14,15 +14,44 @@ def recipe_path(name):
     return os.path.join(ROOT, "recipes", f"{name}.py")
 
 
-def flags_for(module, **overrides):
-    """A flags object with the recipe's defaults and `overrides`.
+class _FlagsShim:
+    """`absl.flags` whose DEFINE_* functions write into one `FlagValues`."""
 
-    Calls `module.define_flags()` (idempotent), reads each flag's default
-    and returns a `SimpleNamespace`: the global FLAGS are not parsed or
-    mutated.
+    def __init__(self, values):
+        self.FLAGS = values
+        self._values = values
+
+    def __getattr__(self, name):
+        attr = getattr(flags, name)
+        if name.startswith("DEFINE") or name.startswith("declare_key"):
+
+            def bound(*args, **kwargs):
+                kwargs.setdefault("flag_values", self._values)
+                return attr(*args, **kwargs)
+
+            return bound
+        return attr
+
+
+def flags_for(module, **overrides):
+    """A flags object with the recipe's own defaults and `overrides`.
+
+    The recipe's `define_flags()` runs against a fresh `absl.flags.FlagValues`
+    (its module's `flags` and `FLAGS`, and the common flags, are pointed
+    there for the call), so recipes that share flag names with different
+    defaults never see each other's definitions in one test process. The
+    global FLAGS are not parsed or mutated. Returns a `SimpleNamespace`.
     """
-    module.define_flags()
-    values = {name: flags.FLAGS[name].default for name in flags.FLAGS}
+    from unittest import mock
+
+    fresh = flags.FlagValues()
+    with (
+        mock.patch.object(module, "flags", _FlagsShim(fresh)),
+        mock.patch.object(module, "FLAGS", fresh),
+        mock.patch.object(flags, "FLAGS", fresh),
+    ):
+        module.define_flags()
+    values = {name: fresh[name].default for name in fresh}
     unknown = set(overrides) - set(values)
     if unknown:
         raise KeyError(f"unknown flags {sorted(unknown)}")
