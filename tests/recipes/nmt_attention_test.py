@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 import kdl
 from tests.recipes import recipe_testing
@@ -62,6 +63,7 @@ def test_settings_presets_and_overrides(tmp_path):
     assert cfg["vocab_size"] == nmt.DATA_PRESETS["dates"]["vocab_size"]
 
 
+@pytest.mark.slow  # ~40 s; test_subprocess_smoke_and_help runs it too.
 def test_smoke_run_in_process(tmp_path):
     results = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
     assert set(results["models"]) == {"attention", "no_attention"}
