@@ -88,8 +88,6 @@ def test_cli_smoke_and_help(tmp_path):
         "lenet",
         "--smoke",
         f"--output_dir={tmp_path}",
-        "--source=digits",
-        "--target=digits",
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
