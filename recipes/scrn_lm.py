@@ -394,7 +394,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         {r["model"]: r["valid_perplexity_per_epoch"] for r in rows},
         env.path("valid_perplexity.png"),
         ylabel="validation perplexity",
-        title=f"{flags_obj.corpus} ({flags_obj.level}, vocabulary {vocab_size})",
+        title=f"{flags_obj.corpus} ({flags_obj.level}, vocab {vocab_size})",
     )
     results = {
         "corpus": flags_obj.corpus,
