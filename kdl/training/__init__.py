@@ -1,13 +1,34 @@
-"""The recipe harness: common flags, strategy, precision, callbacks, results.
+"""The recipe harness: the plumbing every recipe shares, written once.
 
-A recipe is thin: `define_flags()` calls `define_common_flags(...)` and adds
-its own flags; `run(flags_obj)` calls `setup(flags_obj)` to get the
-distribution strategy (precision and seeds applied, output folder made),
-builds data and model, fits with `standard_callbacks(...)`, and reports with
-`write_results(...)` / `plot_history(...)`. `--tune` goes through
-`run_tuner(...)` with the recipe's `keras_tuner.HyperModel`.
+A recipe is thin::
+
+    SMOKE = {"epochs": 1, "units": 8}
+
+    def define_flags(flag_values=flags.FLAGS):
+        training.define_common_flags(flag_values, output_dir="out/x")
+        flags.DEFINE_integer("units", 100, "...", flag_values=flag_values)
+
+    def run(flags_obj, datasets_override=None, strategy_override=None):
+        env = training.setup(flags_obj, strategy_override, SMOKE)
+        cfg = env.settings                       # flags after --smoke
+        if cfg.get_or("tune", False):
+            return training.tune(HyperModel(...), env, x=..., epochs=...)
+        row = env.cached("arm_a", lambda: train_arm_a(env))
+        return env.finish({"rows": [row]}, seeds=[cfg.seed])
+
+`setup` applies seed, precision and strategy and freezes the settings;
+`RecipeSetup.cached` reuses a finished experiment arm only while its full
+config is unchanged; `RecipeSetup.finish` writes `results.json` (and the
+`--results_json` copy for `results/`) with provenance: command, git commit,
+date, machine, versions, wall/CPU seconds, seeds. `reporting` has the
+markdown tables, image grids and curves; `EpochTimer` the throughput.
 """
 
+from kdl.training.atomic import atomic_open
+from kdl.training.atomic import to_jsonable
+from kdl.training.atomic import write_json
+from kdl.training.atomic import write_text
+from kdl.training.cache import cached_run
 from kdl.training.callbacks import standard_callbacks
 from kdl.training.diagnostics import kernel_gradient_norms
 from kdl.training.distribute import STRATEGIES
@@ -15,29 +36,50 @@ from kdl.training.distribute import get_strategy
 from kdl.training.flags import define_common_flags
 from kdl.training.precision import PRECISIONS
 from kdl.training.precision import set_precision
+from kdl.training.provenance import Clock
+from kdl.training.provenance import provenance
 from kdl.training.recipe import RecipeSetup
 from kdl.training.recipe import setup
-from kdl.training.results import plot_curves
-from kdl.training.results import plot_history
-from kdl.training.results import pyplot
-from kdl.training.results import write_results
+from kdl.training.reporting import markdown_table
+from kdl.training.reporting import mean_sd
+from kdl.training.reporting import plot_curves
+from kdl.training.reporting import plot_history
+from kdl.training.reporting import pyplot
+from kdl.training.reporting import save_image_grid
+from kdl.training.settings import Settings
+from kdl.training.settings import make_settings
+from kdl.training.timing import EpochTimer
 from kdl.training.tuner import TUNERS
 from kdl.training.tuner import run_tuner
+from kdl.training.tuner import tune
 
 __all__ = [
+    "Clock",
+    "EpochTimer",
     "PRECISIONS",
     "RecipeSetup",
     "STRATEGIES",
+    "Settings",
     "TUNERS",
+    "atomic_open",
+    "cached_run",
     "define_common_flags",
     "get_strategy",
     "kernel_gradient_norms",
+    "make_settings",
+    "markdown_table",
+    "mean_sd",
     "plot_curves",
     "plot_history",
+    "provenance",
     "pyplot",
     "run_tuner",
+    "save_image_grid",
     "set_precision",
     "setup",
     "standard_callbacks",
-    "write_results",
+    "to_jsonable",
+    "tune",
+    "write_json",
+    "write_text",
 ]

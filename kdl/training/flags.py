@@ -8,112 +8,115 @@ from kdl.training.distribute import STRATEGIES
 from kdl.training.precision import PRECISIONS
 from kdl.training.tuner import TUNERS
 
-COMMON_FLAGS = (
-    "output_dir",
-    "epochs",
-    "batch_size",
-    "seed",
-    "strategy",
-    "tpu",
-    "precision",
-    "smoke",
-    "tune",
-    "tuner",
-    "max_trials",
-)
+TUNE_FLAGS = ("tune", "tuner", "max_trials")
 
 
 def define_common_flags(
+    flag_values=None,
+    *,
     output_dir="out/recipe",
     epochs=10,
     batch_size=32,
     seed=0,
+    tune=True,
     max_trials=10,
-    flag_values=None,
 ):
-    """Defines the flags shared by all recipes, with recipe defaults.
+    """Defines the flags shared by all recipes, with the recipe's defaults.
 
-    Flags: `--output_dir`, `--epochs`, `--batch_size`, `--seed`,
-    `--strategy`, `--tpu`, `--precision`, `--smoke`, `--tune`, `--tuner`,
-    `--max_trials`. Enumerated flags reject other values with an error that
-    lists the allowed ones; numeric flags have lower bounds.
+    Flags: `--output_dir`, `--results_json`, `--epochs`, `--batch_size`,
+    `--seed`, `--strategy`, `--tpu`, `--precision`, `--smoke`, and, when
+    `tune` is true (the recipe has a KerasTuner HyperModel), `--tune`,
+    `--tuner`, `--max_trials`. A recipe that cannot honour a flag does not
+    define it. Enumerated flags reject other values with an error listing
+    the allowed ones; numeric flags have lower bounds.
 
-    Calling it twice (e.g. from tests that import several recipes) is
-    harmless: flags already defined are left as they are. `flag_values`
-    defaults to `absl.flags.FLAGS`.
+    Args:
+        flag_values: the `absl.flags.FlagValues` to define into (default
+            `absl.flags.FLAGS`). Tests pass a fresh `FlagValues`.
+        output_dir, epochs, batch_size, seed, max_trials: the recipe's
+            defaults.
+        tune: whether to define the tuning flags.
+
+    Returns:
+        The names defined.
     """
     fv = flags.FLAGS if flag_values is None else flag_values
-    if "output_dir" in fv:
-        return
-    flags.DEFINE_string(
+    names = []
+
+    def define(kind, name, default, help_text, **kwargs):
+        getattr(flags, f"DEFINE_{kind}")(
+            name, default, help_text, flag_values=fv, **kwargs
+        )
+        names.append(name)
+
+    define(
+        "string",
         "output_dir",
         output_dir,
         "Folder for results JSON, plots, checkpoints and logs.",
-        flag_values=fv,
     )
-    flags.DEFINE_integer(
-        "epochs", epochs, "Training epochs.", lower_bound=1, flag_values=fv
+    define(
+        "string",
+        "results_json",
+        "",
+        "Also write the run's results JSON (with provenance) to this path, "
+        "e.g. results/<recipe>.json for the README tables.",
     )
-    flags.DEFINE_integer(
+    define("integer", "epochs", epochs, "Training epochs.", lower_bound=1)
+    define(
+        "integer",
         "batch_size",
         batch_size,
         "Global batch size.",
         lower_bound=1,
-        flag_values=fv,
     )
-    flags.DEFINE_integer(
-        "seed", seed, "Random seed.", lower_bound=0, flag_values=fv
-    )
-    flags.DEFINE_enum(
+    define("integer", "seed", seed, "Random seed.", lower_bound=0)
+    define(
+        "enum",
         "strategy",
         "auto",
-        STRATEGIES,
         "tf.distribute strategy. `multi_worker` reads TF_CONFIG; `tpu` uses "
         "--tpu with the TPU cluster resolver.",
-        flag_values=fv,
+        enum_values=list(STRATEGIES),
     )
-    flags.DEFINE_string(
-        "tpu",
-        "",
-        "TPU name or address for --strategy=tpu ('' = local).",
-        flag_values=fv,
+    define(
+        "string", "tpu", "", "TPU name or address for --strategy=tpu."
     )
-    flags.DEFINE_enum(
+    define(
+        "enum",
         "precision",
         "float32",
-        PRECISIONS,
         "Keras dtype policy.",
-        flag_values=fv,
+        enum_values=list(PRECISIONS),
     )
-    flags.DEFINE_bool(
+    define(
+        "bool",
         "smoke",
         False,
         "Shrink data, model and epochs so the recipe runs in seconds.",
-        flag_values=fv,
     )
-    flags.DEFINE_bool(
-        "tune",
-        False,
-        "Run the recipe's KerasTuner HyperModel instead.",
-        flag_values=fv,
-    )
-    flags.DEFINE_enum(
-        "tuner",
-        "random",
-        TUNERS,
-        "KerasTuner search algorithm.",
-        flag_values=fv,
-    )
-    flags.DEFINE_integer(
-        "max_trials",
-        max_trials,
-        "Tuner trials.",
-        lower_bound=1,
-        flag_values=fv,
-    )
+    if tune:
+        define(
+            "bool", "tune", False, "Run the recipe's KerasTuner HyperModel."
+        )
+        define(
+            "enum",
+            "tuner",
+            "random",
+            "KerasTuner search algorithm.",
+            enum_values=list(TUNERS),
+        )
+        define(
+            "integer",
+            "max_trials",
+            max_trials,
+            "Tuner trials.",
+            lower_bound=1,
+        )
     # Show the common flags in the recipe's own `--help` (absl lists only
     # the main module's key flags there).
     main = sys.argv[0] if sys.argv and sys.argv[0] else None
-    if main:
-        for name in COMMON_FLAGS:
+    if main and fv is flags.FLAGS:
+        for name in names:
             fv.register_key_flag_for_module(main, fv[name])
+    return tuple(names)

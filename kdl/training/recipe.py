@@ -1,52 +1,124 @@
-"""The common start of every recipe's `run()`."""
+"""The common start and end of every recipe's `run()`."""
 
 import dataclasses
 import os
+import typing
 
 import keras
 import tensorflow as tf
 
+from kdl.training.atomic import write_json
+from kdl.training.cache import cached_run
 from kdl.training.distribute import get_strategy
 from kdl.training.precision import set_precision
+from kdl.training.provenance import Clock
+from kdl.training.provenance import provenance
+from kdl.training.settings import Settings
+from kdl.training.settings import make_settings
+
+# Flags that change where or how results are written, not what they are.
+NOT_IN_CACHE_KEY = ("output_dir", "results_json", "tune", "tuner", "tpu")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RecipeSetup:
-    """What `setup` made: the strategy and the output folder."""
+    """What `setup` made: strategy, settings (after --smoke), output folder."""
 
     strategy: tf.distribute.Strategy
+    settings: Settings
     output_dir: str
-    smoke: bool
-    seed: int
+    clock: typing.Any
+
+    @property
+    def smoke(self):
+        return bool(self.settings.smoke)
+
+    @property
+    def seed(self):
+        return int(self.settings.seed)
 
     def path(self, *parts):
-        """A path below the output folder."""
-        return os.path.join(self.output_dir, *parts)
+        """A path below the output folder (parent folders are made)."""
+        path = os.path.join(self.output_dir, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
+
+    def cached(self, name, fn, **config):
+        """Runs one experiment arm once; reuses it while its config holds.
+
+        The cache key is every setting (all flags after --smoke, except the
+        output locations) plus `name` and `config` (e.g. the arm's seed or a
+        fingerprint of overridden data). The result lives in
+        `output_dir/<name>/result.json`.
+        """
+        full = {
+            k: v
+            for k, v in self.settings.to_dict().items()
+            if k not in NOT_IN_CACHE_KEY
+        }
+        full.update(arm=name, **config)
+        return cached_run(self.path(name), full, fn)
+
+    def finish(self, results, seeds=None):
+        """Adds provenance and writes `results.json` (and `--results_json`).
+
+        Args:
+            results: the recipe's results dict.
+            seeds: the seeds used (default: `[--seed]`).
+
+        Returns:
+            The results with their `provenance` block.
+        """
+        seeds = [self.seed] if seeds is None else list(seeds)
+        results = {
+            **results,
+            "smoke": self.smoke,
+            "settings": {
+                k: v
+                for k, v in self.settings.to_dict().items()
+                if k not in ("output_dir", "results_json")
+            },
+            "provenance": provenance(self.clock, seeds),
+        }
+        write_json(os.path.join(self.output_dir, "results.json"), results)
+        if self.settings.get_or("results_json", ""):
+            write_json(self.settings.results_json, results)
+        print(
+            f"wall {results['provenance']['wall_seconds']:.0f} s, "
+            f"CPU {results['provenance']['cpu_seconds']:.0f} s"
+        )
+        return results
 
 
-def setup(flags_obj, strategy_override=None):
+def setup(flags_obj, strategy_override=None, smoke_overrides=None):
     """Applies the common flags: seed, precision, strategy, output folder.
 
     Args:
         flags_obj: the parsed absl flags (or any object with the attributes
-            of `define_common_flags`). Never mutated.
+            `define_common_flags` defines). Never mutated.
         strategy_override: a `tf.distribute.Strategy` to use instead of the
             `--strategy` flag (tests use this).
+        smoke_overrides: the recipe's dict of `--smoke` values.
+
+    Returns:
+        A `RecipeSetup`; its `settings` are the flags after `--smoke`.
     """
-    if not flags_obj.output_dir:
+    clock = Clock()
+    settings = make_settings(flags_obj, smoke_overrides)
+    if not settings.output_dir:
         raise ValueError(
             "--output_dir must be a non-empty path. "
-            f"Received: output_dir={flags_obj.output_dir!r}"
+            f"Received: output_dir={settings.output_dir!r}"
         )
-    keras.utils.set_random_seed(flags_obj.seed)
-    set_precision(flags_obj.precision)
+    keras.utils.set_random_seed(settings.seed)
+    set_precision(settings.precision)
     strategy = strategy_override or get_strategy(
-        flags_obj.strategy, getattr(flags_obj, "tpu", "")
+        settings.strategy, settings.get_or("tpu", "")
     )
-    os.makedirs(flags_obj.output_dir, exist_ok=True)
+    os.makedirs(settings.output_dir, exist_ok=True)
     return RecipeSetup(
         strategy=strategy,
-        output_dir=flags_obj.output_dir,
-        smoke=bool(flags_obj.smoke),
-        seed=int(flags_obj.seed),
+        settings=settings,
+        output_dir=settings.output_dir,
+        clock=clock,
     )

@@ -1,8 +1,10 @@
 """Runs a recipe's KerasTuner HyperModel and writes what it found."""
 
 import csv
-import json
 import os
+
+from kdl.training.atomic import atomic_open
+from kdl.training.atomic import write_json
 
 TUNERS = ("random", "hyperband", "bayesian")
 
@@ -92,12 +94,46 @@ def run_tuner(
     trials.sort(key=lambda t: (t["score"] is None, t["score"]))
     best = search.get_best_hyperparameters(1)[0].values
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, "best_hyperparameters.json"), "w") as f:
-        json.dump(best, f, indent=2, sort_keys=True)
-    with open(os.path.join(output_dir, "trials.csv"), "w", newline="") as f:
+    write_json(os.path.join(output_dir, "best_hyperparameters.json"), best)
+    with atomic_open(os.path.join(output_dir, "trials.csv")) as f:
         writer = csv.DictWriter(
             f, fieldnames=["trial_id", "score", "status", *names]
         )
         writer.writeheader()
         writer.writerows(trials)
     return {"best_hyperparameters": best, "trials": trials}
+
+
+def tune(hypermodel, setup, objective="val_loss", **fit_kwargs):
+    """A recipe's `--tune`: searches `hypermodel` with the recipe's settings.
+
+    Reads `--tuner`, `--max_trials` and `--seed` from `setup.settings`
+    (after `--smoke`), keeps the search in `<output_dir>/tune`, runs each
+    trial under the recipe's strategy when it has more than one replica, and
+    writes the recipe's `results.json` (trials + provenance) like a normal
+    run.
+
+    Args:
+        hypermodel: the recipe's `keras_tuner.HyperModel`.
+        setup: the `RecipeSetup` of the run.
+        objective: metric to minimise (or a `keras_tuner.Objective`).
+        **fit_kwargs: for `tuner.search` (x, validation_data, epochs ...).
+
+    Returns:
+        The results dict (`best_hyperparameters`, `trials`, provenance).
+    """
+    settings = setup.settings
+    strategy = setup.strategy
+    found = run_tuner(
+        hypermodel,
+        setup.path("tune"),
+        objective=objective,
+        tuner=settings.tuner,
+        max_trials=settings.max_trials,
+        seed=settings.seed,
+        distribution_strategy=(
+            strategy if strategy.num_replicas_in_sync > 1 else None
+        ),
+        **fit_kwargs,
+    )
+    return setup.finish({"tuner": settings.tuner, **found})

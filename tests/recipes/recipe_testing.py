@@ -1,9 +1,9 @@
-"""Helpers for recipe tests: flags objects and subprocess runs."""
+"""Helpers for recipe tests: fresh flags, subprocess runs, module loading."""
 
+import importlib.util
 import os
 import subprocess
 import sys
-import types
 
 from absl import flags
 
@@ -14,49 +14,35 @@ def recipe_path(name):
     return os.path.join(ROOT, "recipes", f"{name}.py")
 
 
-class _FlagsShim:
-    """`absl.flags` whose DEFINE_* functions write into one `FlagValues`."""
-
-    def __init__(self, values):
-        self.FLAGS = values
-        self._values = values
-
-    def __getattr__(self, name):
-        attr = getattr(flags, name)
-        if name.startswith("DEFINE") or name.startswith("declare_key"):
-
-            def bound(*args, **kwargs):
-                kwargs.setdefault("flag_values", self._values)
-                return attr(*args, **kwargs)
-
-            return bound
-        return attr
+def load_recipe(name):
+    """Imports recipes/<name>.py as a module (its flags are not defined)."""
+    spec = importlib.util.spec_from_file_location(
+        f"recipe_{name}", recipe_path(name)
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def flags_for(module, **overrides):
-    """A flags object with the recipe's own defaults and `overrides`.
+    """A fresh, parsed `FlagValues` with the recipe's defaults + `overrides`.
 
-    The recipe's `define_flags()` runs against a fresh `absl.flags.FlagValues`
-    (its module's `flags` and `FLAGS`, and the common flags, are pointed
-    there for the call), so recipes that share flag names with different
-    defaults never see each other's definitions in one test process. The
-    global FLAGS are not parsed or mutated. Returns a `SimpleNamespace`.
+    The recipe's `define_flags(flag_values)` defines into a new
+    `absl.flags.FlagValues`, so recipes that share flag names with different
+    defaults never meet in one test process, and the global FLAGS are never
+    touched. An override naming a flag the recipe does not define fails.
     """
-    from unittest import mock
-
-    fresh = flags.FlagValues()
-    with (
-        mock.patch.object(module, "flags", _FlagsShim(fresh)),
-        mock.patch.object(module, "FLAGS", fresh),
-        mock.patch.object(flags, "FLAGS", fresh),
-    ):
-        module.define_flags()
-    values = {name: fresh[name].default for name in fresh}
-    unknown = set(overrides) - set(values)
-    if unknown:
-        raise KeyError(f"unknown flags {sorted(unknown)}")
-    values.update(overrides)
-    return types.SimpleNamespace(**values)
+    values = flags.FlagValues()
+    module.define_flags(values)
+    values(["recipe"])
+    for name, value in overrides.items():
+        if name not in values:
+            raise KeyError(
+                f"{module.__name__} defines no flag {name!r}. "
+                f"Its flags: {sorted(values)}"
+            )
+        setattr(values, name, value)
+    return values
 
 
 def run_recipe(name, *args, timeout=300, **popen_kwargs):
@@ -71,15 +57,3 @@ def run_recipe(name, *args, timeout=300, **popen_kwargs):
         cwd=ROOT,
         **popen_kwargs,
     )
-
-
-def load_recipe(name):
-    """Imports recipes/<name>.py as a module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        f"recipe_{name}", recipe_path(name)
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -1,0 +1,60 @@
+"""Finished sub-runs, reused only when their full config is unchanged."""
+
+import hashlib
+import json
+import os
+
+from kdl.training.atomic import to_jsonable
+from kdl.training.atomic import write_json
+
+
+def config_key(config):
+    """A stable SHA-256 of a JSON-able config (key order does not matter)."""
+    text = json.dumps(to_jsonable(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached_run(directory, config, fn, verbose=True):
+    """Returns `fn()`'s result, reusing the one saved in `directory`.
+
+    A recipe made of several arms (models, methods) calls this per arm, so
+    a run that was killed does not redo the arms it finished. The result is
+    saved as `directory/result.json` together with `config` and a hash of
+    both. It is reused only when the saved config equals `config` exactly (a
+    changed flag, seed or data size never reuses a stale result) and the
+    hash verifies (a torn or edited file is recomputed, with a message).
+
+    Args:
+        directory: the arm's folder (created).
+        config: everything the result depends on (JSON-able).
+        fn: a callable with no arguments returning a JSON-able result.
+
+    Returns:
+        The result as it reads back from JSON (tuples become lists, NumPy
+        values plain numbers), the same on the first and on a reused run.
+    """
+    config = to_jsonable(config)
+    path = os.path.join(directory, "result.json")
+    key = config_key(config)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+            intact = saved.get("hash") == config_key(
+                {"config": saved.get("config"), "result": saved.get("result")}
+            )
+        except (OSError, ValueError, AttributeError):
+            saved, intact = None, False
+        if not intact:
+            print(f"{path}: unreadable or altered; recomputing.")
+        elif saved.get("key") == key:
+            if verbose:
+                print(f"Reusing the finished run in {directory}")
+            return saved["result"]
+        elif verbose:
+            print(f"{directory}: config changed since the saved run; rerunning.")
+    result = to_jsonable(fn())
+    record = {"config": config, "key": key, "result": result}
+    record["hash"] = config_key({"config": config, "result": result})
+    write_json(path, record)
+    return json.loads(json.dumps(result))

@@ -1,0 +1,212 @@
+"""Markdown tables, image grids and curves for recipe reports."""
+
+import os
+
+import numpy as np
+
+
+def _cell(value, fmt):
+    if value is None:
+        return "-"
+    if callable(fmt):
+        return fmt(value)
+    if fmt and isinstance(value, (int, float, np.number)):
+        return format(value, fmt)
+    return str(value)
+
+
+def markdown_table(rows, columns):
+    """A markdown table from a list of dicts.
+
+    Args:
+        rows: list of dicts.
+        columns: list of `(header, key)` or `(header, key, fmt)`; `key` is a
+            dict key or a callable of the row; `fmt` a format spec such as
+            ".1f" or a callable of the value. Missing values print "-".
+
+    Returns:
+        The table as one string (no trailing newline).
+    """
+    columns = [tuple(c) + ("",) * (3 - len(c)) for c in columns]
+    lines = [
+        "| " + " | ".join(c[0] for c in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows:
+        cells = []
+        for _, key, fmt in columns:
+            value = key(row) if callable(key) else row.get(key)
+            cells.append(_cell(value, fmt))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def mean_sd(values, fmt=".3f"):
+    """'mean +- sd' over seeds (sd with ddof=1; one value prints alone)."""
+    values = np.asarray([v for v in values if v is not None], "float64")
+    if values.size == 0:
+        return "-"
+    if values.size == 1:
+        return format(values[0], fmt)
+    return f"{format(values.mean(), fmt)} ± {format(values.std(ddof=1), fmt)}"
+
+
+def pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    from kdl.training.atomic import atomic_open
+
+    plt = pyplot()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=100, format=os.path.splitext(path)[1][1:] or "png")
+    plt.close(fig)
+    return path
+
+
+def plot_curves(
+    curves, path, xlabel="epoch", ylabel="", title="", logy=False, x=None
+):
+    """Plots named curves (`{label: sequence}`) on one axis into an image.
+
+    `x` optionally gives x values: one sequence for all curves, or a dict
+    with one sequence per label. Curves given as a list of sequences (one
+    per seed) are drawn as their mean with a band from min to max. Returns
+    `path`; the file is written atomically.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, ys in curves.items():
+        ys = np.asarray(ys, dtype="float64")
+        if isinstance(x, dict):
+            xs = np.asarray(x[label])
+        elif x is not None:
+            xs = np.asarray(x)
+        else:
+            xs = np.arange(1, ys.shape[-1] + 1)
+        if ys.ndim == 2:
+            (line,) = ax.plot(xs, ys.mean(0), label=f"{label} (n={len(ys)})")
+            ax.fill_between(
+                xs, ys.min(0), ys.max(0), alpha=0.2, color=line.get_color()
+            )
+        else:
+            ax.plot(xs, ys, marker="o" if len(ys) < 30 else None, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if logy:
+        ax.set_yscale("log")
+    if len(curves) > 1 or any(np.ndim(v) == 2 for v in curves.values()):
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_history(history, path, metrics=("loss",), title=""):
+    """Plots learning curves from a `History` (or its `.history` dict).
+
+    For each metric in `metrics`, plots it and its `val_` twin when present.
+    """
+    history = getattr(history, "history", history)
+    curves = {}
+    for metric in metrics:
+        for key in (metric, f"val_{metric}"):
+            if key in history:
+                curves[key] = history[key]
+    if not curves:
+        raise ValueError(
+            f"None of metrics={list(metrics)} is in the history. "
+            f"Available: {sorted(history)}"
+        )
+    return plot_curves(curves, path, ylabel=", ".join(metrics), title=title)
+
+
+def _as_image(image):
+    image = np.asarray(image, dtype="float32")
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3):
+        raise ValueError(
+            "Each image must be (H, W), (H, W, 1) or (H, W, 3). Received: "
+            f"shape={image.shape}"
+        )
+    return image
+
+
+def save_image_grid(
+    rows,
+    path,
+    row_labels=None,
+    col_titles=None,
+    title="",
+    normalize="each",
+    cmap="gray",
+    cell_inches=1.1,
+):
+    """Saves a grid of images, one list of images per row, as a PNG.
+
+    Args:
+        rows: a list of rows, each a sequence of images ((H, W), (H, W, 1)
+            or (H, W, 3)); or one array (N, H, W[, C]) shown as one row.
+        path: the output file (written atomically).
+        row_labels: optional label per row (left of the row).
+        col_titles: optional title per column (above the first row).
+        title: figure title.
+        normalize: "each" rescales every image to [0, 1] (filters, saliency
+            maps); "none" clips to [0, 1] (images already in range).
+        cmap: colormap for single-channel images.
+
+    Returns:
+        `path`.
+    """
+    if normalize not in ("each", "none"):
+        raise ValueError(
+            f"`normalize` must be 'each' or 'none'. Received: "
+            f"normalize={normalize!r}"
+        )
+    if isinstance(rows, np.ndarray):
+        rows = [list(rows)]
+    rows = [list(r) for r in rows]
+    if not rows or not any(rows):
+        raise ValueError(f"`rows` holds no image. Received: rows={rows!r}")
+    ncols = max(len(r) for r in rows)
+    plt = pyplot()
+    fig, axes = plt.subplots(
+        len(rows),
+        ncols,
+        figsize=(cell_inches * ncols + 0.8, cell_inches * len(rows) + 0.5),
+        squeeze=False,
+    )
+    for i, row in enumerate(rows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if j >= len(row):
+                continue
+            image = _as_image(row[j])
+            if normalize == "each":
+                lo, hi = float(image.min()), float(image.max())
+                image = (image - lo) / (hi - lo) if hi > lo else image * 0
+            image = np.clip(image, 0.0, 1.0)
+            ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
+            if i == 0 and col_titles is not None and j < len(col_titles):
+                ax.set_title(str(col_titles[j]), fontsize=8)
+        if row_labels is not None and i < len(row_labels):
+            axes[i][0].set_ylabel(str(row_labels[i]), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
