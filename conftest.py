@@ -24,6 +24,9 @@ def pytest_configure(config):
     )
 
 
+# The one place that seeds and resets the dtype policy: an autouse fixture
+# reaches every test, the `tests.test_case.TestCase` classes and the recipes'
+# plain pytest functions alike, so neither repeats it.
 @pytest.fixture(autouse=True)
 def _seed_and_reset_policy():
     keras.utils.set_random_seed(1337)

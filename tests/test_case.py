@@ -15,6 +15,7 @@ import unittest
 import keras
 import numpy as np
 import tensorflow as tf
+from absl.testing import parameterized
 from keras import ops
 
 
@@ -28,18 +29,18 @@ def _as_list(shapes):
     return [shapes]
 
 
-class TestCase(unittest.TestCase):
-    """A `unittest.TestCase` with the numeric and layer checks kdl needs."""
+class TestCase(parameterized.TestCase):
+    """A `unittest.TestCase` with the numeric and layer checks kdl needs.
 
-    def setUp(self):
-        super().setUp()
-        keras.utils.set_random_seed(1337)
-        keras.config.set_dtype_policy("float32")
+    It is an `absl.testing.parameterized.TestCase`, so shared contracts are
+    written once with `@parameterized.named_parameters`.
 
-    def tearDown(self):
-        keras.config.set_dtype_policy("float32")
-        keras.backend.clear_session()
-        super().tearDown()
+    Seeding (`keras.utils.set_random_seed(1337)`) and the dtype-policy
+    reset (`float32` before and after each test, then `clear_session`)
+    live in one place: the autouse fixture of the root `conftest.py`. It
+    covers these classes and the recipes' plain pytest functions alike, so
+    this class does not repeat it.
+    """
 
     def get_temp_dir(self):
         tmp = tempfile.mkdtemp()
