@@ -1,9 +1,51 @@
-"""Helpers shared by the batch-norm variant tests."""
+"""Helpers shared by the batch-norm variant tests.
+
+`BatchNormVariant` describes one variant for the shared contract suite
+(`batch_norm_contract_test.py`); each variant's own test file defines its
+`VARIANT` next to its NumPy reference.
+"""
+
+import dataclasses
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from tests.test_case import two_replica_strategy
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchNormVariant:
+    """One batch-norm variant, as the contract suite sees it.
+
+    Attributes:
+        name: test-name suffix.
+        layer_cls: the layer class.
+        kwargs: the variant's own constructor arguments, used by every
+            contract check (e.g. `{"virtual_batch_size": 4}`).
+        statistics: names of the moving-statistics weights, mean first.
+        num_non_trainable_weights: non-trainable weights after building.
+        reference: `reference(x, mask=None) -> (y, statistics)`: the
+            training output of a fresh layer built with `kwargs` and
+            `momentum=0`, and the values its `statistics` then hold, in
+            float64, over all axes but the last.
+        inference: `inference(layer, x) -> y`: the inference output from the
+            layer's current weights (NumPy).
+        whole_batch_kwargs: overrides under which a training call on an
+            8-row batch normalizes with that batch's statistics as a whole.
+    """
+
+    name: str
+    layer_cls: type
+    kwargs: dict
+    statistics: tuple
+    num_non_trainable_weights: int
+    reference: Callable
+    inference: Callable
+    whole_batch_kwargs: dict = dataclasses.field(default_factory=dict)
+
+    def make(self, **overrides):
+        return self.layer_cls(**{**self.kwargs, **overrides})
 
 
 def local_values(variable):

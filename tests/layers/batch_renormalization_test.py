@@ -1,14 +1,23 @@
+"""BatchRenormalization: its own numerics and arguments.
+
+The checks every batch-norm variant shares (layer harness, masks,
+momentum 0, inference, synchronization, mixed precision, serialization,
+shared argument errors) are in `batch_norm_contract_test.py`, run on
+`VARIANT`.
+"""
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kdl.layers import BatchRenormalization
-from tests.layers.batch_norm_testing import local_values
-from tests.layers.batch_norm_testing import two_replica_training_call
+from tests.layers.batch_norm_testing import BatchNormVariant
 from tests.test_case import TestCase
 
 EPS = 1e-3
 NO_RAMP = dict(warmup_steps=0, rmax_steps=0, dmax_steps=0)
+# The contract suite's arguments: clipping active from the first step.
+RMAX, DMAX = 2.0, 1.0
 
 
 def numpy_renorm(x, mu, sigma, rmax, dmax, gamma=1.0, beta=0.0, eps=EPS):
@@ -22,21 +31,39 @@ def numpy_renorm(x, mu, sigma, rmax, dmax, gamma=1.0, beta=0.0, eps=EPS):
     return gamma * ((x - mean) / std * r + d) + beta, mean, std
 
 
-class BatchRenormalizationTest(TestCase):
-    def test_layer(self):
-        # (Not seed 0: the fit check's target is RandomState(0).normal, and
-        # renorm with moving statistics (0, 1) and no clipping is identity.)
-        x = np.random.RandomState(10).normal(size=(8, 5, 3)).astype("float32")
-        self.run_layer_test(
-            BatchRenormalization,
-            {"rmax": 2.0, "dmax": 1.0, **NO_RAMP},
-            x,
-            expected_output_shape=(8, 5, 3),
-            expected_num_trainable_weights=2,
-            expected_num_non_trainable_weights=3,
-            supports_masking=True,
-        )
+def reference(x, mask=None):
+    """A fresh layer's training output: moving statistics (0, 1)."""
+    kept = x.reshape(-1, x.shape[-1]) if mask is None else x[mask]
+    y_kept, mean, std = numpy_renorm(kept, 0.0, 1.0, RMAX, DMAX)
+    y = np.zeros(x.shape)
+    if mask is None:
+        y = y_kept.reshape(x.shape)
+    else:
+        y[mask] = y_kept
+    return y, (mean, std)
 
+
+def inference(layer, x):
+    """`gamma * (x - moving_mean) / moving_stddev + beta`."""
+    mu = np.asarray(layer.moving_mean)
+    sigma = np.asarray(layer.moving_stddev)
+    return np.asarray(layer.gamma) * (x - mu) / sigma + np.asarray(layer.beta)
+
+
+# (With moving statistics (0, 1) and no clipping renorm is the identity, so
+# the contract's arguments clip: rmax=2, dmax=1.)
+VARIANT = BatchNormVariant(
+    name="renorm",
+    layer_cls=BatchRenormalization,
+    kwargs={"rmax": RMAX, "dmax": DMAX, **NO_RAMP},
+    statistics=("moving_mean", "moving_stddev"),
+    num_non_trainable_weights=3,  # moving_mean, moving_stddev, step
+    reference=reference,
+    inference=inference,
+)
+
+
+class BatchRenormalizationTest(TestCase):
     def test_rmax_one_dmax_zero_is_keras_bn(self):
         x = np.random.RandomState(1).normal(2, 3, (6, 4, 5)).astype("float32")
         renorm = BatchRenormalization(rmax=1.0, dmax=0.0, momentum=0.7)
@@ -126,58 +153,6 @@ class BatchRenormalizationTest(TestCase):
         layer(x, training=False)
         self.assertEqual(float(layer.step), 2.0)
 
-    def test_momentum_zero_inference_equals_training(self):
-        x = np.random.RandomState(4).normal(3, 2, (8, 5)).astype("float32")
-        layer = BatchRenormalization(momentum=0.0, **NO_RAMP)
-        layer(x, training=True)  # moving statistics := this batch's
-        second = layer(x, training=True)  # r = 1, d = 0 now
-        self.assertAllClose(layer(x, training=False), second, atol=1e-5)
-
-    def test_mask_excludes_positions(self):
-        rng = np.random.RandomState(5)
-        x = rng.normal(size=(4, 6, 3)).astype("float32")
-        mask = rng.uniform(size=(4, 6)) > 0.3
-        x[~mask] = 1000.0
-        layer = BatchRenormalization(momentum=0.0, **NO_RAMP)
-        got = np.asarray(layer(x, training=True, mask=mask))
-        kept = x[mask]
-        want = (kept - kept.mean(0)) / np.sqrt(kept.var(0) + EPS)
-        # r, d from the initial moving statistics (0, 1), clipped to 3, 5.
-        r = np.clip(np.sqrt(kept.var(0) + EPS), 1 / 3.0, 3.0)
-        d = np.clip(kept.mean(0), -5.0, 5.0)
-        np.testing.assert_allclose(got[mask], want * r + d, atol=1e-4)
-        self.assertAllClose(layer.moving_mean, kept.mean(0), atol=1e-5)
-
-    def test_synchronized_equals_single_replica(self):
-        rng = np.random.RandomState(6)
-        x = rng.normal(size=(8, 3)).astype("float32")
-        x[4:] += 4.0
-
-        def make(sync):
-            return lambda: BatchRenormalization(
-                rmax=2.0, dmax=1.0, momentum=0.5, synchronized=sync, **NO_RAMP
-            )
-
-        single = make(False)()
-        want = single(x, training=True)
-        layer, got = two_replica_training_call(make(True), x)
-        self.assertAllClose(got, want, atol=1e-5)
-        for values in local_values(layer.moving_mean):
-            self.assertAllClose(values, single.moving_mean, atol=1e-5)
-        for values in local_values(layer.moving_stddev):
-            self.assertAllClose(values, single.moving_stddev, atol=1e-5)
-
-    def test_float32_statistics_under_mixed_precision(self):
-        keras.config.set_dtype_policy("mixed_bfloat16")
-        x = np.random.RandomState(7).normal(300, 50, (16, 4))
-        layer = BatchRenormalization(momentum=0.0, **NO_RAMP)
-        out = layer(x.astype("float32"), training=True)
-        self.assertEqual(out.dtype, "bfloat16")
-        for w in layer.weights:
-            self.assertEqual(w.dtype, "float32")
-        x16 = np.asarray(keras.ops.cast(x, "bfloat16"), "float32")
-        self.assertAllClose(layer.moving_mean, x16.mean(0), rtol=1e-6)
-
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "rmax"):
             BatchRenormalization(rmax=0.5)
@@ -191,7 +166,3 @@ class BatchRenormalizationTest(TestCase):
             BatchRenormalization(warmup_steps=10, dmax_steps=5)
         with self.assertRaisesRegex(ValueError, "dmax_steps"):
             BatchRenormalization(dmax_steps=2.5)
-        with self.assertRaisesRegex(ValueError, "momentum"):
-            BatchRenormalization(momentum=-0.1)
-        with self.assertRaisesRegex(ValueError, "axis"):
-            BatchRenormalization(axis=3)(np.zeros((2, 3), "float32"))
