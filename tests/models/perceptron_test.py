@@ -2,7 +2,6 @@ import os
 
 import keras
 import numpy as np
-import pytest
 
 import kdl
 from tests import test_case
@@ -65,24 +64,5 @@ class PerceptronTest(test_case.TestCase):
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "learning_rate"):
             kdl.models.Perceptron(learning_rate=0)
-        with pytest.raises(ValueError, match="input_shape"):
+        with self.assertRaisesRegex(ValueError, "input_shape"):
             kdl.models.Perceptron().build((2, 3, 4))
-
-
-def test_build_mlp():
-    model = kdl.models.build_mlp(
-        (8, 8), [16, 8], 3, kernel_initializer=kdl.initializers.FanInUniform()
-    )
-    assert model.output_shape == (None, 3)
-    assert [layer.units for layer in model.layers[1:]] == [16, 8, 3]
-    kernel = np.asarray(model.layers[1].kernel)
-    assert np.abs(kernel).max() <= 1 / np.sqrt(64)
-    # Each layer gets its own initializer instance (independent draws).
-    assert (
-        model.layers[1].kernel_initializer
-        is not model.layers[2].kernel_initializer
-    )
-    with pytest.raises(ValueError, match="hidden_units"):
-        kdl.models.build_mlp((2,), [0], 1)
-    with pytest.raises(ValueError, match="outputs"):
-        kdl.models.build_mlp((2,), [2], 0)
