@@ -28,6 +28,7 @@ from kdl.training.atomic import atomic_open
 from kdl.training.atomic import to_jsonable
 from kdl.training.atomic import write_json
 from kdl.training.atomic import write_text
+from kdl.training.batch_loss import BatchLossRecorder
 from kdl.training.cache import cached_run
 from kdl.training.callbacks import standard_callbacks
 from kdl.training.diagnostics import kernel_gradient_norms
@@ -54,6 +55,7 @@ from kdl.training.tuner import run_tuner
 from kdl.training.tuner import tune
 
 __all__ = [
+    "BatchLossRecorder",
     "Clock",
     "EpochTimer",
     "PRECISIONS",
