@@ -4,8 +4,9 @@
   predicted label, found by iterated linearisation (Moosavi-Dezfooli et
   al. 2016), and `robustness`, the paper's rho = mean ||r|| / ||x||.
 - `activation_maximization`: gradient ascent on the input to maximise a
-  unit, a class logit or a layer's activations; `deep_dream` maximises the
-  squared activations of chosen layers starting from an image.
+  unit, a class logit or a layer's activations; `class_images` draws one
+  such image per class; `deep_dream` maximises the squared activations of
+  chosen layers starting from an image.
 
 These need input gradients of a Keras model and use `tf.GradientTape`
 (TensorFlow backend); there is no backend-neutral `keras.ops` form of a
@@ -255,6 +256,50 @@ def activation_maximization(
         clip_min,
         clip_max,
     )
+
+
+def class_images(
+    model, num_classes, steps=100, step_size=0.02, noise=0.05, seed=0
+):
+    """One activation-maximisation image per class of a logits classifier.
+
+    For each class `k`, starts from grey noise `0.5 + noise * N(0, 1)` of
+    the model's input shape and ascends the class logit `k` with
+    `activation_maximization` (inputs kept in [0, 1]): what the classifier
+    considers the most `k`-like input (Simonyan et al.'s class model
+    visualisation).
+
+    Args:
+        model: a built Keras model returning class logits, with a fully
+            defined input shape.
+        num_classes: the classes to draw, `0 .. num_classes - 1`.
+        steps, step_size: the ascent (see `activation_maximization`).
+        noise: standard deviation of the starting noise.
+        seed: seed of the starting noise.
+
+    Returns:
+        A float32 array `(num_classes, *input_shape)`.
+    """
+    if isinstance(num_classes, bool) or int(num_classes) < 1:
+        raise ValueError(
+            "`num_classes` must be an int >= 1. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    shape = tuple(model.input_shape[1:])
+    if any(d is None for d in shape):
+        raise ValueError(
+            "The model's input shape must be fully defined. "
+            f"Received: input_shape={model.input_shape}"
+        )
+    rng = np.random.RandomState(seed)
+    images = []
+    for k in range(int(num_classes)):
+        start = 0.5 + noise * rng.randn(1, *shape).astype("float32")
+        image, _ = activation_maximization(
+            model, start, unit=k, steps=steps, step_size=step_size
+        )
+        images.append(image[0])
+    return np.stack(images).astype("float32")
 
 
 def deep_dream(

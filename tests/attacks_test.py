@@ -116,3 +116,18 @@ class ActivationMaximizationTest(TestCase):
             attacks.deep_dream(model, noise, [])
         with self.assertRaisesRegex(ValueError, "steps"):
             attacks.activation_maximization(model, noise, steps=0)
+
+    def test_class_images_one_per_class_in_the_box(self):
+        inputs = keras.Input((6, 6, 1))
+        out = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
+        model = keras.Model(inputs, out)
+        images = attacks.class_images(model, 3, steps=5, seed=1)
+        self.assertEqual(images.shape, (3, 6, 6, 1))
+        self.assertTrue(0.0 <= images.min() and images.max() <= 1.0)
+        # Each image excites its own class more than the others do.
+        logits = np.asarray(model(images))
+        self.assertAllEqual(np.argmax(logits, axis=0), [0, 1, 2])
+        again = attacks.class_images(model, 3, steps=5, seed=1)
+        self.assertAllClose(images, again)
+        with self.assertRaisesRegex(ValueError, "num_classes"):
+            attacks.class_images(model, 0)
