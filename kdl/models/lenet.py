@@ -2,14 +2,16 @@
 
 import keras
 
-from kdl.layers.low_rank import LowRankDense
-from kdl.layers.pooling import FractionalMaxPooling2D
-from kdl.layers.pooling import LpPooling2D
-from kdl.layers.pooling import StochasticPooling2D
+from kdl.layers import FractionalMaxPooling2D
+from kdl.layers import LowRankDense
+from kdl.layers import LpPooling2D
+from kdl.layers import StochasticPooling2D
 
-POOLINGS = ("max", "avg", "lp", "stochastic", "fractional")
-DENSES = ("dense", "low_rank")
-FEATURE_LAYERS = ("c1", "s2", "c3", "s4")
+LENET_POOLINGS = ("max", "avg", "lp", "stochastic", "fractional")
+LENET_DENSES = ("dense", "low_rank")
+LENET_FEATURE_LAYERS = ("c1", "s2", "c3", "s4")
+# c1 keeps the size, s2 halves it, c3 (5x5 valid) takes 4, s4 halves it.
+LENET_MIN_SIZE = 12
 
 
 def _pool(kind, name, lp_p):
@@ -52,9 +54,11 @@ def build_lenet5(
     a linear softmax layer, as in today's re-implementations.
 
     Args:
-        input_shape: `(H, W, C)`.
+        input_shape: `(H, W, C)` with `H` and `W` at least
+            `LENET_MIN_SIZE` (12: `c3` needs a 6x6 map after `s2`, and `s4`
+            a 2x2 map after `c3`).
         num_classes: output logits.
-        pooling: one of `POOLINGS`: `"max"`, `"avg"` (the paper's
+        pooling: one of `LENET_POOLINGS`: `"max"`, `"avg"` (the paper's
             subsampling without its trainable scale), `"lp"`
             (`kdl.layers.LpPooling2D`), `"stochastic"`
             (`kdl.layers.StochasticPooling2D`; use with
@@ -70,25 +74,34 @@ def build_lenet5(
 
     Returns:
         An uncompiled `keras.Sequential`; feature layers are named
-        `FEATURE_LAYERS` (`c1`, `s2`, `c3`, `s4`), the head `c5`, `f6`,
+        `LENET_FEATURE_LAYERS` (`c1`, `s2`, `c3`, `s4`), the head `c5`, `f6`,
         `logits`.
 
     Reference:
         LeCun, Bottou, Bengio, Haffner, "Gradient-Based Learning Applied to
         Document Recognition", Proc. IEEE 86(11), 1998.
     """
-    if pooling not in POOLINGS:
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or any(
+        d is None or d < LENET_MIN_SIZE for d in input_shape[:2]
+    ):
         raise ValueError(
-            f"`pooling` must be one of {POOLINGS}. "
+            "`input_shape` must be (H, W, C) with H and W >= "
+            f"{LENET_MIN_SIZE} (LeNet-5's 5x5 c3 and 2x2 s4 need it). "
+            f"Received: input_shape={input_shape}"
+        )
+    if pooling not in LENET_POOLINGS:
+        raise ValueError(
+            f"`pooling` must be one of {LENET_POOLINGS}. "
             f"Received: pooling={pooling!r}"
         )
-    if dense not in DENSES:
+    if dense not in LENET_DENSES:
         raise ValueError(
-            f"`dense` must be one of {DENSES}. Received: dense={dense!r}"
+            f"`dense` must be one of {LENET_DENSES}. Received: dense={dense!r}"
         )
     return keras.Sequential(
         [
-            keras.Input(tuple(input_shape)),
+            keras.Input(input_shape),
             keras.layers.Conv2D(
                 6, 5, padding="same", activation=activation, name="c1"
             ),
@@ -104,12 +117,12 @@ def build_lenet5(
     )
 
 
-def transfer_model(base, num_classes, freeze=FEATURE_LAYERS, name=None):
+def transfer_model(base, num_classes, freeze=LENET_FEATURE_LAYERS, name=None):
     """A new classifier on `base`'s layers for a new task (transfer).
 
     Reuses (shares) every layer of `base` up to `f6`, sets the layers named
     in `freeze` to `trainable=False`, and puts a fresh `logits` layer with
-    `num_classes` outputs on top. With `freeze=FEATURE_LAYERS` only the
+    `num_classes` outputs on top. With `freeze=LENET_FEATURE_LAYERS` only the
     fully connected head (`c5`, `f6`, new logits) is retrained; with
     `freeze=()` everything is fine-tuned.
 

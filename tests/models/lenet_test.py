@@ -1,15 +1,14 @@
 """LeNet-5 builder: shapes of the lecture's net, options, transfer."""
 
 import numpy as np
-import pytest
 
-from kdl.models import lenet
+import kdl
 from tests.test_case import TestCase
 
 
 class LeNetTest(TestCase):
     def test_lecture_architecture(self):
-        model = lenet.build_lenet5()
+        model = kdl.models.build_lenet5()
         shapes = {layer.name: layer.output.shape[1:] for layer in model.layers}
         self.assertEqual(tuple(shapes["c1"]), (28, 28, 6))
         self.assertEqual(tuple(shapes["s2"]), (14, 14, 6))
@@ -23,21 +22,21 @@ class LeNetTest(TestCase):
 
     def test_every_pooling_and_low_rank_option_runs(self):
         x = np.random.rand(4, 28, 28, 1).astype("float32")
-        for pooling in lenet.POOLINGS:
-            model = lenet.build_lenet5(pooling=pooling, activation="relu")
+        for pooling in kdl.models.LENET_POOLINGS:
+            model = kdl.models.build_lenet5(pooling=pooling, activation="relu")
             out = model(x, training=True)
             self.assertEqual(tuple(out.shape), (4, 10))
             self.assertEqual(
                 tuple(model.get_layer("s4").output.shape), (None, 5, 5, 16)
             )
-        small = lenet.build_lenet5(dense="low_rank", rank=8)
+        small = kdl.models.build_lenet5(dense="low_rank", rank=8)
         self.assertEqual(
             small.get_layer("c5").count_params(), 400 * 8 + 8 * 120 + 120
         )
 
     def test_transfer_freezes_features_and_replaces_head(self):
-        base = lenet.build_lenet5()
-        new = lenet.transfer_model(base, num_classes=3)
+        base = kdl.models.build_lenet5()
+        new = kdl.models.transfer_model(base, num_classes=3)
         self.assertEqual(new.output_shape, (None, 3))
         trainable = {w.path.split("/")[-2] for w in new.trainable_weights}
         self.assertEqual(trainable, {"c5", "f6", "logits"})
@@ -46,11 +45,22 @@ class LeNetTest(TestCase):
         before = base.get_layer("c3").get_weights()[0].copy()
         new.fit(np.random.rand(8, 28, 28, 1), np.zeros(8), verbose=0)
         self.assertAllEqual(base.get_layer("c3").get_weights()[0], before)
-        with pytest.raises(ValueError, match="freeze"):
-            lenet.transfer_model(lenet.build_lenet5(), 2, freeze=["zz"])
+        with self.assertRaisesRegex(ValueError, "freeze"):
+            kdl.models.transfer_model(
+                kdl.models.build_lenet5(), 2, freeze=["zz"]
+            )
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "pooling"):
-            lenet.build_lenet5(pooling="median")
+            kdl.models.build_lenet5(pooling="median")
         with self.assertRaisesRegex(ValueError, "dense"):
-            lenet.build_lenet5(dense="sparse")
+            kdl.models.build_lenet5(dense="sparse")
+
+    def test_smallest_input_and_input_shape_errors(self):
+        small = kdl.models.build_lenet5((12, 12, 1), 3)
+        self.assertEqual(
+            tuple(small.get_layer("s4").output.shape), (None, 1, 1, 16)
+        )
+        for bad in ((11, 28, 1), (28, 8, 1), (28, 28), (None, 28, 1)):
+            with self.assertRaisesRegex(ValueError, "input_shape"):
+                kdl.models.build_lenet5(bad)

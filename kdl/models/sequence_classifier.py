@@ -1,0 +1,52 @@
+"""An LSTM or BN-LSTM that reads an image row by row and classifies it."""
+
+import keras
+
+from kdl.layers import BNLSTMCell
+
+SEQUENCE_CELLS = ("lstm", "bnlstm")
+
+
+def build_sequence_classifier(
+    cell="bnlstm",
+    steps=28,
+    features=28,
+    units=64,
+    num_classes=10,
+    momentum=0.99,
+):
+    """Reads `steps` rows of `features` pixels; logits from the last state.
+
+    Args:
+        cell: `"lstm"` (`keras.layers.LSTM`) or `"bnlstm"`
+            (`keras.layers.RNN(kdl.layers.BNLSTMCell)` with statistics for
+            each of the `steps` time steps; Cooijmans et al. 2016).
+        steps: sequence length (image rows).
+        features: features per step (pixels per row).
+        units: recurrent units (int >= 1).
+        num_classes: output logits (train with `from_logits=True`).
+        momentum: momentum of the BN-LSTM's moving statistics.
+
+    Returns:
+        An uncompiled functional `keras.Model` named `sequence_<cell>`
+        taking `(batch, steps, features)`.
+    """
+    if cell not in SEQUENCE_CELLS:
+        raise ValueError(
+            f"`cell` must be one of {list(SEQUENCE_CELLS)}. "
+            f"Received: cell={cell!r}"
+        )
+    if isinstance(units, bool) or int(units) < 1:
+        raise ValueError(
+            f"`units` must be an int >= 1. Received: units={units!r}"
+        )
+    inputs = keras.Input((steps, features))
+    if cell == "lstm":
+        x = keras.layers.LSTM(int(units), name="lstm")(inputs)
+    else:
+        x = keras.layers.RNN(
+            BNLSTMCell(int(units), max_steps=steps, momentum=momentum),
+            name="bnlstm",
+        )(inputs)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=f"sequence_{cell}")
