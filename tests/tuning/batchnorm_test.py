@@ -1,10 +1,11 @@
+"""BatchNormConvNetHyperModel: defaults = recipe defaults, overrides."""
+
 import keras_tuner
 import pytest
 
 import kdl
 from kdl.layers import BatchRenormalization
 from kdl.layers import GhostBatchNormalization
-from kdl.tuning import batchnorm as bn_models
 
 
 def _norms(model):
@@ -64,16 +65,6 @@ def test_none_variant_has_no_normalization_and_keeps_biases():
     assert model.get_layer("conv0").use_bias
 
 
-def test_sequence_classifiers():
-    for cell in ("lstm", "bnlstm"):
-        model = bn_models.build_sequence_classifier(cell, 6, 5, units=4)
-        assert model.output_shape == (None, 10)
-
-
 def test_errors():
     with pytest.raises(ValueError, match="variant"):
         kdl.tuning.BatchNormConvNetHyperModel("batchnorm")
-    with pytest.raises(ValueError, match="variant"):
-        bn_models.norm_layer("group")
-    with pytest.raises(ValueError, match="cell"):
-        bn_models.build_sequence_classifier("gru")

@@ -1,8 +1,10 @@
+"""LeNetHyperModel: defaults = recipe defaults, overrides."""
+
 import keras_tuner
 
-from kdl.layers.low_rank import LowRankDense
-from kdl.layers.pooling import LpPooling2D
-from kdl.tuning.lenet import LeNetHyperModel
+from kdl.layers import LowRankDense
+from kdl.layers import LpPooling2D
+from kdl.tuning import LeNetHyperModel
 
 
 def test_defaults_equal_recipe_defaults():
