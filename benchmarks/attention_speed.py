@@ -1,4 +1,4 @@
-"""python benchmarks/attention_speed.py [--steps=30 --batch_size=64]
+"""python benchmarks/attention_speed.py --repeats=5 --publish
 
 Two claims, measured in one run:
 
@@ -14,31 +14,37 @@ Two claims, measured in one run:
    impossible, so every sentence runs the full --decode_length steps (the
    worst case; trained models stop early).
 
-Prints a Markdown table; --quick makes it fast (fewer steps, no eager
-beam 8).
+Every variant is timed once per repeat, in a shuffled order, `--repeats`
+times; ratios are per repeat, reported as median [min, max]. Decoding is
+measured for greedy and beam 4 compiled vs eager (`--quick`: few steps, 1
+repeat, a trial only). `--publish` writes
+benchmarks/results/attention_speed.json.
 """
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import time  # noqa: E402
+import sys  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import kdl  # noqa: E402
+from benchmarks import common  # noqa: E402
+from kdl import training  # noqa: E402
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    if "steps" in FLAGS:
-        return
     flags.DEFINE_integer("steps", 30, "Timed training steps per variant.")
-    flags.DEFINE_integer("repeats", 3, "Alternating timing rounds.")
+    flags.DEFINE_integer("repeats", 5, "Interleaved timing rounds.")
+    flags.DEFINE_bool("publish", False, "Write the results JSON.")
     flags.DEFINE_integer("batch_size", 64, "Batch size.")
     flags.DEFINE_integer("query_length", 20, "Decoder steps Tq.")
     flags.DEFINE_integer("source_length", 20, "Source length Tv.")
@@ -47,7 +53,7 @@ def define_flags():
     flags.DEFINE_integer("vocab_size", 4000, "Decoder benchmark vocabulary.")
     flags.DEFINE_integer("decode_length", 30, "Decoded tokens per sentence.")
     flags.DEFINE_integer("decode_batch", 64, "Sentences per decode call.")
-    flags.DEFINE_bool("quick", False, "Few steps, skip eager beam 8.")
+    flags.DEFINE_bool("quick", False, "Few steps, one repeat (a trial).")
 
 
 def attention_model(kind, dim, units):
@@ -68,18 +74,21 @@ def attention_model(kind, dim, units):
 
 
 def time_training(models, data, steps, repeats):
-    """Alternates the models `repeats` times; best seconds per step."""
-    best = {name: float("inf") for name in models}
+    """Interleaves the models `repeats` times; seconds per step."""
+
+    def runner(model):
+        def go():
+            for _ in range(steps):
+                model.train_on_batch(*data)
+
+        return go
+
     for model in models.values():
         model.train_on_batch(*data)  # trace / compile
         model.train_on_batch(*data)
-    for _ in range(repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                model.train_on_batch(*data)
-            best[name] = min(best[name], (time.perf_counter() - start) / steps)
-    return best
+    runs = {name: runner(model) for name, model in models.items()}
+    times = common.interleaved(runs, repeats)
+    return {k: [t / steps for t in v] for k, v in times.items()}
 
 
 def training_benchmark():
@@ -98,16 +107,13 @@ def training_benchmark():
         mask,
     ]
     y = rng.normal(size=(b, tq, d)).astype("float32")
-    rows = {}
+    models = {}
     for jit in (False, True):
-        models = {}
         for kind in ("kdl", "keras"):
             model = attention_model(kind, d, FLAGS.units)
             model.compile("sgd", "mse", jit_compile=jit)
-            models[kind] = model
-        best = time_training(models, (x, y), FLAGS.steps, FLAGS.repeats)
-        rows[jit] = best
-    return rows
+            models[(kind, jit)] = model
+    return time_training(models, (x, y), FLAGS.steps, FLAGS.repeats)
 
 
 def decoding_benchmark():
@@ -129,14 +135,11 @@ def decoding_benchmark():
     source = rng.randint(4, v, size=(FLAGS.decode_batch, 20)).astype("int32")
     n = FLAGS.decode_batch
     length = FLAGS.decode_length
-    results = {}
-    configs = [("greedy", 1), ("beam", 4), ("beam", 8)]
-    for kind, width in configs:
+    runs = {}
+    for kind, width in (("greedy", 1), ("beam", 4)):
         for compiled in (True, False):
-            if FLAGS.quick and not compiled and width == 8:
-                continue
 
-            def decode():
+            def decode(kind=kind, width=width, compiled=compiled):
                 if kind == "greedy":
                     return model.greedy_decode(
                         source, max_length=length, compiled=compiled
@@ -149,50 +152,55 @@ def decoding_benchmark():
                 )
 
             decode()  # trace
-            reps = 1 if (FLAGS.quick or not compiled) else 3
-            best = float("inf")
-            for _ in range(reps):
-                start = time.perf_counter()
-                decode()
-                best = min(best, time.perf_counter() - start)
             name = "greedy" if kind == "greedy" else f"beam {width}"
-            results[(name, compiled)] = n / best
-    return results
+            runs[(name, compiled)] = decode
+    times = common.interleaved(runs, FLAGS.repeats)
+    return {k: [n / t for t in v] for k, v in times.items()}
 
 
 def main(_):
+    clock = training.Clock()
     if FLAGS.quick:
         FLAGS.steps, FLAGS.repeats = 3, 1
-    print(
+    setting = (
         f"batch {FLAGS.batch_size}, Tq {FLAGS.query_length}, Tv "
         f"{FLAGS.source_length}, dim {FLAGS.dim}, units {FLAGS.units}"
     )
     train = training_benchmark()
-    print(
-        "\n| attention training step | kdl ms | Keras Dense+Additive ms "
-        "| kdl / Keras |"
-    )
-    print("|---|---|---|---|")
-    for jit, best in train.items():
-        print(
-            f"| jit_compile={jit} | {1e3 * best['kdl']:.2f} | "
-            f"{1e3 * best['keras']:.2f} | {best['kdl'] / best['keras']:.2f}x |"
+    rows, details = [], {"setting": setting, "ms_per_step": {}}
+    for key, seconds in train.items():
+        details["ms_per_step"][f"{key[0]}, jit_compile={key[1]}"] = (
+            common.summary([1000 * t for t in seconds])
+        )
+    for jit in (False, True):
+        stats = common.ratio(train, ("kdl", jit), ("keras", jit))
+        mode = "XLA" if jit else "graph, no XLA"
+        rows.append(
+            common.headline(
+                f"training step, ours / Keras Dense + AdditiveAttention "
+                f"({mode}; {setting})",
+                stats,
+                "<= 1.1",
+                stats["median"] <= 1.1,
+            )
         )
     decoding = decoding_benchmark()
-    print(
-        f"\n| decoding ({FLAGS.decode_batch} sentences x "
-        f"{FLAGS.decode_length} tokens, vocab {FLAGS.vocab_size}) | "
-        "compiled sent/s | eager sent/s | speed-up |"
+    details["sentences_per_second"] = {
+        f"{k[0]}, compiled={k[1]}": common.summary(v)
+        for k, v in decoding.items()
+    }
+    for name in ("greedy", "beam 4"):
+        speedup = common.ratio(decoding, (name, True), (name, False))
+        rows.append(
+            common.headline(
+                f"decoding sentences/s, compiled / eager, {name} "
+                f"({FLAGS.decode_batch} x {FLAGS.decode_length} tokens)",
+                speedup,
+            )
+        )
+    common.write(
+        "attention_speed", rows, details, FLAGS.repeats, clock, FLAGS.publish
     )
-    print("|---|---|---|---|")
-    for name in ("greedy", "beam 4", "beam 8"):
-        fast = decoding.get((name, True))
-        slow = decoding.get((name, False))
-        if fast is None:
-            continue
-        slow_txt = f"{slow:.1f}" if slow else "-"
-        ratio = f"{fast / slow:.1f}x" if slow else "-"
-        print(f"| {name} | {fast:.1f} | {slow_txt} | {ratio} |")
 
 
 if __name__ == "__main__":

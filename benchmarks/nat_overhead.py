@@ -1,4 +1,4 @@
-"""python benchmarks/nat_overhead.py [--steps=30] [--repeats=3]
+"""python benchmarks/nat_overhead.py --repeats=5 --publish
 
 Measures, in one run on this machine:
 
@@ -11,12 +11,15 @@ Measures, in one run on this machine:
    against `scipy.optimize.linear_sum_assignment` called directly, for NAT
    score matrices (unit-vector dot products) of batch 64..4096.
 
-Steps are timed with `fit` over a fixed number of batches after a warm-up,
-and the variants are interleaved `--repeats` times (the minimum is
-reported) because the 2 CPU cores are shared.
+Steps are timed with `fit` over a fixed number of batches after a warm-up;
+the variants are interleaved `--repeats` times in a shuffled order and the
+ratio to the plain step is taken per repeat: median [min, max]. The XLA
+baseline passes `jit_compile=True` (Keras's "auto" means no XLA on a
+CPU-only machine). `--publish` writes benchmarks/results/nat_overhead.json.
 """
 
-import time
+import os
+import sys
 
 import keras
 import numpy as np
@@ -25,12 +28,18 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
-import kdl
-from kdl.tuning.nat import small_convnet
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import kdl  # noqa: E402
+from benchmarks import common  # noqa: E402
+from kdl import training  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 30, "Timed training steps per measurement.")
-flags.DEFINE_integer("repeats", 3, "Interleaved repeats (min reported).")
+flags.DEFINE_integer("repeats", 5, "Interleaved repeats (median reported).")
+flags.DEFINE_bool(
+    "publish", False, "Write benchmarks/results/nat_overhead.json."
+)
 flags.DEFINE_integer("batch_size", 256, "Training batch size.")
 flags.DEFINE_integer("width", 16, "Backbone width.")
 flags.DEFINE_integer("feature_dim", 64, "NAT feature dimension.")
@@ -51,7 +60,7 @@ def step_times(steps, repeats, batch, width, feature_dim):
 
     def nat(reassign_every):
         model = kdl.models.NAT(
-            small_convnet((28, 28, 1), width),
+            kdl.models.small_convnet((28, 28, 1), width),
             num_examples=n,
             feature_dim=feature_dim,
             reassign_every=reassign_every,
@@ -67,7 +76,7 @@ def step_times(steps, repeats, batch, width, feature_dim):
     def plain(jit_compile):
         inputs = keras.Input((28, 28, 1))
         features = keras.layers.Dense(feature_dim)(
-            small_convnet((28, 28, 1), width)(inputs)
+            kdl.models.small_convnet((28, 28, 1), width)(inputs)
         )
         model = keras.Model(inputs, features)
         model.compile(
@@ -90,17 +99,12 @@ def step_times(steps, repeats, batch, width, feature_dim):
 
     runs = {
         "plain regression step": plain(False),
-        "plain regression step, XLA (Keras default on TF)": plain("auto"),
+        "plain regression step, XLA (jit_compile=True)": plain(True),
         "NAT step, reassign_every=0": nat(0),
         "NAT step (Algorithm 1)": nat(1),
     }
-    best = {name: np.inf for name in runs}
-    for _ in range(repeats):
-        for name, go in runs.items():
-            start = time.perf_counter()
-            go()
-            best[name] = min(best[name], (time.perf_counter() - start) / steps)
-    return best
+    times = common.interleaved(runs, repeats)
+    return {k: [t / steps for t in v] for k, v in times.items()}
 
 
 def nat_scores(size, dim, rng):
@@ -112,6 +116,8 @@ def nat_scores(size, dim, rng):
 
 
 def timeit(fn, min_time=0.5, max_calls=50):
+    import time
+
     fn()  # warm-up (tracing)
     times = []
     total = 0.0
@@ -149,52 +155,61 @@ def assignment_times(sizes, dim):
 
 
 def main(_):
-    print(
-        f"TF {tf.__version__}, Keras {keras.__version__}, "
-        f"scipy {scipy.__version__}"
-    )
+    clock = training.Clock()
+    rows, details = [], {}
     if "steps" in FLAGS.parts:
-        report_steps()
-    if "assignment" in FLAGS.parts:
-        report_assignment()
-
-
-def report_steps():
-    best = step_times(
-        FLAGS.steps,
-        FLAGS.repeats,
-        FLAGS.batch_size,
-        FLAGS.width,
-        FLAGS.feature_dim,
-    )
-    base = best["plain regression step"]
-    print(
-        f"\nTraining step, batch {FLAGS.batch_size}, small_convnet("
-        f"width={FLAGS.width}) + Dense({FLAGS.feature_dim}), min of "
-        f"{FLAGS.repeats} x {FLAGS.steps} steps:"
-    )
-    print("| step | ms/step | ratio to plain |")
-    print("|---|---|---|")
-    for name, value in best.items():
-        print(f"| {name} | {1000 * value:.1f} | {value / base:.2f}x |")
-
-
-def report_assignment():
-    sizes = [int(s) for s in FLAGS.sizes.split(",")]
-    print(
-        f"\nAssignment of a NAT score matrix (dim {FLAGS.feature_dim}), "
-        "maximize, median time:"
-    )
-    print(
-        "| batch | scipy direct (ms) | kdl eager (ms) | kdl tf.function (ms) "
-        "| kdl/scipy (tf.function) | same optimum |"
-    )
-    print("|---|---|---|---|---|---|")
-    for size, t_s, t_e, t_g, same in assignment_times(sizes, FLAGS.feature_dim):
-        print(
-            f"| {size} | {1000 * t_s:.2f} | {1000 * t_e:.2f} | "
-            f"{1000 * t_g:.2f} | {t_g / t_s:.2f}x | {same} |"
+        times = step_times(
+            FLAGS.steps,
+            FLAGS.repeats,
+            FLAGS.batch_size,
+            FLAGS.width,
+            FLAGS.feature_dim,
         )
+        base = "plain regression step"
+        details["ms_per_step"] = {
+            k: common.summary([1000 * t for t in v]) for k, v in times.items()
+        }
+        for name in times:
+            if name != base:
+                stats = common.ratio(times, name, base)
+                details[f"{name} / {base}"] = stats
+        nat = details[f"NAT step (Algorithm 1) / {base}"]
+        rows.append(
+            common.headline(
+                f"NAT step / plain regression step, batch {FLAGS.batch_size}",
+                nat,
+                "<= 1.25",
+                nat["median"] <= 1.25,
+            )
+        )
+        xla = common.ratio(
+            times,
+            "NAT step (Algorithm 1)",
+            "plain regression step, XLA (jit_compile=True)",
+        )
+        details["NAT step / plain step with XLA"] = xla
+        rows.append(
+            common.headline("NAT step / plain regression step with XLA", xla)
+        )
+    if "assignment" in FLAGS.parts:
+        sizes = [int(s) for s in FLAGS.sizes.split(",")]
+        details["assignment_ms"] = [
+            {
+                "batch": size,
+                "scipy": 1000 * t_s,
+                "kdl_eager": 1000 * t_e,
+                "kdl_tf_function": 1000 * t_g,
+                "same_optimum": same,
+            }
+            for size, t_s, t_e, t_g, same in assignment_times(
+                sizes, FLAGS.feature_dim
+            )
+        ]
+        for row in details["assignment_ms"]:
+            print(row)
+    common.write(
+        "nat_overhead", rows, details, FLAGS.repeats, clock, FLAGS.publish
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Sources:
 - `results/pending.json`: `{recipe: {"what": ..., "reason": ...}}` for rows
   that are not yet regenerated on the current code; they print without any
   number.
+- `benchmarks/results/pending.json`: `{benchmark: reason}`, likewise.
 - `benchmarks/results/*.json`: written by the benchmark scripts. Each has
   `headline` (list of `{"what", "median", "min", "max", "goal", "met"}`),
   `repeats` and `provenance`.
@@ -114,6 +115,8 @@ def benchmarks_table():
         "|---|---|---|---|---|---|",
     ]
     for path, data in _load("benchmarks/results/*.json"):
+        if os.path.basename(path) == "pending.json":
+            continue
         prov = data["provenance"]
         name = os.path.splitext(os.path.basename(path))[0]
         for row in data["headline"]:
@@ -127,6 +130,15 @@ def benchmarks_table():
                 f"{_escape(row['goal'] or '-')} | {met} | "
                 f"{data['repeats']} interleaved repeats; "
                 f"{_run_cell(prov, path)} |"
+            )
+    pending_path = os.path.join(ROOT, "benchmarks", "results", "pending.json")
+    if os.path.exists(pending_path):
+        with open(pending_path) as f:
+            pending = json.load(f)
+        for name, reason in sorted(pending.items()):
+            lines.append(
+                f"| {name} | - | not yet regenerated | - | - | "
+                f"{_escape(reason)} |"
             )
     return "\n".join(lines)
 

@@ -52,7 +52,7 @@ def cached_run(directory, config, fn, verbose=True):
                 print(f"Reusing the finished run in {directory}")
             return saved["result"]
         elif verbose:
-            print(f"{directory}: config changed since the saved run; rerunning.")
+            print(f"{directory}: the config changed; rerunning.")
     result = to_jsonable(fn())
     record = {"config": config, "key": key, "result": result}
     record["hash"] = config_key({"config": config, "result": result})

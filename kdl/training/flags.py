@@ -45,7 +45,11 @@ def define_common_flags(
 
     def define(kind, name, default, help_text, **kwargs):
         getattr(flags, f"DEFINE_{kind}")(
-            name, default, help_text, flag_values=fv, **kwargs
+            name=name,
+            default=default,
+            help=help_text,
+            flag_values=fv,
+            **kwargs,
         )
         names.append(name)
 

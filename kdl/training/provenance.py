@@ -126,7 +126,7 @@ def provenance(clock, seeds, argv=None):
         ),
         "machine": machine(),
         "versions": versions(),
-        "wall_seconds": round(clock.wall(), 1),
-        "cpu_seconds": round(clock.cpu(), 1),
+        "wall_seconds": round(clock.wall(), 2),
+        "cpu_seconds": round(clock.cpu(), 2),
         "seeds": [int(s) for s in seeds],
     }

@@ -18,7 +18,8 @@ class Settings:
     __slots__ = ("_values",)
 
     def __init__(self, values):
-        object.__setattr__(self, "_values", types.MappingProxyType(dict(values)))
+        frozen = types.MappingProxyType(dict(values))
+        object.__setattr__(self, "_values", frozen)
 
     def __getattr__(self, name):
         try:
@@ -41,7 +42,8 @@ class Settings:
         return isinstance(other, Settings) and self.to_dict() == other.to_dict()
 
     def __hash__(self):
-        return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))
+        items = self._values.items()
+        return hash(tuple(sorted((k, repr(v)) for k, v in items)))
 
     def __repr__(self):
         inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))

@@ -1,0 +1,60 @@
+"""kdl.training.recipe: setup, cached arms and finish."""
+
+import json
+import os
+
+import keras
+import pytest
+from absl import flags
+
+from kdl import training
+
+
+def _values(tmp_path, *argv):
+    values = flags.FlagValues()
+    training.define_common_flags(values, output_dir=str(tmp_path / "run"))
+    flags.DEFINE_integer("units", 100, "", flag_values=values)
+    values(["prog", *argv])
+    return values
+
+
+def test_setup_applies_flags_and_smoke(tmp_path):
+    values = _values(
+        tmp_path, "--seed=3", "--precision=mixed_float16", "--smoke"
+    )
+    env = training.setup(values, smoke_overrides={"units": 4})
+    assert os.path.isdir(env.output_dir)
+    assert env.path("sub", "a.json").endswith("run/sub/a.json")
+    assert os.path.isdir(os.path.dirname(env.path("sub", "a.json")))
+    assert keras.config.dtype_policy().name == "mixed_float16"
+    assert env.settings.units == 4 and values.units == 100
+    assert env.smoke and env.seed == 3
+    values.output_dir = ""
+    with pytest.raises(ValueError, match="output_dir"):
+        training.setup(values)
+
+
+def test_cached_arms_follow_every_flag_and_finish_writes(tmp_path):
+    calls = []
+
+    def arm():
+        calls.append(1)
+        return {"acc": 0.9}
+
+    env = training.setup(_values(tmp_path))
+    assert env.cached("a", arm, seed=0) == {"acc": 0.9}
+    assert env.cached("a", arm, seed=0) == {"acc": 0.9}
+    assert env.cached("a", arm, seed=1) == {"acc": 0.9}
+    assert len(calls) == 2
+    env2 = training.setup(_values(tmp_path, "--units=7"))
+    env2.cached("a", arm, seed=1)
+    assert len(calls) == 3  # a changed flag never reuses a stale result
+    out = tmp_path / "copy.json"
+    env3 = training.setup(_values(tmp_path, f"--results_json={out}"))
+    results = env3.finish({"readme_rows": []}, seeds=[0, 1, 2])
+    on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert on_disk == json.loads(out.read_text())
+    assert on_disk["provenance"]["seeds"] == [0, 1, 2]
+    assert on_disk["settings"]["units"] == 100
+    assert "output_dir" not in on_disk["settings"]
+    assert results["smoke"] is False

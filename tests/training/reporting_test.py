@@ -1,0 +1,65 @@
+"""kdl.training.reporting: tables, mean +- sd, curves, image grids."""
+
+import os
+
+import numpy as np
+import pytest
+
+from kdl import training
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_table_formats_and_missing_values():
+    table = training.markdown_table(
+        [{"m": "SRN", "ppl": 200.123}, {"m": "LSTM"}],
+        [
+            ("model", "m"),
+            ("test ppl", "ppl", ".1f"),
+            ("twice", lambda r: r.get("ppl", 0) * 2, lambda v: f"{v:.0f}"),
+        ],
+    )
+    assert table.splitlines() == [
+        "| model | test ppl | twice |",
+        "|---|---|---|",
+        "| SRN | 200.1 | 400 |",
+        "| LSTM | - | 0 |",
+    ]
+
+
+def test_mean_sd():
+    assert training.mean_sd([1.0, 2.0, 3.0], ".1f") == "2.0 ± 1.0"
+    assert training.mean_sd([0.5], ".2f") == "0.50"
+    assert training.mean_sd([]) == "-"
+
+
+def test_curves_history_and_seed_bands(tmp_path):
+    png = training.plot_curves(
+        {"x": [1, 2, 3], "seeds": [[3, 2, 1], [4, 3, 2]]},
+        str(tmp_path / "c.png"),
+        logy=True,
+    )
+    assert open(png, "rb").read(8) == PNG
+    history = {"loss": [2, 1], "val_loss": [3, 2]}
+    assert os.path.exists(
+        training.plot_history(history, str(tmp_path / "h.png"))
+    )
+    with pytest.raises(ValueError, match="accuracy"):
+        training.plot_history(history, str(tmp_path / "h.png"), ("accuracy",))
+
+
+def test_image_grid(tmp_path):
+    rng = np.random.RandomState(0)
+    path = training.save_image_grid(
+        [rng.rand(3, 8, 8), list(rng.rand(2, 8, 8, 1)), [rng.rand(8, 8, 3)]],
+        str(tmp_path / "g.png"),
+        row_labels=["a", "b", "c"],
+        title="t",
+    )
+    assert open(path, "rb").read(8) == PNG
+    with pytest.raises(ValueError, match="shape"):
+        training.save_image_grid([[rng.rand(8)]], str(tmp_path / "bad.png"))
+    with pytest.raises(ValueError, match="normalize"):
+        training.save_image_grid(
+            rng.rand(2, 4, 4), str(tmp_path / "n.png"), normalize="minmax"
+        )
