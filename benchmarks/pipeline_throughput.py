@@ -74,7 +74,7 @@ def model_rate(model, batch, batch_size, seconds, reset=None):
 
 def bench_tbptt(seconds):
     from kdl.models.language_model import RNNLanguageModel
-    from kdl.models.language_model import reset_rnn_states
+    from kdl.models.reset_states_callback import reset_rnn_states
 
     data = kdl.datasets.load_text("austen", vocab_size=10000)
     b, t = 64, 30

@@ -29,9 +29,9 @@ from absl import flags
 import kdl
 from kdl import training
 from kdl.models.language_model import RNN_TYPES
-from kdl.models.language_model import ResetStatesCallback
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
+from kdl.models.reset_states_callback import ResetStatesCallback
 
 FLAGS = flags.FLAGS
 

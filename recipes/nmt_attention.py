@@ -283,7 +283,7 @@ def target_tokens(vectorizers, ids):
 
 def references(texts):
     """Lower-cased, punctuation-split references (what the model emits)."""
-    std = kdl.datasets.translation.standardize_text
+    std = kdl.datasets.translation_vectorizers.standardize_text
     return [std(t).numpy().decode("utf-8") for t in texts]
 
 

@@ -37,7 +37,7 @@ from absl import flags
 
 import kdl
 from kdl import training
-from kdl.models import dbn
+from kdl.models import pretraining as dbn
 from kdl.tuning.pretraining import DeepClassifierHyperModel
 
 FLAGS = flags.FLAGS

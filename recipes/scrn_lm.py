@@ -40,7 +40,7 @@ from absl import flags
 
 import kdl
 from kdl import training
-from kdl.models.language_model import ResetStatesCallback
+from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
 from kdl.models.language_model import perplexity

@@ -14,18 +14,18 @@ from kdl.datasets.images import augment_images
 from kdl.datasets.images import image_dataset
 from kdl.datasets.images import load_images
 from kdl.datasets.images import normalize_images
+from kdl.datasets.pair_data import PairData
+from kdl.datasets.pair_data import load_pairs
 from kdl.datasets.sources import CorruptDataError
 from kdl.datasets.sources import DatasetNotFoundError
 from kdl.datasets.sources import cache_dir
-from kdl.datasets.text import TextData
-from kdl.datasets.text import Vocabulary
-from kdl.datasets.text import load_text
-from kdl.datasets.text import tbptt_dataset
-from kdl.datasets.translation import PairData
-from kdl.datasets.translation import TranslationVectorizers
-from kdl.datasets.translation import load_pairs
+from kdl.datasets.tbptt import tbptt_dataset
+from kdl.datasets.text_data import TextData
+from kdl.datasets.text_data import load_text
 from kdl.datasets.translation import teacher_forcing
 from kdl.datasets.translation import translation_dataset
+from kdl.datasets.translation_vectorizers import TranslationVectorizers
+from kdl.datasets.vocabulary import Vocabulary
 
 __all__ = [
     "CorruptDataError",

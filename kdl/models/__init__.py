@@ -1,21 +1,21 @@
 """kdl.models public API."""
 
-from kdl.models.dbn import RBMTrainer
-from kdl.models.dbn import build_deep_classifier
-from kdl.models.dbn import pretrain_dbn
-from kdl.models.dbn import pretrain_denoising_autoencoders
-from kdl.models.dbn import pretrain_supervised
+from kdl.models.rbm_trainer import RBMTrainer
+from kdl.models.pretraining import build_deep_classifier
+from kdl.models.pretraining import pretrain_dbn
+from kdl.models.pretraining import pretrain_denoising_autoencoders
+from kdl.models.pretraining import pretrain_supervised
 from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
 from kdl.models.glo import pca_codes
-from kdl.models.language_model import ResetStatesCallback
+from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
 from kdl.models.mlp import build_mlp
 from kdl.models.nat import NAT
 from kdl.models.perceptron import Perceptron
 from kdl.models.seq2seq import Seq2Seq
-from kdl.models.seq2seq import Seq2SeqAttention
+from kdl.models.seq2seq_attention import Seq2SeqAttention
 
 __all__ = [
     "GLO",

@@ -1,13 +1,12 @@
-"""RNN encoder-decoder translation models, with and without attention."""
+"""The RNN encoder-decoder translation model without attention."""
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from kdl.layers.attention import BahdanauAttention
+from kdl.models import decoding
 
 _CELLS = ("gru", "lstm")
-_NEG = -1e9
 
 
 def _check_positive(name, value):
@@ -16,12 +15,6 @@ def _check_positive(name, value):
             f"`{name}` must be a positive integer. Received: {name}={value}"
         )
     return int(value)
-
-
-def gnmt_length_penalty(lengths, alpha):
-    """GNMT length penalty `((5 + length) / 6) ** alpha` (Wu et al. 2016)."""
-    lengths = ops.cast(lengths, "float32")
-    return ops.power((5.0 + lengths) / 6.0, alpha)
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -336,99 +329,32 @@ class Seq2Seq(keras.Model):
 
     def _greedy(self, source_ids, max_length):
         memory, states = self.encode(source_ids)
-        batch = ops.shape(source_ids)[0]
-        positions = ops.arange(max_length, dtype="int32")[None, :]
-
-        def cond(t, y, states, finished, tokens):
-            return ops.logical_and(
-                t < max_length, ops.logical_not(ops.all(finished))
-            )
-
-        def body(t, y, states, finished, tokens):
-            logits, states = self._step_logits(y, states, memory)
-            token = ops.cast(ops.argmax(logits, axis=-1), "int32")
-            token = ops.where(finished, 0, token)
-            tokens = ops.where(positions == t, token[:, None], tokens)
-            finished = ops.logical_or(finished, token == self.end_id)
-            return t + 1, token, states, finished, tokens
-
-        loop_vars = (
-            ops.convert_to_tensor(0, "int32"),
-            ops.full((batch,), self.start_id, "int32"),
+        return decoding.greedy_search(
+            lambda y, states: self._step_logits(y, states, memory),
             states,
-            ops.zeros((batch,), "bool"),
-            ops.zeros((batch, max_length), "int32"),
+            ops.shape(source_ids)[0],
+            self.start_id,
+            self.end_id,
+            max_length,
         )
-        *_, tokens = ops.while_loop(cond, body, loop_vars)
-        return tokens
 
     def _beam(self, source_ids, max_length, beam_width, length_penalty):
         memory, states = self.encode(source_ids)
-        k, v = beam_width, self.target_vocab_size
-        batch = ops.shape(source_ids)[0]
         memory = {
-            name: ops.repeat(value, k, axis=0) for name, value in memory.items()
+            name: decoding.tile_beams(value, beam_width)
+            for name, value in memory.items()
         }
-        states = [ops.repeat(s, k, axis=0) for s in states]
-        positions = ops.arange(max_length, dtype="int32")[None, None, :]
-        pad_only = ops.where(ops.arange(v) == 0, 0.0, _NEG)
-
-        def cond(t, y, states, log_probs, lengths, finished, tokens):
-            return ops.logical_and(
-                t < max_length, ops.logical_not(ops.all(finished))
-            )
-
-        def body(t, y, states, log_probs, lengths, finished, tokens):
-            logits, states = self._step_logits(y, states, memory)
-            logp = ops.log_softmax(logits, axis=-1)
-            logp = ops.reshape(logp, (batch, k, v))
-            logp = ops.where(finished[..., None], pad_only, logp)
-            total = log_probs[..., None] + logp
-            new_lengths = lengths + ops.cast(ops.logical_not(finished), "int32")
-            normalized = (
-                total
-                / gnmt_length_penalty(new_lengths, length_penalty)[..., None]
-            )
-            _, index = ops.top_k(ops.reshape(normalized, (batch, k * v)), k)
-            beam = index // v
-            token = ops.cast(index % v, "int32")
-            log_probs = ops.take_along_axis(
-                ops.reshape(total, (batch, k * v)), index, axis=1
-            )
-            was_finished = ops.take_along_axis(finished, beam, axis=1)
-            lengths = ops.take_along_axis(new_lengths, beam, axis=1)
-            tokens = ops.take_along_axis(tokens, beam[..., None], axis=1)
-            token = ops.where(was_finished, 0, token)
-            tokens = ops.where(positions == t, token[..., None], tokens)
-            finished = ops.logical_or(was_finished, token == self.end_id)
-            new_states = []
-            for s in states:
-                size = s.shape[-1]
-                s = ops.reshape(s, (batch, k, size))
-                s = ops.take_along_axis(s, beam[..., None], axis=1)
-                new_states.append(ops.reshape(s, (batch * k, size)))
-            y = ops.reshape(token, (batch * k,))
-            return t + 1, y, new_states, log_probs, lengths, finished, tokens
-
-        first = ops.concatenate(
-            [ops.zeros((batch, 1)), ops.full((batch, k - 1), _NEG)], axis=1
-        )
-        loop_vars = (
-            ops.convert_to_tensor(0, "int32"),
-            ops.full((batch * k,), self.start_id, "int32"),
+        return decoding.beam_search(
+            lambda y, states: self._step_logits(y, states, memory),
             states,
-            ops.cast(first, "float32"),
-            ops.zeros((batch, k), "int32"),
-            ops.zeros((batch, k), "bool"),
-            ops.zeros((batch, k, max_length), "int32"),
+            ops.shape(source_ids)[0],
+            self.target_vocab_size,
+            self.start_id,
+            self.end_id,
+            max_length,
+            beam_width,
+            length_penalty,
         )
-        _, _, _, log_probs, lengths, _, tokens = ops.while_loop(
-            cond, body, loop_vars
-        )
-        scores = log_probs / gnmt_length_penalty(lengths, length_penalty)
-        scores, order = ops.top_k(scores, k)
-        tokens = ops.take_along_axis(tokens, order[..., None], axis=1)
-        return tokens, scores
 
     def _compiled(self, beam_width=None):
         """One `tf.function` per decoder kind, traced once for all shapes.
@@ -563,122 +489,4 @@ class Seq2Seq(keras.Model):
             "cell": self.cell,
             "dropout": self.dropout,
             "max_output_length": self.max_output_length,
-        }
-
-
-@keras.saving.register_keras_serializable(package="kdl")
-class Seq2SeqAttention(Seq2Seq):
-    """Bidirectional RNN encoder + Bahdanau attention decoder (RNNsearch).
-
-    The encoder annotations `h_k = [fwd_k; bwd_k]` come from a bidirectional
-    GRU (or LSTM) over the embedded source. The decoder follows Bahdanau's
-    order: at step t the attention reads the previous state `s_{t-1}`,
-    `c_t = sum_k alpha_tk h_k` with
-    `alpha_tk = softmax_k(v^T tanh(W_a s_{t-1} + U_a h_k))`
-    (`kdl.layers.BahdanauAttention`; `U_a h_k` is computed once per
-    source), then the RNN step reads `[y_{t-1}; c_t]`, and the output layer
-    sees `[s_t; c_t; y_{t-1}]`. The initial state is
-    `s_0 = tanh(W_s [fwd_T; bwd_1])`. Padded source positions get exactly
-    zero attention.
-
-    Training is teacher-forced and masked (see `Seq2Seq`); `greedy_decode`
-    and `beam_search` run batched in a `tf.function` and stop at `end_id`;
-    `alignments(source_ids, target_in_ids)` returns the attention matrix
-    of a (decoded) sentence.
-
-    Args:
-        source_vocab_size, target_vocab_size, start_id, end_id,
-        embedding_dim, units, cell, dropout, max_output_length: as in
-            `Seq2Seq`.
-        attention_units: int, units of the attention MLP (default `units`).
-        normalize_attention: bool, weight-normalised attention.
-        **kwargs: base `keras.Model` arguments.
-
-    Call arguments:
-        inputs: a tuple `(source_ids, target_in_ids)`, 0-padded ints.
-        training: bool, enables dropout.
-
-    Returns:
-        float32 logits `(batch, Tt, target_vocab_size)`; the output mask is
-        `target_in_ids != 0`.
-
-    Example:
-
-    >>> model = kdl.models.Seq2SeqAttention(
-    ...     source_vocab_size=5000, target_vocab_size=6000,
-    ...     start_id=2, end_id=3, units=256)
-    >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
-    ...     from_logits=True))
-    >>> model.fit(train_ds, epochs=10)   # ((src, tgt_in), tgt_out) batches
-    >>> tokens, scores = model.beam_search(source_ids, beam_width=4)
-    >>> weights = model.alignments(source_ids, target_in_ids)
-
-    Reference:
-        Bahdanau, Cho, Bengio, "Neural Machine Translation by Jointly
-        Learning to Align and Translate", ICLR 2015 (arXiv:1409.0473);
-        Wu et al. 2016 (GNMT length penalty).
-    """
-
-    uses_attention = True
-
-    def __init__(
-        self,
-        source_vocab_size,
-        target_vocab_size,
-        start_id,
-        end_id,
-        embedding_dim=128,
-        units=256,
-        cell="gru",
-        dropout=0.0,
-        max_output_length=100,
-        attention_units=None,
-        normalize_attention=False,
-        **kwargs,
-    ):
-        super().__init__(
-            source_vocab_size,
-            target_vocab_size,
-            start_id,
-            end_id,
-            embedding_dim=embedding_dim,
-            units=units,
-            cell=cell,
-            dropout=dropout,
-            max_output_length=max_output_length,
-            **kwargs,
-        )
-        if attention_units is not None:
-            attention_units = _check_positive(
-                "attention_units", attention_units
-            )
-        self.attention_units = attention_units
-        self.normalize_attention = bool(normalize_attention)
-        self.attention = BahdanauAttention(
-            attention_units or self.units,
-            normalize=self.normalize_attention,
-            name="attention",
-        )
-
-    def _build_context(self, state_shape, annotations_shape):
-        self.attention.build([state_shape, annotations_shape])
-
-    def _prepare_memory(self, memory):
-        memory["processed_key"] = self.attention.process_key(
-            memory["annotations"]
-        )
-
-    def _context(self, state, memory):
-        return self.attention(
-            [state, memory["annotations"]],
-            mask=[None, memory["mask"]],
-            processed_key=memory["processed_key"],
-            return_attention_scores=True,
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "attention_units": self.attention_units,
-            "normalize_attention": self.normalize_attention,
         }

@@ -4,7 +4,7 @@ import keras
 import keras_tuner
 
 from kdl.models.seq2seq import Seq2Seq
-from kdl.models.seq2seq import Seq2SeqAttention
+from kdl.models.seq2seq_attention import Seq2SeqAttention
 
 # The recipe defaults per dataset (recipes/nmt_attention.py uses these).
 PRESETS = {

@@ -4,7 +4,7 @@ import keras
 import keras_tuner
 
 from kdl.datasets import tbptt_dataset
-from kdl.models.language_model import ResetStatesCallback
+from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.language_model import RNNLanguageModel
 
 DEFAULTS = dict(

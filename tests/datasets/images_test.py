@@ -308,7 +308,7 @@ def test_real_fashion_mnist_and_mnist_5k():
 def test_mnist_from_prepared_tfds(tmp_path):
     from unittest import mock
 
-    from tests.datasets.text_test import FakeTfdsBuilder
+    from tests.datasets.text_data_test import FakeTfdsBuilder
 
     rng = np.random.default_rng(0)
     splits = {

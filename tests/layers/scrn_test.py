@@ -1,3 +1,5 @@
+"""The whole-sequence SCRN layer against NumPy and the cell."""
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -239,17 +241,6 @@ class SCRNTest(TestCase):
             grads.append(tape.gradient(y, layer.trainable_variables))
         self.assertAllClose(grads[0], grads[1], atol=1e-5, rtol=1e-5)
 
-    def test_learnable_alpha_in_unit_interval(self):
-        cell = SCRNCell(4, 3, alpha=0.9, learn_alpha=True)
-        cell.build((None, 5))
-        self.assertAllClose(cell.get_alpha(), np.full(3, 0.9), atol=1e-6)
-        cell.alpha_logit.assign(np.array([-50.0, 0.0, 50.0]))
-        a = np.asarray(cell.get_alpha())
-        self.assertTrue(np.all(a >= 0) and np.all(a <= 1))
-        fixed = SCRNCell(4, 3, alpha=0.9)
-        fixed.build((None, 5))
-        self.assertLen(fixed.trainable_weights, 4)
-
     def test_alpha_extremes(self):
         # alpha = 1: the context never changes; alpha = 0: s_t = B x_t.
         layer = SCRN(4, 3, alpha=1.0, return_sequences=True)
@@ -296,20 +287,6 @@ class SCRNTest(TestCase):
             run_distribute_check=False,
         )
 
-    def test_cell_in_rnn_serializes(self):
-        inputs = keras.Input((6, 5))
-        outputs = keras.layers.RNN(SCRNCell(4, 3, learn_alpha=True))(inputs)
-        model = keras.Model(inputs, outputs)
-        path = self.get_temp_dir() + "/m.keras"
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        self.assertAllClose(loaded(self.x), model(self.x))
-        cell = SCRNCell(4, 3, alpha=0.5, context_mode="previous")
-        self.assertEqual(
-            SCRNCell.from_config(cell.get_config()).get_config(),
-            cell.get_config(),
-        )
-
     def test_mixed_precision_context_in_float32(self):
         keras.config.set_dtype_policy("mixed_bfloat16")
         layer = SCRN(4, 3, return_sequences=True)
@@ -339,9 +316,8 @@ class SCRNTest(TestCase):
                 "context_mode",
             ),
         ):
-            for cls in (SCRNCell, SCRN):
-                with self.assertRaisesRegex(ValueError, pattern):
-                    cls(**kwargs)
+            with self.assertRaisesRegex(ValueError, pattern):
+                SCRN(**kwargs)
         with self.assertRaisesRegex(ValueError, "batch size"):
             layer = SCRN(4, 3, stateful=True)
             inputs = keras.Input((6, 5))

@@ -79,19 +79,6 @@ class RNNLanguageModelTest(TestCase):
             count += p.size
         self.assertAlmostEqual(after, np.exp(total / count), places=3)
 
-    def test_reset_callback_resets(self):
-        model = RNNLanguageModel(10, "scrn", 4, 2, stateful=True, batch_size=2)
-        x = np.ones((2, 3), "int32")
-        first = np.asarray(model(x))
-        second = np.asarray(model(x))
-        self.assertFalse(np.allclose(first, second))
-        callback = ResetStatesCallback()
-        callback.set_model(model)
-        callback.on_epoch_begin(0)
-        self.assertAllClose(model(x), first)
-        callback.on_test_begin()
-        self.assertAllClose(model(x), first)
-
     def test_generate(self):
         model = RNNLanguageModel(12, "scrn", 8, 3, stateful=True, batch_size=2)
         model.build((2, 5))

@@ -1,61 +1,18 @@
+"""The seq2seq model without attention, and the decoding API of both."""
+
 import os
 
 import keras
 import numpy as np
-import pytest
 
 from kdl.models.seq2seq import Seq2Seq
-from kdl.models.seq2seq import Seq2SeqAttention
+from kdl.models.seq2seq_attention import Seq2SeqAttention
+from tests.models.seq2seq_testing import END
+from tests.models.seq2seq_testing import sequence_scores
+from tests.models.seq2seq_testing import small_model
+from tests.models.seq2seq_testing import source_batch
+from tests.models.seq2seq_testing import target_batch
 from tests.test_case import TestCase
-from tests.test_case import two_replica_strategy
-
-START, END = 1, 2
-
-
-def small_model(cls=Seq2SeqAttention, **kwargs):
-    config = dict(
-        source_vocab_size=13,
-        target_vocab_size=11,
-        start_id=START,
-        end_id=END,
-        embedding_dim=8,
-        units=12,
-        max_output_length=9,
-    )
-    config.update(kwargs)
-    return cls(**config)
-
-
-def source_batch():
-    return np.array(
-        [[3, 4, 5, 6, 0], [7, 8, 0, 0, 0], [9, 10, 11, 12, 3], [5, 0, 0, 0, 0]],
-        "int32",
-    )
-
-
-def target_batch():
-    target_in = np.array(
-        [[1, 3, 4, 5], [1, 6, 0, 0], [1, 7, 8, 9], [1, 0, 0, 0]], "int32"
-    )
-    target_out = np.array(
-        [[3, 4, 5, 2], [6, 2, 0, 0], [7, 8, 9, 2], [2, 0, 0, 0]], "int32"
-    )
-    return target_in, target_out
-
-
-def sequence_scores(model, source, tokens, length_penalty):
-    """log p(tokens | source) / GNMT penalty, by teacher forcing."""
-    scores = []
-    for src, hyp in zip(source, tokens):
-        hyp = list(hyp)
-        length = hyp.index(END) + 1 if END in hyp else len(hyp)
-        hyp = hyp[:length]
-        target_in = np.array([[START] + hyp[:-1]], "int32")
-        logits = np.array(model((src[None], target_in)), "float64")[0]
-        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-        total = sum(logp[t, hyp[t]] for t in range(length))
-        scores.append(total / ((5.0 + length) / 6.0) ** length_penalty)
-    return np.array(scores)
 
 
 class Seq2SeqTest(TestCase):
@@ -83,32 +40,6 @@ class Seq2SeqTest(TestCase):
         a = model.evaluate(x, target_out, verbose=0)
         b = model.evaluate(x, garbage, verbose=0)
         self.assertAllClose(a, b, atol=1e-6)
-
-    def test_alignments(self):
-        model = small_model()
-        target_in, _ = target_batch()
-        weights = np.array(model.alignments(source_batch(), target_in))
-        self.assertEqual(weights.shape, (4, 4, 5))
-        self.assertAllClose(weights.sum(-1), np.ones((4, 4)), atol=1e-5)
-        pad = np.broadcast_to((source_batch() == 0)[:, None], weights.shape)
-        self.assertTrue(np.all(weights[pad] == 0.0))
-        with self.assertRaisesRegex(ValueError, "no attention"):
-            small_model(Seq2Seq).alignments(source_batch(), target_in)
-
-    def test_bahdanau_order(self):
-        # Row t of the alignment comes from s_{t-1}, which has read
-        # y_0..y_{t-1}: changing y_t must leave rows 0..t unchanged.
-        model = small_model()
-        model.build()
-        for w in (model.attention.query_kernel, model.attention.score_kernel):
-            w.assign(np.array(w) * 10.0)
-        target_in, _ = target_batch()
-        ref = np.array(model.alignments(source_batch(), target_in))
-        changed = target_in.copy()
-        changed[:, 2] = 10
-        got = np.array(model.alignments(source_batch(), changed))
-        self.assertAllClose(got[:, :3], ref[:, :3], atol=1e-6)
-        self.assertFalse(np.allclose(got[:, 3], ref[:, 3], atol=1e-4))
 
     def test_padding_does_not_change_decodes(self):
         model = small_model()
@@ -221,55 +152,6 @@ class Seq2SeqTest(TestCase):
             self.assertAllEqual(a, b)
             self.assertAllClose(sa, sb, atol=1e-6)
 
-    def test_mixed_precision(self):
-        for policy in ("mixed_float16", "mixed_bfloat16"):
-            keras.config.set_dtype_policy(policy)
-            model = small_model(normalize_attention=True)
-            target_in, target_out = target_batch()
-            logits = model((source_batch(), target_in))
-            self.assertEqual(logits.dtype, "float32")
-            for w in model.weights:
-                self.assertEqual(w.dtype, "float32", w.path)
-            weights = np.array(
-                model.alignments(source_batch(), target_in), "float32"
-            )
-            self.assertAllClose(weights.sum(-1), np.ones((4, 4)), atol=2e-2)
-            tokens, _ = model.beam_search(source_batch(), 2)
-            self.assertEqual(tuple(tokens.shape), (4, 2, 9))
-            if policy == "mixed_float16":
-                model.compile(
-                    "adam",
-                    keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=True
-                    ),
-                )
-                history = model.fit(
-                    (source_batch(), target_in), target_out, verbose=0
-                )
-                self.assertTrue(np.isfinite(history.history["loss"][0]))
-            keras.config.set_dtype_policy("float32")
-
-    def test_mirrored_strategy(self):
-        strategy = two_replica_strategy()
-        target_in, target_out = target_batch()
-        with strategy.scope():
-            model = small_model()
-            model.compile(
-                "adam",
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            )
-            model.build()
-        before = np.array(model.attention.query_kernel)
-        history = model.fit(
-            (source_batch(), target_in), target_out, batch_size=4, verbose=0
-        )
-        self.assertTrue(np.isfinite(history.history["loss"][0]))
-        self.assertFalse(
-            np.array_equal(before, np.array(model.attention.query_kernel))
-        )
-        tokens = model.greedy_decode(source_batch())
-        self.assertEqual(tuple(tokens.shape), (4, 9))
-
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "cell"):
             small_model(cell="rnn")
@@ -279,8 +161,6 @@ class Seq2SeqTest(TestCase):
             small_model(end_id=1)
         with self.assertRaisesRegex(ValueError, "units"):
             small_model(units=0)
-        with self.assertRaisesRegex(ValueError, "attention_units"):
-            small_model(attention_units=-3)
         with self.assertRaisesRegex(ValueError, "dropout"):
             small_model(dropout=1.0)
         model = small_model()
@@ -296,39 +176,3 @@ class Seq2SeqTest(TestCase):
             model.greedy_decode(source_batch()[0])
         with self.assertRaisesRegex(ValueError, "target_in_ids"):
             model(source_batch())
-
-
-@pytest.mark.slow
-class Seq2SeqLearningTest(TestCase):
-    def test_learns_to_reverse(self):
-        rng = np.random.RandomState(0)
-        n, length = 1500, 6
-        source = np.zeros((n, length), "int32")
-        target_in = np.zeros((n, length + 1), "int32")
-        target_out = np.zeros((n, length + 1), "int32")
-        for i in range(n):
-            size = rng.randint(2, length + 1)
-            words = rng.randint(3, 13, size=size)
-            source[i, :size] = words
-            target_in[i, 0] = START
-            target_in[i, 1 : size + 1] = words[::-1]
-            target_out[i, :size] = words[::-1]
-            target_out[i, size] = END
-        model = small_model(
-            source_vocab_size=13,
-            target_vocab_size=13,
-            units=48,
-            embedding_dim=24,
-        )
-        model.compile(
-            keras.optimizers.Adam(5e-3),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        model.fit(
-            (source, target_in), target_out, batch_size=64, epochs=6, verbose=0
-        )
-        tokens = np.array(model.greedy_decode(source[:200], max_length=7))
-        exact = np.mean(
-            [np.array_equal(tokens[i], target_out[i]) for i in range(200)]
-        )
-        self.assertGreater(exact, 0.9)

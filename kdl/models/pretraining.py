@@ -1,9 +1,8 @@
 """Deep belief nets and greedy layer-wise pretraining (Bengio et al. 2007).
 
-- `RBMTrainer`: a `keras.Model` whose `train_step` trains a
-  `kdl.layers.RBM` by contrastive divergence (CD-k).
 - `pretrain_dbn`: greedy layer-wise training of a stack of RBMs, each on
-  the hidden probabilities of the one below (Hinton, Osindero, Teh 2006).
+  the hidden probabilities of the one below (Hinton, Osindero, Teh 2006),
+  each trained by a `kdl.models.RBMTrainer` (CD-k).
 - `pretrain_denoising_autoencoders`: the same with denoising
   auto-encoders (masking noise; Vincent et al. 2008), or plain
   auto-associators with `corruption=0` (Bengio et al. 2007).
@@ -12,118 +11,14 @@
   frozen layers below.
 - `build_deep_classifier`: the sigmoid MLP that is then fine-tuned, its
   hidden layers initialised from any of the above.
-
-The train step uses `tf.GradientTape` (TensorFlow backend).
 """
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from kdl.layers.rbm import RBM
-
-
-@keras.saving.register_keras_serializable(package="kdl")
-class RBMTrainer(keras.Model):
-    """Trains an `RBM` by contrastive divergence in a custom `train_step`.
-
-    Each step runs a k-step Gibbs chain from the batch (`rbm.cd_k`) and
-    applies the gradient of `mean F(v_0) - mean F(v_k)` (the CD-k update,
-    see `kdl.layers.RBM`) with the compiled optimizer. Reported metrics:
-    `free_energy_gap` (that surrogate; it goes to ~0 as the chain's
-    samples become as likely as the data) and `reconstruction_error` (mean
-    squared error of the mean-field reconstruction, the usual monitor).
-    Under `tf.distribute` each replica's gradient is divided by the number
-    of replicas, so the summed update is the global-batch mean. Labels in
-    the data are ignored. Compile with an optimizer only (no loss).
-
-    Args:
-        rbm: a `kdl.layers.RBM`.
-        **kwargs: `keras.Model` arguments.
-
-    Call arguments:
-        inputs: `(batch, num_visible)` visible vectors.
-
-    Returns:
-        `p(h = 1 | v)` from the RBM.
-
-    Example:
-
-    ```python
-    trainer = kdl.models.RBMTrainer(kdl.layers.RBM(256))
-    trainer.compile(keras.optimizers.SGD(0.05, momentum=0.5))
-    trainer.fit(x.reshape(-1, 784), epochs=5, batch_size=32)
-    ```
-
-    Reference:
-        Hinton, "Training Products of Experts by Minimizing Contrastive
-        Divergence", Neural Computation 14(8), 2002.
-    """
-
-    def __init__(self, rbm, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(rbm, dict):
-            rbm = keras.saving.deserialize_keras_object(rbm)
-        if not isinstance(rbm, RBM):
-            raise ValueError(
-                f"`rbm` must be a kdl.layers.RBM. Received: rbm={rbm!r}"
-            )
-        self.rbm = rbm
-        self.gap_tracker = keras.metrics.Mean(name="free_energy_gap")
-        self.recon_tracker = keras.metrics.Mean(name="reconstruction_error")
-
-    def call(self, inputs):
-        return self.rbm(inputs)
-
-    @property
-    def metrics(self):
-        return [self.gap_tracker, self.recon_tracker]
-
-    @staticmethod
-    def _visible(data):
-        if isinstance(data, (tuple, list)):
-            data = data[0]
-        return tf.cast(data, tf.float32)
-
-    def _update(self, gap, v):
-        self.gap_tracker.update_state(gap)
-        self.recon_tracker.update_state(self.rbm.reconstruction_error(v))
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        v = self._visible(data)
-        if not self.rbm.built:
-            self.rbm.build(v.shape)
-        weights = self.rbm.trainable_weights
-        with tf.GradientTape() as tape:
-            gap, _ = self.rbm.contrastive_divergence(v)
-            loss = gap
-            if self.rbm.losses:
-                loss = loss + ops.sum(ops.stack(self.rbm.losses))
-            replicas = tf.distribute.get_replica_context()
-            if replicas is not None and replicas.num_replicas_in_sync > 1:
-                loss = loss / replicas.num_replicas_in_sync
-        grads = tape.gradient(loss, weights)
-        self.optimizer.apply(grads, weights)
-        return self._update(gap, v)
-
-    def test_step(self, data):
-        v = self._visible(data)
-        gap, _ = self.rbm.contrastive_divergence(v)
-        return self._update(gap, v)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "rbm": keras.saving.serialize_keras_object(self.rbm),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["rbm"] = keras.saving.deserialize_keras_object(config["rbm"])
-        return cls(**config)
+from kdl.models.rbm_trainer import RBMTrainer
 
 
 class _MaskingNoise(keras.layers.Layer):

@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-from kdl.layers.attention import BahdanauAttention
+from kdl.layers.bahdanau_attention import BahdanauAttention
 from tests.test_case import TestCase
 
 

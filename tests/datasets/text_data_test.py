@@ -1,4 +1,4 @@
-"""Text corpora, vocabulary and TBPTT batches, on files the tests write."""
+"""Text corpora (`load_text`), on files the tests write."""
 
 import os
 import pathlib
@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from kdl import datasets
 from kdl.datasets import rdata
-from kdl.datasets import text
+from kdl.datasets import text_data
 from tests import test_case
 
 NOVEL = [
@@ -46,70 +46,6 @@ def write_ptb(folder):
     for split, body in lines.items():
         (folder / f"ptb.{split}.txt").write_text(body * 3)
     return folder
-
-
-class TokenizeTest(test_case.TestCase):
-    def test_word_tokenize(self):
-        got = text.word_tokenize(
-            "It is a truth. Universally 1811 acknowledged!\n\nA new "
-            "paragraph\u2019s start"
-        )
-        self.assertEqual(
-            got,
-            [
-                "it",
-                "is",
-                "a",
-                "truth",
-                "<eos>",
-                "universally",
-                "N",
-                "acknowledged",
-                "<eos>",
-                "a",
-                "new",
-                "paragraph's",
-                "start",
-                "<eos>",
-            ],
-        )
-
-    def test_ptb_tokenize(self):
-        self.assertEqual(
-            text.ptb_tokenize(" a b \n\n c <unk> N \n"),
-            ["a", "b", "<eos>", "c", "<unk>", "N", "<eos>"],
-        )
-
-
-class VocabularyTest(test_case.TestCase):
-    def test_round_trip_save_load(self):
-        vocab = datasets.Vocabulary(["<unk>", "<eos>", "the", "cat", "sat"])
-        ids = vocab.encode("The cat sat. The dog")
-        self.assertAllEqual(ids, [2, 3, 4, 1, 2, 0])
-        self.assertEqual(vocab.decode(ids), "the cat sat <eos> the <unk>")
-        self.assertEqual(vocab.eos_id, 1)
-        self.assertEqual(vocab.unk_id, 0)
-        path = os.path.join(self.get_temp_dir(), "vocab.json")
-        vocab.save(path)
-        loaded = datasets.Vocabulary.load(path)
-        self.assertEqual(loaded, vocab)
-        self.assertAllEqual(loaded.encode(["sat", "mat"]), [4, 0])
-
-    def test_char_level(self):
-        vocab = datasets.Vocabulary(["<unk>", "a", "b", " "], level="char")
-        self.assertAllEqual(vocab.encode("ab c"), [1, 2, 3, 0])
-        self.assertEqual(vocab.decode([2, 1, 3]), "ba ")
-        self.assertIsNone(vocab.eos_id)
-
-    def test_errors(self):
-        with self.assertRaisesRegex(ValueError, "level"):
-            datasets.Vocabulary(["<unk>"], level="byte")
-        with self.assertRaisesRegex(ValueError, "<unk>"):
-            datasets.Vocabulary(["a", "<unk>"])
-        with self.assertRaisesRegex(ValueError, "unique"):
-            datasets.Vocabulary(["<unk>", "a", "a"])
-        with self.assertRaisesRegex(ValueError, "Ids"):
-            datasets.Vocabulary(["<unk>", "a"]).decode([2])
 
 
 class LoadTextTest(test_case.TestCase):
@@ -191,9 +127,9 @@ class LoadTextTest(test_case.TestCase):
             datasets.load_text("austen", vocab_size=1)
 
     def test_error_lists_every_source_tried(self):
-        old = text.AUSTEN_ROOT
-        text.AUSTEN_ROOT = "/nonexistent/janeaustenr/data"
-        self.addCleanup(setattr, text, "AUSTEN_ROOT", old)
+        old = text_data.AUSTEN_ROOT
+        text_data.AUSTEN_ROOT = "/nonexistent/janeaustenr/data"
+        self.addCleanup(setattr, text_data, "AUSTEN_ROOT", old)
         os.environ["KDL_APT_GET"] = "false"
         self.addCleanup(os.environ.pop, "KDL_APT_GET")
         with self.assertRaises(datasets.DatasetNotFoundError) as ctx:
@@ -233,68 +169,6 @@ class LoadTextTest(test_case.TestCase):
         path.write_bytes(path.read_bytes()[:-100])
         with self.assertRaisesRegex(datasets.CorruptDataError, "Rdata.rdb"):
             datasets.load_text("austen", path=folder, data_dir=self.cache)
-
-
-class TbpttTest(test_case.TestCase):
-    def test_continuity_and_shift(self):
-        ids = np.arange(103, dtype=np.int32)
-        ds = datasets.tbptt_dataset(ids, batch_size=4, seq_len=5)
-        batches = list(ds.as_numpy_iterator())
-        # (103 - 1) // 4 = 25 tokens per row -> 5 batches of 5 steps.
-        self.assertEqual(len(batches), 5)
-        self.assertEqual(int(ds.cardinality()), 5)
-        for x, y in batches:
-            self.assertEqual(x.shape, (4, 5))
-            self.assertEqual(x.dtype, np.int32)
-            self.assertAllEqual(y, x + 1)
-        for k in range(4):
-            x_k, x_next = batches[k][0], batches[k + 1][0]
-            # Row i of batch k+1 starts right after row i of batch k.
-            self.assertAllEqual(x_next[:, 0], x_k[:, -1] + 1)
-        rows = np.concatenate([b[0] for b in batches], axis=1)
-        self.assertAllEqual(rows, np.arange(100).reshape(4, 25))
-
-    def test_stream_of_text_ids(self):
-        rng = np.random.default_rng(0)
-        ids = rng.integers(0, 50, size=1000).astype(np.int32)
-        ds = datasets.tbptt_dataset(ids, batch_size=3, seq_len=7)
-        xs, ys = zip(*ds.as_numpy_iterator())
-        x = np.concatenate(xs, axis=1)
-        y = np.concatenate(ys, axis=1)
-        row = (len(ids) - 1) // 3
-        for i in range(3):
-            self.assertAllEqual(x[i], ids[i * row : i * row + x.shape[1]])
-            self.assertAllEqual(
-                y[i], ids[i * row + 1 : i * row + 1 + x.shape[1]]
-            )
-
-    def test_inside_dataset_map_and_stateful_rnn(self):
-        import keras
-
-        ids = np.arange(2 * 4 * 3 + 1) % 10
-        ds = datasets.tbptt_dataset(ids, batch_size=2, seq_len=4)
-        ds = ds.map(lambda x, y: (x, tf.one_hot(y, 10)))
-        x, y = next(iter(ds))
-        self.assertEqual(tuple(y.shape), (2, 4, 10))
-        model = keras.Sequential(
-            [
-                keras.Input((4,), batch_size=2),
-                keras.layers.Embedding(10, 8),
-                keras.layers.SimpleRNN(8, stateful=True, return_sequences=True),
-                keras.layers.Dense(10),
-            ]
-        )
-        model.compile("sgd", keras.losses.CategoricalCrossentropy(True))
-        history = model.fit(ds, epochs=1, verbose=0)
-        self.assertTrue(np.isfinite(history.history["loss"][0]))
-
-    def test_errors(self):
-        with self.assertRaisesRegex(ValueError, "batch_size"):
-            datasets.tbptt_dataset(np.arange(10), 0, 2)
-        with self.assertRaisesRegex(ValueError, "seq_len"):
-            datasets.tbptt_dataset(np.arange(10), 2, 0)
-        with self.assertRaisesRegex(ValueError, "Too few tokens"):
-            datasets.tbptt_dataset(np.arange(10), 4, 5)
 
 
 @pytest.mark.slow
