@@ -15,7 +15,8 @@ Trade-offs of this host backend (measured in `benchmarks/nat_overhead.py`):
 - `tf.data` pipelines that use it cannot be serialised (tf.data service).
 - It is exact, handles rectangular matrices, and costs what scipy costs
   plus a copy and the `numpy_function` call (about 1 ms); see
-  benchmarks/RESULTS.md for the measured times at batch 64..4096.
+  `benchmarks/nat_overhead.py --parts=assignment` for the times at batch
+  64..4096.
 
 No in-graph exact solver is shipped. A prototype Hungarian algorithm
 (shortest augmenting paths with potentials, vectorised over columns, in

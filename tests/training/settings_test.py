@@ -9,7 +9,9 @@ from kdl import training
 
 
 def _flags(**values):
-    return types.SimpleNamespace(smoke=False, epochs=10, units=100, **values)
+    return types.SimpleNamespace(
+        **{"smoke": False, "epochs": 10, "units": 100, **values}
+    )
 
 
 def test_smoke_overrides_apply_only_with_smoke():
