@@ -1,12 +1,15 @@
 """The R XDR / .rdb reader, on bytes the test builds in R's format."""
 
 import gzip
+import os
+import pathlib
 import struct
 
-import pytest
+from absl.testing import parameterized
 
 from kdl.datasets import rdata
 from kdl.datasets.sources import CorruptDataError
+from tests.test_case import TestCase
 
 
 def _named_list_of_int_pairs(names, pairs):
@@ -41,51 +44,55 @@ def _index(variables):
     return b"".join(out)
 
 
-def test_character_vector_round_trip():
-    strings = ["It is a truth", "", None, "caf\u00e9 \u2014 ok"]
-    payload = rdata.serialize_strings(strings)
-    assert payload[:2] == b"X\n"
-    assert rdata.unserialize(payload) == strings
+class RdataTest(TestCase):
+    def test_character_vector_round_trip(self):
+        strings = ["It is a truth", "", None, "caf\u00e9 \u2014 ok"]
+        payload = rdata.serialize_strings(strings)
+        self.assertEqual(payload[:2], b"X\n")
+        self.assertEqual(rdata.unserialize(payload), strings)
 
+    def test_named_list_and_symbol_reference(self):
+        payload = _named_list_of_int_pairs(["a", "b"], [(0, 10), (10, 7)])
+        self.assertEqual(
+            rdata.unserialize(payload), {"a": [0, 10], "b": [10, 7]}
+        )
 
-def test_named_list_and_symbol_reference():
-    payload = _named_list_of_int_pairs(["a", "b"], [(0, 10), (10, 7)])
-    assert rdata.unserialize(payload) == {"a": [0, 10], "b": [10, 7]}
+    def test_latin1_and_bad_header(self):
+        raw = "na\u00efve".encode("latin-1")
+        payload = rdata.serialize_strings(["x"])[:23] + struct.pack(
+            ">iii", rdata.STRSXP, 1, rdata.CHARSXP | (4 << 12)
+        )
+        payload += struct.pack(">i", len(raw)) + raw
+        self.assertEqual(rdata.unserialize(payload), ["na\u00efve"])
+        with self.assertRaisesRegex(CorruptDataError, "not an XDR payload"):
+            rdata.unserialize(b"RDX3\n", name="f.rdb")
 
+    def test_read_rdb_walks_records_and_uses_index(self):
+        tmp = pathlib.Path(self.get_temp_dir())
+        rec1 = rdata.write_rdb_record(rdata.serialize_strings(["one", "two"]))
+        rec2 = rdata.write_rdb_record(rdata.serialize_strings(["three"]))
+        path = tmp / "Rdata.rdb"
+        path.write_bytes(rec1 + rec2)
+        self.assertEqual(
+            rdata.read_rdb(path), {"0": ["one", "two"], "1": ["three"]}
+        )
+        (tmp / "Rdata.rdx").write_bytes(
+            gzip.compress(_index({"b": (len(rec1), len(rec2)), "a": (0, 5)}))
+        )
+        self.assertEqual(
+            rdata.read_rdb(path), {"b": ["three"], "a": ["one", "two"]}
+        )
 
-def test_latin1_and_bad_header():
-    raw = "na\u00efve".encode("latin-1")
-    payload = rdata.serialize_strings(["x"])[:23] + struct.pack(
-        ">iii", rdata.STRSXP, 1, rdata.CHARSXP | (4 << 12)
-    )
-    payload += struct.pack(">i", len(raw)) + raw
-    assert rdata.unserialize(payload) == ["na\u00efve"]
-    with pytest.raises(CorruptDataError, match="not an XDR payload"):
-        rdata.unserialize(b"RDX3\n", name="f.rdb")
+    @parameterized.parameters(3, 12, -5)
+    def test_truncated_rdb_names_the_file(self, cut):
+        rec = rdata.write_rdb_record(rdata.serialize_strings(["a" * 200] * 20))
+        path = os.path.join(self.get_temp_dir(), "Rdata.rdb")
+        with open(path, "wb") as f:
+            f.write(rec + rec[:cut])
+        with self.assertRaisesRegex(CorruptDataError, "Rdata.rdb"):
+            rdata.read_rdb(path)
 
-
-def test_read_rdb_walks_records_and_uses_index(tmp_path):
-    rec1 = rdata.write_rdb_record(rdata.serialize_strings(["one", "two"]))
-    rec2 = rdata.write_rdb_record(rdata.serialize_strings(["three"]))
-    path = tmp_path / "Rdata.rdb"
-    path.write_bytes(rec1 + rec2)
-    assert rdata.read_rdb(path) == {"0": ["one", "two"], "1": ["three"]}
-    (tmp_path / "Rdata.rdx").write_bytes(
-        gzip.compress(_index({"b": (len(rec1), len(rec2)), "a": (0, 5)}))
-    )
-    assert rdata.read_rdb(path) == {"b": ["three"], "a": ["one", "two"]}
-
-
-@pytest.mark.parametrize("cut", [3, 12, -5])
-def test_truncated_rdb_names_the_file(tmp_path, cut):
-    rec = rdata.write_rdb_record(rdata.serialize_strings(["a" * 200] * 20))
-    path = tmp_path / "Rdata.rdb"
-    path.write_bytes(rec + rec[:cut])
-    with pytest.raises(CorruptDataError, match="Rdata.rdb"):
-        rdata.read_rdb(path)
-
-
-def test_truncated_payload_is_an_error():
-    payload = rdata.serialize_strings(["abcdef"])
-    with pytest.raises(CorruptDataError, match="truncated"):
-        rdata.unserialize(payload[:-3], name="x.rdb")
+    def test_truncated_payload_is_an_error(self):
+        payload = rdata.serialize_strings(["abcdef"])
+        with self.assertRaisesRegex(CorruptDataError, "truncated"):
+            rdata.unserialize(payload[:-3], name="x.rdb")

@@ -2,10 +2,9 @@
 
 import os
 
-import pytest
-
 from kdl.datasets import sword
 from kdl.datasets.sources import CorruptDataError
+from tests.test_case import TestCase
 
 BOOK = '<div osisID="{0}" sID="b{0}" type="book"/><title>The Book</title>'
 CHAPTER = '<chapter n="{0}" osisID="X.{0}" sID="X.{0}"/> '
@@ -23,50 +22,62 @@ def module_slots(book_verses):
     return slots
 
 
-def test_strip_osis():
-    raw = (
-        'In the <w lemma="strong:H7225">beginning</w>\u00b6 God'
-        '<note placement="foot">a <i>note</i></note>created &amp; made.' + END
-    )
-    assert sword.strip_osis(raw) == "In the beginning God created & made."
+class SwordTest(TestCase):
+    def test_strip_osis(self):
+        raw = (
+            'In the <w lemma="strong:H7225">beginning</w>\u00b6 God'
+            '<note placement="foot">a <i>note</i></note>created &amp; made.'
+            + END
+        )
+        self.assertEqual(
+            sword.strip_osis(raw), "In the beginning God created & made."
+        )
 
+    def test_read_module_books_chapters_verses(self):
+        tmp = self.get_temp_dir()
+        slots = module_slots(
+            [
+                (
+                    "Gen",
+                    [["In the beginning.", "And the earth" + END], ["Two."]],
+                ),
+                ("Exod", [["Now these.", ""]]),
+            ]
+        )
+        sword.write_module(tmp, {"ot": slots, "nt": slots[:2]})
+        verses = sword.read_verses(tmp)
+        self.assertEqual(
+            verses,
+            [
+                ("Gen", 1, 1, "In the beginning."),
+                ("Gen", 1, 2, "And the earth"),  # Keeps the verse with eIDs.
+                ("Gen", 2, 1, "Two."),
+                ("Exod", 1, 1, "Now these."),
+            ],
+        )
+        rows = sword.read_module(tmp)
+        self.assertLen(rows, len(slots) + 2)
 
-def test_read_module_books_chapters_verses(tmp_path):
-    slots = module_slots(
-        [
-            ("Gen", [["In the beginning.", "And the earth" + END], ["Two."]]),
-            ("Exod", [["Now these.", ""]]),
-        ]
-    )
-    sword.write_module(str(tmp_path), {"ot": slots, "nt": slots[:2]})
-    verses = sword.read_verses(str(tmp_path))
-    assert verses == [
-        ("Gen", 1, 1, "In the beginning."),
-        ("Gen", 1, 2, "And the earth"),  # Keeps the verse with eIDs.
-        ("Gen", 2, 1, "Two."),
-        ("Exod", 1, 1, "Now these."),
-    ]
-    rows = sword.read_module(str(tmp_path))
-    assert len(rows) == len(slots) + 2
+    def test_corrupt_block_names_the_file(self):
+        tmp = self.get_temp_dir()
+        slots = module_slots([("Gen", [["a" * 50, "b" * 50, "c" * 50]])])
+        sword.write_module(tmp, {"ot": slots}, block_size=4)
+        bzz = os.path.join(tmp, "ot.bzz")
+        with open(bzz, "rb") as f:
+            data = f.read()
+        with open(bzz, "wb") as f:
+            f.write(data[:-8])
+        with self.assertRaisesRegex(CorruptDataError, "ot.bzz"):
+            sword.read_verses(tmp)
+        with open(bzz, "wb") as f:
+            f.write(data[:5] + b"\x00" * 10 + data[15:])
+        with self.assertRaisesRegex(CorruptDataError, "ot.bzz"):
+            sword.read_verses(tmp)
+        with open(os.path.join(tmp, "ot.bzv"), "ab") as f:
+            f.write(b"xyz")
+        with self.assertRaisesRegex(CorruptDataError, "ot.bzv"):
+            sword.read_verses(tmp)
 
-
-def test_corrupt_block_names_the_file(tmp_path):
-    slots = module_slots([("Gen", [["a" * 50, "b" * 50, "c" * 50]])])
-    sword.write_module(str(tmp_path), {"ot": slots}, block_size=4)
-    bzz = os.path.join(tmp_path, "ot.bzz")
-    data = open(bzz, "rb").read()
-    open(bzz, "wb").write(data[:-8])
-    with pytest.raises(CorruptDataError, match="ot.bzz"):
-        sword.read_verses(str(tmp_path))
-    open(bzz, "wb").write(data[:5] + b"\x00" * 10 + data[15:])
-    with pytest.raises(CorruptDataError, match="ot.bzz"):
-        sword.read_verses(str(tmp_path))
-    bzv = os.path.join(tmp_path, "ot.bzv")
-    open(bzv, "ab").write(b"xyz")
-    with pytest.raises(CorruptDataError, match="ot.bzv"):
-        sword.read_verses(str(tmp_path))
-
-
-def test_empty_folder(tmp_path):
-    with pytest.raises(CorruptDataError, match="no ot/nt"):
-        sword.read_module(str(tmp_path))
+    def test_empty_folder(self):
+        with self.assertRaisesRegex(CorruptDataError, "no ot/nt"):
+            sword.read_module(self.get_temp_dir())
