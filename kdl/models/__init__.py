@@ -16,6 +16,9 @@ from kdl.models.nat import NAT
 from kdl.models.perceptron import Perceptron
 from kdl.models.seq2seq import Seq2Seq
 from kdl.models.seq2seq_attention import Seq2SeqAttention
+from kdl.models.style_transfer import StyleTransfer
+from kdl.models.style_transfer import build_random_vgg
+from kdl.models.style_transfer import build_style_extractor
 
 __all__ = [
     "GLO",
@@ -34,4 +37,7 @@ __all__ = [
     "pretrain_dbn",
     "pretrain_denoising_autoencoders",
     "pretrain_supervised",
+    "StyleTransfer",
+    "build_random_vgg",
+    "build_style_extractor",
 ]

@@ -1,6 +1,7 @@
-"""recipes/style_transfer.py: the optimisation lowers the style loss."""
+"""recipes/style_transfer.py: smoke run, cached arm, CLI --smoke and help."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -10,56 +11,65 @@ from tests.recipes import recipe_testing
 style_transfer = recipe_testing.load_recipe("style_transfer")
 
 
-# Flags other recipes also define (with their own defaults) when their
-# tests run in the same process: pass this recipe's defaults explicitly.
-SHARED_DEFAULTS = {"learning_rate": 0.02}
-
-
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        style_transfer,
-        output_dir=str(tmp_path),
-        smoke=True,
-        **{**SHARED_DEFAULTS, **overrides},
+        style_transfer, output_dir=str(tmp_path), smoke=True, **overrides
     )
 
 
-def test_smoke_run_lowers_the_style_loss(tmp_path):
-    rng = np.random.RandomState(0)
-    content = rng.rand(1, 24, 24, 3).astype("float32")
+def _images():
+    content = np.random.RandomState(0).rand(1, 24, 24, 3).astype("float32")
     stripes = np.zeros((1, 24, 24, 3), "float32")
     stripes[:, ::4] = [1.0, 0.2, 0.0]
-    results = style_transfer.run(
-        _flags(tmp_path, style_weight=1e6),
-        datasets_override={"content": content, "style": stripes},
-    )
+    return {"content": content, "style": stripes}
+
+
+def test_smoke_run_reuses_the_arm_until_a_flag_changes(tmp_path):
+    results = style_transfer.run(_flags(tmp_path), datasets_override=_images())
     assert results["style_loss"]["end"] < results["style_loss"]["start"]
     assert results["content_loss"]["start"] == 0.0
     assert results["style_loss_constant"] == 0.25
-    assert (tmp_path / "result.png").exists()
+    assert results["steps"] == 3 and results["image_size"] == 24
+    assert results["settings"]["image_size"] == 32  # --smoke applied
+    (row,) = results["readme_rows"]
+    assert set(row) == {"what", "ours", "paper", "holds"}
+    assert row["holds"] == "yes" and "24 px" in row["what"]
+    for name in ("result.png", "losses.png", "table.md", "results.json"):
+        assert (tmp_path / name).exists(), name
     assert (tmp_path / "train" / "history.csv").exists()
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["provenance"]["seeds"] == [0]
+    assert on_disk["readme_rows"] == results["readme_rows"]
+
+    start = time.perf_counter()
+    again = style_transfer.run(_flags(tmp_path), datasets_override=_images())
+    assert time.perf_counter() - start < 5
+    assert again["style_loss"] == results["style_loss"]
+    changed = style_transfer.run(
+        _flags(tmp_path, tv_weight=0.0), datasets_override=_images()
+    )
+    assert changed["style_loss"] != results["style_loss"]
 
 
-def test_sample_images_and_vgg_needs_weights():
+def test_sample_images_and_one_device_only(tmp_path):
     image = style_transfer.load_image("flower.jpg", 16)
     assert image.shape == (1, 16, 16, 3)
     assert 0.0 <= image.min() and image.max() <= 1.0
-    with pytest.raises(ValueError, match="vgg_weights"):
-        style_transfer.feature_extractor("vgg19", 0, "")
+    with pytest.raises(ValueError, match="one device"):
+        style_transfer.run(_flags(tmp_path, strategy="mirrored"))
 
 
-def test_tune_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="tune"):
-        style_transfer.run(_flags(tmp_path, tune=True))
-
-
-@pytest.mark.slow
 def test_cli_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe(
         "style_transfer", "--smoke", f"--output_dir={tmp_path}"
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["features"] == "random"
-    help_text = recipe_testing.run_recipe("style_transfer", "--helpfull").stdout
-    assert "--style_weight" in help_text
+    assert results["features"] == "random" and results["smoke"]
+    assert results["provenance"]["command"].startswith(
+        "python recipes/style_transfer.py --smoke"
+    )
+    help_text = recipe_testing.run_recipe("style_transfer", "--helpfull")
+    for flag in ("--style_weight", "--features", "--vgg_weights", "--epochs"):
+        assert flag in help_text.stdout, flag
+    assert "--tune" not in help_text.stdout
