@@ -4,6 +4,8 @@ import gzip
 import os
 import pathlib
 import subprocess
+import time
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -296,47 +298,49 @@ class PipelineTest(test_case.TestCase):
             images.image_dataset(np.zeros((3, 2, 2)), batch_size=0)
 
 
-@pytest.mark.slow
-def test_real_fashion_mnist_and_mnist_5k():
-    (x, y), (xt, yt) = datasets.load_images("fashion_mnist")
-    assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
-    assert sorted(set(y.tolist())) == list(range(10))
-    (x5, y5), (x5t, y5t) = datasets.load_images("mnist_5k")
-    assert len(x5) + len(x5t) == 5000 and x5.shape[1:] == (28, 28)
+class LoadImagesTest(test_case.TestCase):
+    @pytest.mark.slow
+    def test_real_fashion_mnist_and_mnist_5k(self):
+        (x, y), (xt, yt) = datasets.load_images("fashion_mnist")
+        self.assertEqual(x.shape, (60000, 28, 28))
+        self.assertEqual(xt.shape, (10000, 28, 28))
+        self.assertEqual(sorted(set(y.tolist())), list(range(10)))
+        (x5, y5), (x5t, y5t) = datasets.load_images("mnist_5k")
+        self.assertEqual(len(x5) + len(x5t), 5000)
+        self.assertEqual(x5.shape[1:], (28, 28))
 
+    def test_mnist_from_prepared_tfds(self):
+        from tests.datasets.text_data_test import FakeTfdsBuilder
 
-def test_mnist_from_prepared_tfds(tmp_path):
-    from unittest import mock
-
-    from tests.datasets.text_data_test import FakeTfdsBuilder
-
-    rng = np.random.default_rng(0)
-    splits = {
-        s: {
-            "image": rng.integers(0, 256, (n, 28, 28, 1)).astype(np.uint8),
-            "label": np.arange(n) % 10,
+        rng = np.random.default_rng(0)
+        splits = {
+            s: {
+                "image": rng.integers(0, 256, (n, 28, 28, 1)).astype(np.uint8),
+                "label": np.arange(n) % 10,
+            }
+            for s, n in (("train", 6), ("test", 3))
         }
-        for s, n in (("train", 6), ("test", 3))
-    }
-    with mock.patch(
-        "tensorflow_datasets.builder",
-        lambda name, data_dir=None: FakeTfdsBuilder(splits),
-    ):
-        (x, y), (xt, yt) = datasets.load_images("mnist", data_dir=tmp_path)
-    np.testing.assert_array_equal(x, splits["train"]["image"][..., 0])
-    np.testing.assert_array_equal(yt, [0, 1, 2])
-    assert y.dtype == np.int32
+        with mock.patch(
+            "tensorflow_datasets.builder",
+            lambda name, data_dir=None: FakeTfdsBuilder(splits),
+        ):
+            (x, y), (xt, yt) = datasets.load_images(
+                "mnist", data_dir=pathlib.Path(self.get_temp_dir())
+            )
+        self.assertAllEqual(x, splits["train"]["image"][..., 0])
+        self.assertAllEqual(yt, [0, 1, 2])
+        self.assertEqual(y.dtype, np.int32)
 
-
-def test_mnist_offline_error_is_fast(tmp_path, monkeypatch):
-    import time
-
-    monkeypatch.setenv("KDL_OFFLINE", "1")
-    start = time.time()
-    with pytest.raises(datasets.DatasetNotFoundError) as info:
-        datasets.load_images("mnist", data_dir=tmp_path)
-    assert time.time() - start < 20
-    msg = str(info.value)
-    assert "tfds mnist (prepared)" in msg and "mnist.npz" in msg
-    assert "file_hash='731c5ac6" in msg
-    assert "load_images('mnist_5k')" in msg
+    def test_mnist_offline_error_is_fast(self):
+        start = time.time()
+        with mock.patch.dict(os.environ, {"KDL_OFFLINE": "1"}):
+            with self.assertRaises(datasets.DatasetNotFoundError) as ctx:
+                datasets.load_images(
+                    "mnist", data_dir=pathlib.Path(self.get_temp_dir())
+                )
+        self.assertLess(time.time() - start, 20)
+        msg = str(ctx.exception)
+        self.assertIn("tfds mnist (prepared)", msg)
+        self.assertIn("mnist.npz", msg)
+        self.assertIn("file_hash='731c5ac6", msg)
+        self.assertIn("load_images('mnist_5k')", msg)
