@@ -40,7 +40,7 @@ setup(
         "babel",
         "scikit-learn",
     ],
-    extras_require={"test": ["pytest", "ruff"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "ruff"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Framework :: Keras",
