@@ -3,6 +3,7 @@
 Subpackages:
   kdl.layers       Keras layers (SCRN, Bahdanau attention, latent tables, ...)
   kdl.losses       Keras losses (Laplacian pyramid, noise as targets, style)
+  kdl.constraints  row-wise weight constraints (unit ball / sphere rows)
   kdl.ops          graph-compatible ops Keras lacks (linear assignment)
   kdl.optimizers   row-sparse ("lazy") optimizers for per-example tables
   kdl.models       composite models with custom train steps
@@ -16,6 +17,7 @@ Subpackages:
 __version__ = "0.1.0"
 
 from kdl import attacks
+from kdl import constraints
 from kdl import datasets
 from kdl import initializers
 from kdl import layers
@@ -29,6 +31,7 @@ from kdl import tuning
 __all__ = [
     "__version__",
     "attacks",
+    "constraints",
     "datasets",
     "initializers",
     "layers",
