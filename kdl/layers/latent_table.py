@@ -5,9 +5,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kdl.optimizers.projection import project_rows
-from kdl.optimizers.projection import validate_projection
-from kdl.optimizers.row_sparse import ROW_PROJECTION_ATTR
+from kdl.constraints.unit_ball_rows import UnitBallRows
+from kdl.constraints.unit_sphere_rows import UnitSphereRows
+
+# The `projection` argument's values and the constraint each one puts on the
+# table.
+PROJECTIONS = {"ball": UnitBallRows, "sphere": UnitSphereRows, None: None}
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -22,25 +25,31 @@ class LatentTable(keras.layers.Layer):
     tensor), so the gradient of the table is a `tf.IndexedSlices` holding
     the batch rows only.
 
-    Sparse training: compile with `kdl.optimizers.RowSparseAdam` or
-    `kdl.optimizers.RowSparseSGD` (or give one to `kdl.models.GLO` as its
-    `code_optimizer`). They update, and project, only the rows of the batch:
-    a step costs the same for 1K and 1M rows, rows not in the batch and their
-    optimizer moments stay bitwise unchanged (lazy Adam). The projection is
-    done by those optimizers, which read it from the table variable; the
-    stock Keras optimizers neither project nor stay sparse with momentum or
-    Adam (they rewrite the whole table each step, keras-team/keras#19992).
+    The projection is the table's Keras weight constraint
+    (`embeddings_constraint`, on `embeddings.constraint`), so every Keras
+    optimizer keeps the codes projected: after each step it applies the
+    constraint to the whole table. Sparse training: compile with
+    `kdl.optimizers.RowSparseAdam` or `kdl.optimizers.RowSparseSGD` (or give
+    one to `kdl.models.GLO` as its `code_optimizer`). They update, and
+    project, only the rows of the batch: a step costs the same for 1K and 1M
+    rows, rows not in the batch and their optimizer moments stay bitwise
+    unchanged (lazy Adam). The stock Keras optimizers rewrite the whole
+    table each step (the constraint, and with momentum or Adam the update
+    itself, keras-team/keras#19992): correct, but O(rows).
 
-    Projections (`kdl.optimizers.projection.project_rows`): the GLO paper
-    says the codes live on "the unit l2 sphere" while its reimplementations
-    (e.g. tneumann/minimal_glo) apply `z / max(|z|, 1)`, the unit ball. kdl
-    offers both: `"ball"` (default, `z / max(|z|, 1)`), `"sphere"`
-    (`z / |z|`), or `None`. The initial codes are projected once at build.
+    Projections: the GLO paper says the codes live on "the unit l2 sphere"
+    while its reimplementations (e.g. tneumann/minimal_glo) apply
+    `z / max(|z|, 1)`, the unit ball. kdl offers both: `"ball"` (default,
+    `kdl.constraints.UnitBallRows`, `z / max(|z|, 1)`), `"sphere"`
+    (`kdl.constraints.UnitSphereRows`, `z / |z|`), or `None`. The initial
+    codes are projected once at build.
 
     Args:
         num_examples: number of rows (training examples), >= 1.
         latent_dim: code size, >= 1.
-        projection: `"ball"`, `"sphere"` or `None`.
+        projection: `"ball"`, `"sphere"` or `None` (case-insensitive
+            `"none"` too): the table's constraint, `UnitBallRows`,
+            `UnitSphereRows` or none.
         initializer: Keras initializer of the codes before projection
             (default `RandomNormal(stddev=1)`, which the ball projection puts
             on the sphere for `latent_dim` >~ 4). To start from given codes
@@ -95,7 +104,18 @@ class LatentTable(keras.layers.Layer):
             )
         self.num_examples = int(num_examples)
         self.latent_dim = int(latent_dim)
-        self.projection = validate_projection(projection)
+        if isinstance(projection, str):
+            projection = projection.lower()
+            if projection == "none":
+                projection = None
+        if projection not in PROJECTIONS:
+            raise ValueError(
+                "`projection` must be one of 'ball', 'sphere' or None. "
+                f"Received: projection={projection!r}"
+            )
+        self.projection = projection
+        constraint = PROJECTIONS[projection]
+        self.embeddings_constraint = constraint() if constraint else None
         if initializer is None:
             initializer = keras.initializers.RandomNormal(stddev=1.0)
         self.initializer = keras.initializers.get(initializer)
@@ -109,12 +129,10 @@ class LatentTable(keras.layers.Layer):
             dtype="float32",
             autocast=False,
             trainable=True,
+            constraint=self.embeddings_constraint,
         )
-        setattr(self.embeddings, ROW_PROJECTION_ATTR, self.projection)
-        if self.projection is not None:
-            self.embeddings.assign(
-                project_rows(self.embeddings, self.projection)
-            )
+        if self.embeddings_constraint is not None:
+            self.embeddings.assign(self.embeddings_constraint(self.embeddings))
         self.built = True
 
     def set_codes(self, codes):
@@ -128,7 +146,9 @@ class LatentTable(keras.layers.Layer):
                 f"{(self.num_examples, self.latent_dim)}. "
                 f"Received: codes.shape={codes.shape}"
             )
-        self.embeddings.assign(project_rows(codes, self.projection))
+        if self.embeddings_constraint is not None:
+            codes = self.embeddings_constraint(codes)
+        self.embeddings.assign(codes)
 
     @property
     def codes(self):

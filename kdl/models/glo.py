@@ -6,8 +6,8 @@ import tensorflow as tf
 from keras import ops
 
 from kdl.layers.latent_table import LatentTable
-from kdl.optimizers.projection import project_rows
 from kdl.optimizers.row_sparse import RowSparseAdam
+from kdl.optimizers.row_sparse import RowSparseOptimizer
 
 
 def build_dcgan_generator(latent_dim, image_shape=(28, 28, 1), filters=64):
@@ -221,7 +221,7 @@ class GLO(keras.Model):
             code_optimizer = RowSparseAdam(0.01)
         elif isinstance(code_optimizer, (str, dict)):
             code_optimizer = keras.optimizers.get(code_optimizer)
-        if not hasattr(code_optimizer, "_register_projections"):
+        if not isinstance(code_optimizer, RowSparseOptimizer):
             raise ValueError(
                 "`code_optimizer` must be a kdl.optimizers.RowSparseAdam or "
                 "RowSparseSGD (stock Keras optimizers update the whole table "
@@ -412,9 +412,10 @@ class GLO(keras.Model):
         codes_var = keras.Variable(
             np.zeros((batch, self.latent_dim), "float32"), name="encode_codes"
         )
+        # The table's constraint: Adam projects the codes after each step.
+        codes_var.constraint = self.latent_table.embeddings_constraint
         optimizer = keras.optimizers.Adam(learning_rate)
         optimizer.build([codes_var])
-        projection = self.projection
 
         @tf.function
         def run(target, count):
@@ -424,7 +425,6 @@ class GLO(keras.Model):
                     value = ops.mean(loss_fn(target, pred))
                 grad = tape.gradient(value, [codes_var])
                 optimizer.apply(grad, [codes_var])
-                codes_var.assign(project_rows(codes_var, projection))
 
         mean_code = self.codes.mean(axis=0)
         result = np.zeros((n, self.latent_dim), "float32")
@@ -438,9 +438,7 @@ class GLO(keras.Model):
             start_codes = rng.normal(size=(batch, self.latent_dim))
             if init == "mean":
                 start_codes = mean_code + 0.01 * start_codes
-            codes_var.assign(
-                project_rows(start_codes.astype("float32"), projection)
-            )
+            codes_var.assign(self._project(start_codes.astype("float32")))
             for variable in optimizer.variables:  # fresh moments and steps
                 if "learning_rate" not in variable.name:
                     variable.assign(ops.zeros_like(variable))
@@ -470,7 +468,7 @@ class GLO(keras.Model):
             "float32"
         )
         if project:
-            codes = ops.convert_to_numpy(project_rows(codes, self.projection))
+            codes = self._project(codes)
         return self.decode(codes, batch_size=batch_size)
 
     def interpolate(self, i, j, steps=8, project=True):
@@ -487,5 +485,12 @@ class GLO(keras.Model):
         t = np.linspace(0.0, 1.0, int(steps), dtype="float32")[:, None]
         codes = (1.0 - t) * z_i + t * z_j
         if project:
-            codes = ops.convert_to_numpy(project_rows(codes, self.projection))
+            codes = self._project(codes)
         return self.decode(codes)
+
+    def _project(self, codes):
+        """`codes` under the table's constraint, as a NumPy array."""
+        constraint = self.latent_table.embeddings_constraint
+        if constraint is not None:
+            codes = constraint(codes)
+        return ops.convert_to_numpy(codes)

@@ -2,13 +2,20 @@
 
 Keras 3's optimizers turn the `tf.IndexedSlices` gradient of an `Embedding`
 into dense updates of the whole table and of its slots every step
-(keras-team/keras#19992), so a step costs O(rows of the table). These
-subclasses of `keras.optimizers.SGD` / `keras.optimizers.Adam` update, for a
-sparse gradient, only the rows it names: gather those rows of the variable and
-of the slots, compute the step, project the rows (when the variable belongs to
-a `kdl.layers.LatentTable`), and `scatter_update` them back in place. Other
-rows, and their moments, are not read or written and stay bitwise unchanged.
-Dense gradients get the ordinary Keras update.
+(keras-team/keras#19992), and apply a weight's `constraint` to the whole
+weight after every step, so a step costs O(rows of the table). The optimizers
+here update, for a sparse gradient, only the rows it names: gather those rows
+of the variable and of the optimizer slots, compute the step, apply the
+variable's `kdl.constraints.RowConstraint` (if it has one) to those rows, and
+`scatter_update` them back in place. Other rows, and their slots, are not read
+or written and stay bitwise unchanged. Dense gradients get the ordinary dense
+update, then the dense constraint.
+
+Only public Keras API is used: slots come from `add_variable_from_reference`
+and live in this class's own lists; `apply` hands Keras the backing
+`tf.Variable` (`keras.Variable.value`) of a variable with a row constraint, so
+Keras's own dense constraint pass (which reads `variable.constraint`) skips it
+and `update_step` applies the constraint itself, densely or to the rows.
 
 TensorFlow backend only: in-place row scatter into a variable has no
 `keras.ops` form (`keras.ops.scatter_update` returns a new tensor, an O(rows)
@@ -17,12 +24,9 @@ copy), so these classes use `tf.Variable.scatter_update`.
 
 import keras
 import tensorflow as tf
+from keras import ops
 
-from kdl.optimizers.projection import project_rows
-
-# Attribute that `kdl.layers.LatentTable` sets on its code variable; the
-# optimizers below project the rows they update accordingly.
-ROW_PROJECTION_ATTR = "kdl_row_projection"
+from kdl.constraints.row_constraint import RowConstraint
 
 
 def _dedup_rows(gradient):
@@ -35,56 +39,162 @@ def _dedup_rows(gradient):
     return unique, values
 
 
-def _as_tf_variable(variable):
-    return variable.value if isinstance(variable, keras.Variable) else variable
+def _backing(variable):
+    """The backend `tf.Variable` of a `keras.Variable` (else `variable`)."""
+    if isinstance(variable, keras.Variable):
+        return variable.value
+    return variable
 
 
-class _RowSparseMixin:
-    """Row projection bookkeeping shared by the row-sparse optimizers."""
+def _local_copies(variable):
+    """The `tf.Variable`s that `update_step` may receive for `variable`.
 
-    def _register_projections(self, var_list):
-        self._row_projections = {}
-        for variable in var_list:
-            projection = getattr(variable, ROW_PROJECTION_ATTR, None)
-            if projection is not None:
-                self._row_projections[self._var_key(variable)] = projection
+    `variable.value` itself, and under a `tf.distribute` strategy its
+    per-replica copies (Keras updates a mirrored variable copy by copy).
+    """
+    value = _backing(variable)
+    strategy = getattr(value, "distribute_strategy", None)
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
+    return (value, *strategy.experimental_local_results(value))
 
-    def _projection_of(self, variable):
-        return getattr(self, "_row_projections", {}).get(
-            self._var_key(variable)
+
+def _row_constraint(variable):
+    constraint = getattr(variable, "constraint", None)
+    return constraint if isinstance(constraint, RowConstraint) else None
+
+
+class _Entry:
+    """A trained variable, its slots and row constraint.
+
+    A plain object, so that Keras does not track the model's variable as an
+    optimizer variable (it would for a list or dict attribute holding it).
+    """
+
+    def __init__(self, variable, slots, constraint):
+        self.variable = variable
+        self.slots = slots
+        self.constraint = constraint
+
+
+class RowSparseOptimizer(keras.optimizers.Optimizer):
+    """Base class of `RowSparseSGD` and `RowSparseAdam`.
+
+    Owns the slot variables (one per name in `slot_names(self)`, created
+    from each trained variable) and the row constraints. Subclasses
+    implement `dense_update(gradient, variable, slots, learning_rate)`
+    (assigns in place) and `row_update(gradient, rows, slot_rows,
+    learning_rate)` (returns the new rows and slot rows).
+
+    Args:
+        learning_rate: float or schedule.
+        **kwargs: base optimizer arguments (name, clipnorm, ...). With
+            `weight_decay` or `use_ema` Keras updates the whole table each
+            step (dense), as for any Keras optimizer.
+    """
+
+    def slot_names(self):
+        """Names of the per-variable slots, in creation order."""
+        return ()
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._row_entries = []
+        self._row_index = {}
+        for index, variable in enumerate(variables):
+            slots = [
+                self.add_variable_from_reference(variable, name=name)
+                for name in self.slot_names()
+            ]
+            self._row_entries.append(
+                _Entry(variable, slots, _row_constraint(variable))
+            )
+            for copy in _local_copies(variable):
+                self._row_index[copy.ref()] = index
+
+    def apply(self, grads, trainable_variables=None):
+        if trainable_variables is None:
+            if self.built:
+                trainable_variables = [e.variable for e in self._row_entries]
+        else:
+            trainable_variables = list(trainable_variables)
+            if not self.built:
+                self.build(trainable_variables)
+        if trainable_variables is not None:
+            # Keras applies `variable.constraint` to the whole variable
+            # after the step; a row constraint is applied by `update_step`
+            # instead (to the updated rows only, for a sparse gradient).
+            # The backing tf.Variable is the same variable to Keras, but
+            # carries no constraint.
+            trainable_variables = [
+                _backing(v) if _row_constraint(v) is not None else v
+                for v in trainable_variables
+            ]
+        return super().apply(grads, trainable_variables)
+
+    def _entry(self, variable):
+        key = _backing(variable).ref()
+        if key not in self._row_index:
+            raise ValueError(
+                f"{self.__class__.__name__} was not built with this variable "
+                "(or was built outside the tf.distribute strategy scope that "
+                f"created it). Received: variable={variable.name}"
+            )
+        return self._row_entries[self._row_index[key]]
+
+    def update_step(self, gradient, variable, learning_rate):
+        entry = self._entry(variable)
+        slots, constraint = entry.slots, entry.constraint
+        variable = _backing(variable)
+        if not isinstance(gradient, tf.IndexedSlices):
+            self.dense_update(gradient, variable, slots, learning_rate)
+            if constraint is not None:
+                variable.assign(constraint(variable))
+            return
+        indices, gradient = _dedup_rows(gradient)
+        gradient = tf.cast(gradient, variable.dtype)
+        rows = tf.gather(variable, indices)
+        slot_rows = [tf.gather(_backing(slot), indices) for slot in slots]
+        rows, slot_rows = self.row_update(
+            gradient, rows, slot_rows, tf.cast(learning_rate, variable.dtype)
         )
-
-    def _scatter_rows(self, variable, indices, rows, project=False):
-        if project:
-            projection = self._projection_of(variable)
-            if projection is not None:
-                rows = project_rows(rows, projection)
-        _as_tf_variable(variable).scatter_update(
+        if constraint is not None:
+            rows = constraint(rows)
+        for slot, new_rows in zip(slots, slot_rows):
+            _backing(slot).scatter_update(tf.IndexedSlices(new_rows, indices))
+        variable.scatter_update(
             tf.IndexedSlices(tf.cast(rows, variable.dtype), indices)
         )
 
-    def _project_dense(self, variable):
-        projection = self._projection_of(variable)
-        if projection is not None:
-            variable.assign(project_rows(variable, projection))
+    def dense_update(self, gradient, variable, slots, learning_rate):
+        raise NotImplementedError
+
+    def row_update(self, gradient, rows, slot_rows, learning_rate):
+        raise NotImplementedError
 
 
 @keras.saving.register_keras_serializable(package="kdl")
-class RowSparseSGD(_RowSparseMixin, keras.optimizers.SGD):
+class RowSparseSGD(RowSparseOptimizer):
     """SGD (with optional momentum) that updates only the rows in the batch.
 
     Same arguments and dense behaviour as `keras.optimizers.SGD`. For a
-    `tf.IndexedSlices` gradient (what `keras.ops.take` / `Embedding` /
-    `kdl.layers.LatentTable` produce under TensorFlow), duplicate indices are
+    `tf.IndexedSlices` gradient (what `kdl.layers.LatentTable` and, under
+    TensorFlow, `keras.layers.Embedding` produce), duplicate indices are
     summed, then only those rows change:
     `m[i] = momentum * m[i] - lr * g[i]`, `w[i] += m[i]` (Nesterov:
     `w[i] += momentum * m[i] - lr * g[i]`), or `w[i] -= lr * g[i]` without
     momentum. The momentum of rows not in the batch does not decay ("lazy"
-    momentum, as TensorFlow 1's sparse momentum). Rows of a `LatentTable`
-    with a projection are projected after the step.
+    momentum, as TensorFlow 1's sparse momentum). If the variable has a
+    `kdl.constraints.RowConstraint` (a `LatentTable` with a projection), it
+    is applied to the updated rows only.
 
     Args:
-        learning_rate, momentum, nesterov, **kwargs: as `keras.optimizers.SGD`.
+        learning_rate: float or schedule (default 0.01).
+        momentum: float in [0, 1] (default 0: no momentum slot).
+        nesterov: bool, Nesterov momentum.
+        **kwargs: base optimizer arguments (name, clipnorm, ...).
 
     Example:
 
@@ -100,38 +210,65 @@ class RowSparseSGD(_RowSparseMixin, keras.optimizers.SGD):
         Networks", ICML 2018 (per-example codes trained by SGD).
     """
 
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self._register_projections(variables)
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        name="row_sparse_sgd",
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float))
+            or not 0.0 <= momentum <= 1.0
+        ):
+            raise ValueError(
+                "`momentum` must be a float in [0, 1]. "
+                f"Received: momentum={momentum}"
+            )
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
 
-    def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
-            super().update_step(gradient, variable, learning_rate)
-            self._project_dense(variable)
+    def slot_names(self):
+        return ("momentum",) if self.momentum != 0 else ()
+
+    def dense_update(self, gradient, variable, slots, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        if not slots:
+            self.assign_sub(variable, lr * gradient)
             return
-        lr = tf.cast(learning_rate, variable.dtype)
-        indices, grad = _dedup_rows(gradient)
-        grad = tf.cast(grad, variable.dtype)
-        rows = tf.gather(variable, indices)
-        if self.momentum != 0:
-            m = self.momentums[self._get_variable_index(variable)]
-            momentum = tf.cast(self.momentum, variable.dtype)
-            m_rows = momentum * tf.gather(_as_tf_variable(m), indices)
-            m_rows = m_rows - lr * grad
-            self._scatter_rows(m, indices, m_rows)
-            if self.nesterov:
-                rows = rows + momentum * m_rows - lr * grad
-            else:
-                rows = rows + m_rows
+        (velocity,) = slots
+        momentum = ops.cast(self.momentum, variable.dtype)
+        self.assign(velocity, momentum * velocity - lr * gradient)
+        if self.nesterov:
+            self.assign_add(variable, momentum * velocity - lr * gradient)
         else:
-            rows = rows - lr * grad
-        self._scatter_rows(variable, indices, rows, project=True)
+            self.assign_add(variable, velocity)
+
+    def row_update(self, gradient, rows, slot_rows, learning_rate):
+        if not slot_rows:
+            return rows - learning_rate * gradient, []
+        momentum = tf.cast(self.momentum, rows.dtype)
+        velocity = momentum * slot_rows[0] - learning_rate * gradient
+        if self.nesterov:
+            rows = rows + momentum * velocity - learning_rate * gradient
+        else:
+            rows = rows + velocity
+        return rows, [velocity]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kdl")
-class RowSparseAdam(_RowSparseMixin, keras.optimizers.Adam):
+class RowSparseAdam(RowSparseOptimizer):
     """Lazy Adam: for a sparse gradient only the batch rows and moments move.
 
     Same arguments and dense behaviour as `keras.optimizers.Adam` (without
@@ -145,14 +282,19 @@ class RowSparseAdam(_RowSparseMixin, keras.optimizers.Adam):
     w[i] -= alpha * m[i] / (sqrt(v[i]) + eps)
     ```
 
-    then the rows are projected if the variable is a `LatentTable`'s. Rows
-    not in the batch keep their values and moments bitwise (the semantics of
-    TensorFlow Addons' `LazyAdam`, which no longer imports with Keras 3).
-    Cost per step: O(batch rows), independent of the table size.
+    then the variable's `kdl.constraints.RowConstraint` (a `LatentTable`'s
+    projection), if any, is applied to those rows. Rows not in the batch
+    keep their values and moments bitwise (the semantics of TensorFlow
+    Addons' `LazyAdam`, which no longer imports with Keras 3). Cost per
+    step: O(batch rows), independent of the table size.
 
     Args:
-        learning_rate, beta_1, beta_2, epsilon, **kwargs: as
-            `keras.optimizers.Adam`.
+        learning_rate: float or schedule (default 0.001).
+        beta_1, beta_2: moment decay rates (defaults 0.9, 0.999).
+        epsilon: added to `sqrt(v)` (default 1e-7).
+        amsgrad: must be False (accepted for configs of `keras.optimizers.
+            Adam`).
+        **kwargs: base optimizer arguments (name, clipnorm, ...).
 
     Example:
 
@@ -168,46 +310,72 @@ class RowSparseAdam(_RowSparseMixin, keras.optimizers.Adam):
         keras-team/keras#19992 (dense Adam updates of embeddings).
     """
 
-    def __init__(self, learning_rate=0.001, amsgrad=False, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        name="row_sparse_adam",
+        **kwargs,
+    ):
         if amsgrad:
             raise ValueError(
                 "RowSparseAdam does not support amsgrad. "
                 f"Received: amsgrad={amsgrad}"
             )
-        super().__init__(learning_rate=learning_rate, amsgrad=False, **kwargs)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        for arg, value in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if isinstance(value, bool) or not 0.0 <= float(value) < 1.0:
+                raise ValueError(
+                    f"`{arg}` must be a float in [0, 1). "
+                    f"Received: {arg}={value}"
+                )
+        if isinstance(epsilon, bool) or not float(epsilon) > 0.0:
+            raise ValueError(
+                f"`epsilon` must be a float > 0. Received: epsilon={epsilon}"
+            )
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._register_projections(var_list)
+    def slot_names(self):
+        return ("momentum", "velocity")
 
-    def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
-            super().update_step(gradient, variable, learning_rate)
-            self._project_dense(variable)
-            return
-        dtype = variable.dtype
-        lr = tf.cast(learning_rate, dtype)
-        local_step = tf.cast(self.iterations + 1, dtype)
-        beta_1 = tf.cast(self.beta_1, dtype)
-        beta_2 = tf.cast(self.beta_2, dtype)
-        alpha = (
+    def _alpha(self, learning_rate, dtype):
+        """`lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)` at this step."""
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1 = ops.cast(self.beta_1, dtype)
+        beta_2 = ops.cast(self.beta_2, dtype)
+        lr = ops.cast(learning_rate, dtype)
+        return (
             lr
-            * tf.sqrt(1.0 - tf.pow(beta_2, local_step))
-            / (1.0 - tf.pow(beta_1, local_step))
+            * ops.sqrt(1.0 - ops.power(beta_2, step))
+            / (1.0 - ops.power(beta_1, step))
         )
-        indices, grad = _dedup_rows(gradient)
-        grad = tf.cast(grad, dtype)
-        index = self._get_variable_index(variable)
-        m = self._momentums[index]
-        v = self._velocities[index]
-        m_rows = tf.gather(_as_tf_variable(m), indices)
-        v_rows = tf.gather(_as_tf_variable(v), indices)
-        m_rows = m_rows + (grad - m_rows) * (1.0 - beta_1)
-        v_rows = v_rows + (tf.square(grad) - v_rows) * (1.0 - beta_2)
-        self._scatter_rows(m, indices, m_rows)
-        self._scatter_rows(v, indices, v_rows)
-        rows = tf.gather(variable, indices)
-        rows = rows - alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon)
-        self._scatter_rows(variable, indices, rows, project=True)
+
+    def dense_update(self, gradient, variable, slots, learning_rate):
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+        alpha = self._alpha(learning_rate, dtype)
+        m, v = slots
+        self.assign_add(m, (gradient - m) * (1.0 - self.beta_1))
+        self.assign_add(v, (ops.square(gradient) - v) * (1.0 - self.beta_2))
+        self.assign_sub(variable, alpha * m / (ops.sqrt(v) + self.epsilon))
+
+    def row_update(self, gradient, rows, slot_rows, learning_rate):
+        alpha = self._alpha(learning_rate, rows.dtype)
+        m, v = slot_rows
+        m = m + (gradient - m) * (1.0 - self.beta_1)
+        v = v + (tf.square(gradient) - v) * (1.0 - self.beta_2)
+        rows = rows - alpha * m / (tf.sqrt(v) + self.epsilon)
+        return rows, [m, v]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }

@@ -1,5 +1,7 @@
 """kdl.layers.LatentTable: layer contract, projection, index errors."""
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -48,6 +50,78 @@ class LatentTableTest(TestCase):
         table.build()
         self.assertIsNone(table.projection)
         self.assertGreater(np.linalg.norm(table.codes, axis=1).mean(), 3.0)
+
+    def test_projection_is_the_embeddings_constraint(self):
+        for projection, cls in (
+            ("ball", kdl.constraints.UnitBallRows),
+            ("Sphere", kdl.constraints.UnitSphereRows),
+        ):
+            table = kdl.layers.LatentTable(5, 2, projection=projection)
+            table.build()
+            self.assertIsInstance(table.embeddings_constraint, cls)
+            self.assertIs(
+                table.embeddings.constraint, table.embeddings_constraint
+            )
+        for projection in (None, "none"):
+            table = kdl.layers.LatentTable(5, 2, projection=projection)
+            table.build()
+            self.assertIsNone(table.embeddings.constraint)
+
+    def test_plain_keras_optimizers_keep_the_codes_projected(self):
+        # Every Keras optimizer applies the table's constraint after each
+        # step (densely), not only kdl's row-sparse ones.
+        idx = np.arange(200)
+        y = np.random.RandomState(0).normal(scale=5.0, size=(200, 16))
+        for optimizer in (
+            lambda: keras.optimizers.Adam(0.1),
+            lambda: keras.optimizers.SGD(0.5, momentum=0.9),
+        ):
+            max_norm = {}
+            for projection in ("ball", "sphere", None):
+                table = kdl.layers.LatentTable(200, 8, projection=projection)
+                model = keras.Sequential(
+                    [
+                        keras.Input(shape=(), dtype="int32"),
+                        table,
+                        keras.layers.Dense(16),
+                    ]
+                )
+                model.compile(optimizer=optimizer(), loss="mse")
+                model.fit(idx, y, batch_size=20, epochs=3, verbose=0)
+                norms = np.linalg.norm(table.codes, axis=1)
+                max_norm[projection] = norms.max()
+                if projection == "ball":
+                    self.assertLessEqual(norms.max(), 1.0 + 1e-6)
+                elif projection == "sphere":
+                    self.assertAllClose(norms, np.ones(200), atol=1e-6)
+            # Without a projection the same training leaves the ball.
+            self.assertGreater(max_norm[None], 1.5)
+
+    def test_keras_round_trip_keeps_the_constraint(self):
+        idx = np.arange(30)
+        y = np.random.RandomState(1).normal(scale=5.0, size=(30, 3))
+        for projection in ("ball", "sphere"):
+            model = keras.Sequential(
+                [
+                    keras.Input(shape=(), dtype="int32"),
+                    kdl.layers.LatentTable(30, 4, projection=projection),
+                    keras.layers.Dense(3),
+                ]
+            )
+            model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+            model.fit(idx, y, epochs=1, verbose=0)
+            path = os.path.join(self.get_temp_dir(), f"{projection}.keras")
+            model.save(path)
+            loaded = keras.saving.load_model(path)
+            table = loaded.layers[0]
+            self.assertIsInstance(
+                table.embeddings.constraint,
+                type(model.layers[0].embeddings_constraint),
+            )
+            self.assertTrue(np.array_equal(table.codes, model.layers[0].codes))
+            loaded.fit(idx, y, epochs=2, verbose=0)
+            norms = np.linalg.norm(table.codes, axis=1)
+            self.assertLessEqual(norms.max(), 1.0 + 1e-6)
 
     def test_set_codes_projects_and_checks_shape(self):
         table = kdl.layers.LatentTable(3, 2, projection="ball")

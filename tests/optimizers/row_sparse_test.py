@@ -1,4 +1,4 @@
-"""Row-sparse SGD / lazy Adam against NumPy references; distribution."""
+"""Row-sparse SGD / lazy Adam: NumPy references, constraints, distribution."""
 
 import keras
 import numpy as np
@@ -6,7 +6,6 @@ import tensorflow as tf
 from keras import ops
 
 import kdl
-from kdl.optimizers.projection import project_rows
 from tests.test_case import TestCase
 from tests.test_case import two_replica_strategy
 
@@ -61,6 +60,35 @@ def np_lazy_sgd(table, batches, targets, lr, momentum, nesterov, projection):
     return w, mom
 
 
+def slot(optimizer, name, shape=(ROWS, DIM)):
+    """The one `shape` slot variable named `*_{name}` (public API only)."""
+    found = [
+        v
+        for v in optimizer.variables
+        if v.name.endswith("_" + name) and tuple(v.shape) == shape
+    ]
+    assert len(found) == 1, [v.name for v in optimizer.variables]
+    return found[0]
+
+
+def constrained(value, constraint=None):
+    """A `keras.Variable` with a constraint (as `Layer.add_weight` sets it)."""
+    variable = keras.Variable(value)
+    variable.constraint = constraint or kdl.constraints.UnitBallRows()
+    return variable
+
+
+class RecordingBall(kdl.constraints.UnitBallRows):
+    """The ball constraint, recording the static shape of what it is given."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def __call__(self, w):
+        self.shapes.append(tuple(w.shape))
+        return super().__call__(w)
+
+
 def make_batches(steps, seed=0):
     rng = np.random.RandomState(seed)
     # Only rows < TOUCHED are ever in a batch; duplicates happen.
@@ -99,17 +127,16 @@ class RowSparseOptimizerTest(TestCase):
             codes = table.codes
             # Rows never in a batch: bitwise unchanged, moments exactly 0.
             self.assertTrue(np.array_equal(codes[TOUCHED:], start[TOUCHED:]))
-            for slot in (opt._momentums[0], opt._velocities[0]):
-                slot = ops.convert_to_numpy(slot)
-                self.assertTrue(np.all(slot[TOUCHED:] == 0.0))
+            m, v = slot(opt, "momentum"), slot(opt, "velocity")
+            for values in (m, v):
+                values = ops.convert_to_numpy(values)
+                self.assertTrue(np.all(values[TOUCHED:] == 0.0))
             want_w, want_m, want_v = np_lazy_adam(
                 start, batches, targets, 0.05, projection
             )
             self.assertAllClose(codes, want_w, atol=2e-5, rtol=1e-4)
-            self.assertAllClose(opt._momentums[0], want_m, atol=2e-5, rtol=1e-4)
-            self.assertAllClose(
-                opt._velocities[0], want_v, atol=2e-6, rtol=1e-4
-            )
+            self.assertAllClose(m, want_m, atol=2e-5, rtol=1e-4)
+            self.assertAllClose(v, want_v, atol=2e-6, rtol=1e-4)
             # Every code on the ball / sphere after every step.
             if projection == "ball":
                 self.assertLessEqual(norms.max(), 1.0 + 1e-6)
@@ -132,8 +159,10 @@ class RowSparseOptimizerTest(TestCase):
             self.assertAllClose(codes, want, atol=2e-5, rtol=1e-4)
             if momentum:
                 self.assertAllClose(
-                    opt.momentums[0], want_m, atol=2e-5, rtol=1e-4
+                    slot(opt, "momentum"), want_m, atol=2e-5, rtol=1e-4
                 )
+            else:
+                self.assertEqual(len(opt.variables), 2)  # no slots
             self.assertLessEqual(norms.max(), 1.0 + 1e-6)
 
     def test_sparse_step_does_not_touch_other_rows_in_fit(self):
@@ -149,14 +178,93 @@ class RowSparseOptimizerTest(TestCase):
         changed = np.where((table.codes != start).any(axis=1))[0]
         self.assertEqual(changed.tolist(), idx.tolist())
 
-    def test_dense_gradient_is_plain_adam_then_projection(self):
-        var = keras.Variable(np.full((3, 2), 2.0, "float32"))
-        setattr(var, kdl.optimizers.row_sparse.ROW_PROJECTION_ATTR, "ball")
-        ref = keras.Variable(np.full((3, 2), 2.0, "float32"))
+    def test_dense_gradient_is_plain_keras_then_constraint(self):
         grad = np.array([[1.0, 0.0], [0.0, 0.0], [-1.0, 2.0]], "float32")
-        kdl.optimizers.RowSparseAdam(0.1).apply([grad], [var])
-        keras.optimizers.Adam(0.1).apply([grad], [ref])
-        self.assertAllClose(var, project_rows(ref, "ball"))
+        for ours, theirs in (
+            (kdl.optimizers.RowSparseAdam(0.1), keras.optimizers.Adam(0.1)),
+            (
+                kdl.optimizers.RowSparseSGD(0.4, momentum=0.9, nesterov=True),
+                keras.optimizers.SGD(0.4, momentum=0.9, nesterov=True),
+            ),
+            (kdl.optimizers.RowSparseSGD(0.4), keras.optimizers.SGD(0.4)),
+        ):
+            var = constrained(np.full((3, 2), 0.5, "f4"))
+            ref = constrained(np.full((3, 2), 0.5, "f4"))
+            for _ in range(3):
+                ours.apply([grad], [var])
+                theirs.apply([grad], [ref])
+            self.assertAllClose(var, ref)
+            self.assertLessEqual(
+                np.linalg.norm(ops.convert_to_numpy(var), axis=1).max(),
+                1.0 + 1e-6,
+            )
+
+    def test_sparse_step_never_constrains_the_whole_table(self):
+        # A step must cost O(batch): the row constraint is applied to the
+        # updated rows only, never to the (ROWS, DIM) table.
+        for opt in (
+            kdl.optimizers.RowSparseAdam(0.5),
+            kdl.optimizers.RowSparseSGD(2.0, momentum=0.9),
+        ):
+            constraint = RecordingBall()
+            table = constrained(np.full((ROWS, DIM), 0.1, "f4"), constraint)
+            start = ops.convert_to_numpy(table)
+            idx = tf.constant([1, 4, 4, 7])
+
+            @tf.function
+            def step(idx):
+                with tf.GradientTape() as tape:
+                    loss = -ops.sum(tf.gather(table.value, idx))
+                opt.apply(tape.gradient(loss, [table]), [table])
+
+            for _ in range(3):
+                step(idx)
+            self.assertTrue(constraint.shapes)
+            self.assertNotIn((ROWS, DIM), constraint.shapes)
+            codes = ops.convert_to_numpy(table)
+            norms = np.linalg.norm(codes, axis=1)
+            # Touched rows projected onto the sphere (they left the ball),
+            # the others bitwise unchanged.
+            self.assertAllClose(norms[[1, 4, 7]], np.ones(3), atol=1e-6)
+            others = np.setdiff1d(np.arange(ROWS), [1, 4, 7])
+            self.assertTrue(np.array_equal(codes[others], start[others]))
+        # Keras's own optimizers apply it to the whole table (densely).
+        constraint = RecordingBall()
+        table = constrained(np.ones((ROWS, DIM), "f4"), constraint)
+        grad = tf.IndexedSlices(
+            tf.ones((1, DIM)), tf.constant([0]), tf.constant([ROWS, DIM])
+        )
+        keras.optimizers.SGD(0.1).apply([grad], [table])
+        self.assertIn((ROWS, DIM), constraint.shapes)
+
+    def test_other_constraints_stay_dense_and_embedding_works(self):
+        # A constraint that is not a RowConstraint is applied by Keras.
+        var = constrained(
+            np.full((6, 2), 0.5, "f4"), keras.constraints.NonNeg()
+        )
+        grad = tf.IndexedSlices(
+            tf.constant([[1.0, -1.0]]), tf.constant([2]), tf.constant([6, 2])
+        )
+        kdl.optimizers.RowSparseSGD(1.0).apply([grad], [var])
+        want = np.full((6, 2), 0.5, "f4")
+        want[2] = [0.0, 1.5]
+        self.assertAllClose(var, want)
+        # A Keras Embedding with a kdl row constraint, sparse Adam.
+        embedding = keras.layers.Embedding(
+            50, 3, embeddings_constraint=kdl.constraints.UnitSphereRows()
+        )
+        model = keras.Sequential(
+            [keras.Input(shape=(), dtype="int32"), embedding]
+        )
+        model.compile(optimizer=kdl.optimizers.RowSparseAdam(0.1), loss="mse")
+        start = ops.convert_to_numpy(embedding.embeddings)
+        idx = np.array([3, 9, 9, 20])
+        model.fit(idx, np.ones((4, 3)), epochs=2, verbose=0)
+        codes = ops.convert_to_numpy(embedding.embeddings)
+        norms = np.linalg.norm(codes[[3, 9, 20]], axis=1)
+        self.assertAllClose(norms, np.ones(3), atol=1e-6)
+        others = np.setdiff1d(np.arange(50), idx)
+        self.assertTrue(np.array_equal(codes[others], start[others]))
 
     def test_two_replicas_update_the_same_rows_as_one(self):
         idx = np.array([3, 5, 5, 9, 12, 3, 30, 31, 1, 2, 8, 5, 13, 14, 3, 0])
@@ -194,7 +302,7 @@ class RowSparseOptimizerTest(TestCase):
         copies = two.embeddings.value.values
         self.assertLen(copies, 2)
         self.assertTrue(np.array_equal(copies[0].numpy(), copies[1].numpy()))
-        slots = model_two.optimizer._momentums[0].value.values
+        slots = slot(model_two.optimizer, "momentum", (40, 4)).value.values
         self.assertTrue(np.array_equal(slots[0].numpy(), slots[1].numpy()))
 
     def test_config_and_errors(self):
@@ -207,7 +315,19 @@ class RowSparseOptimizerTest(TestCase):
             revived = keras.optimizers.deserialize(blob)
             self.assertIsInstance(revived, cls)
             self.assertEqual(revived.get_config(), opt.get_config())
+        # An Adam config (amsgrad=False) is accepted.
+        adam_config = keras.optimizers.Adam(0.03).get_config()
+        revived = kdl.optimizers.RowSparseAdam.from_config(adam_config)
+        self.assertEqual(revived.beta_2, 0.999)
         with self.assertRaisesRegex(ValueError, "amsgrad"):
             kdl.optimizers.RowSparseAdam(amsgrad=True)
-        with self.assertRaisesRegex(ValueError, "projection"):
-            project_rows(np.ones((2, 2), "float32"), "cube")
+        for kwargs, name in (
+            ({"beta_1": 1.0}, "beta_1"),
+            ({"beta_2": -0.1}, "beta_2"),
+            ({"epsilon": 0.0}, "epsilon"),
+        ):
+            with self.assertRaisesRegex(ValueError, f"{name}="):
+                kdl.optimizers.RowSparseAdam(**kwargs)
+        for momentum in (1.5, -0.1, True, "0.9"):
+            with self.assertRaisesRegex(ValueError, "momentum="):
+                kdl.optimizers.RowSparseSGD(momentum=momentum)
