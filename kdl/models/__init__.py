@@ -19,6 +19,10 @@ from kdl.models.seq2seq_attention import Seq2SeqAttention
 from kdl.models.style_transfer import StyleTransfer
 from kdl.models.style_transfer import build_random_vgg
 from kdl.models.style_transfer import build_style_extractor
+from kdl.models.weight_change_callback import WeightChangeCallback
+from kdl.models.xor_net import XOR_INPUTS
+from kdl.models.xor_net import XOR_TARGETS
+from kdl.models.xor_net import build_xor_net
 
 __all__ = [
     "GLO",
@@ -29,9 +33,13 @@ __all__ = [
     "ResetStatesCallback",
     "Seq2Seq",
     "Seq2SeqAttention",
+    "WeightChangeCallback",
+    "XOR_INPUTS",
+    "XOR_TARGETS",
     "build_dcgan_generator",
     "build_deep_classifier",
     "build_mlp",
+    "build_xor_net",
     "evaluate_perplexity",
     "pca_codes",
     "pretrain_dbn",
