@@ -4,7 +4,7 @@ import keras
 import keras_tuner
 
 from kdl.initializers import FanInUniform
-from kdl.models.mlp import build_mlp
+from kdl.models import build_mlp
 
 INITIALIZERS = ("glorot_uniform", "fan_in_uniform")
 

@@ -3,7 +3,7 @@
 import keras
 import keras_tuner
 
-from kdl.models.pretraining import build_deep_classifier
+from kdl.models import build_deep_classifier
 
 DEFAULT_LAYERS = 3
 DEFAULT_UNITS = 500
