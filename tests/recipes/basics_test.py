@@ -1,17 +1,24 @@
-"""recipes/basics.py: smoke runs, flags, kill-and-resume, MirroredStrategy."""
+"""recipes/basics.py: smoke runs, cached arms, --tune, the command line."""
 
-import csv
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
+import pytest
+from absl import flags
 
 from tests import test_case
 from tests.recipes import recipe_testing
 
 basics = recipe_testing.load_recipe("basics")
+HOLDS = {"yes", "no", "partly", "n/a"}
+PNGS = (
+    "perceptron_mistakes.png",
+    "weight_change.png",
+    "sin_fit.png",
+    "init_gradient_norms.png",
+    "mlp_curves.png",
+)
 
 
 def _flags(tmp_path, **overrides):
@@ -20,135 +27,101 @@ def _flags(tmp_path, **overrides):
     )
 
 
-def test_smoke_run_in_process(tmp_path):
-    results = basics.run(_flags(tmp_path))
+def _digits(n_train=400, n_test=100):
+    (x, y), (xt, yt) = basics.load_digits()
+    return (x[:n_train], y[:n_train]), (xt[:n_test], yt[:n_test])
+
+
+def test_smoke_run_reuses_finished_arms_and_reruns_changed_ones(
+    tmp_path, capsys
+):
+    data = _digits()
+    results = basics.run(_flags(tmp_path), datasets_override=data)
+    assert set(basics.PARTS) <= set(results)
     assert results["xor"]["hand_set_accuracy"] == 1.0
     np.testing.assert_allclose(
         results["xor"]["hand_set_logits"], [-1, 1, 1, -1], atol=1e-6
     )
     separable = results["perceptron"]["separable"]
-    assert separable["perceptron_final_mistakes"] == 0
-    assert (
-        results["perceptron"]["non_separable"]["perceptron_final_mistakes"] > 0
-    )
-    assert np.isfinite(results["sin"]["train_mse"])
-    init = results["init"]
-    assert set(init) == {"fan_in_uniform", "glorot_uniform"}
+    assert separable["perceptron_mistakes_per_epoch"][-1] == 0
+    assert len(separable["perceptron_weight_change_per_epoch"]) == 3
+    assert np.isfinite(results["sin"]["grid_mse"])
+    assert set(results["init"]["first_over_last_hidden"]) == {
+        "fan_in_uniform",
+        "glorot_uniform",
+    }
     assert 0 <= results["mlp"]["test_accuracy"] <= 1
-    for png in (
-        "perceptron_mistakes.png",
-        "weight_change.png",
-        "sin_fit.png",
-        "init_gradient_norms.png",
-        "mlp_curves.png",
-    ):
+    rows = results["readme_rows"]
+    assert len(rows) == len(basics.PARTS)
+    for row in rows:
+        assert set(row) == {"what", "ours", "paper", "holds"}
+        assert row["holds"] in HOLDS
+    assert rows[0]["holds"] == "yes"  # separable: 0 mistakes; other: > 0
+    assert rows[1]["ours"].startswith("4/4;")
+    assert rows[-1]["holds"] == "n/a"
+    for png in PNGS:
         assert (tmp_path / png).exists(), png
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["xor"]["hand_set_accuracy"] == 1.0
+    assert on_disk["readme_rows"] == rows
+    assert on_disk["smoke"] and on_disk["provenance"]["seeds"] == [0, 1]
+    capsys.readouterr()
 
+    start = time.process_time()
+    again = basics.run(_flags(tmp_path), datasets_override=data)
+    assert time.process_time() - start < 5
+    assert capsys.readouterr().out.count("Reusing the finished run") == 5
+    assert again["readme_rows"] == rows
+    assert again["sin"] == results["sin"]
 
-def test_hand_set_xor_net_is_the_lecture_net():
-    model = basics.hand_set_xor_net()
-    w, b = model.get_layer("hidden_0").get_weights()
-    np.testing.assert_array_equal(w, [[1, -1], [-1, 1]])
-    np.testing.assert_array_equal(b, [-0.5, -0.5])
-    logits = np.asarray(model(basics.XOR_X)).reshape(-1)
-    np.testing.assert_array_equal(logits > 0, basics.XOR_Y > 0.5)
-
-
-def test_mirrored_strategy_run(tmp_path):
-    strategy = test_case.two_replica_strategy()
-    results = basics.run(
-        _flags(tmp_path, parts=["mlp"]), strategy_override=strategy
+    # A changed flag reruns the arm (here on two replicas).
+    changed = basics.run(
+        _flags(tmp_path, parts=["mlp"], seed=1),
+        datasets_override=data,
+        strategy_override=test_case.two_replica_strategy(),
     )
-    assert 0 <= results["mlp"]["test_accuracy"] <= 1
+    assert "Reusing" not in capsys.readouterr().out
+    assert changed["mlp"]["epochs_run_this_time"] == 2
+    saved = json.loads((tmp_path / "mlp" / "result.json").read_text())
+    assert saved["config"]["seed"] == 1
 
 
-def test_tune_smoke(tmp_path):
+def test_tune_two_trials(tmp_path):
     results = basics.run(
-        _flags(tmp_path, parts=["mlp"], tune=True, max_trials=2)
+        _flags(tmp_path, tune=True, max_trials=2),
+        datasets_override=_digits(200, 50),
     )
-    tuning = results["mlp_tuning"]
-    assert len(tuning["trials"]) == 2
+    assert len(results["trials"]) == 2
     assert (tmp_path / "tune" / "trials.csv").exists()
     assert (tmp_path / "tune" / "best_hyperparameters.json").exists()
+    assert "provenance" in json.loads((tmp_path / "results.json").read_text())
 
 
-def test_cli_smoke_and_help(tmp_path):
+def test_bad_flag_values_name_the_flag_and_the_choices():
+    values = flags.FlagValues()
+    basics.define_flags(values)
+    with pytest.raises(flags.Error, match="perceptron.*mlp"):
+        values(["basics", "--parts=everything"])
+    with pytest.raises(flags.Error, match="one_device"):
+        values(["basics", "--strategy=cluster"])
+
+
+def test_cli_smoke_and_helpfull(tmp_path):
     done = recipe_testing.run_recipe(
         "basics", "--smoke", f"--output_dir={tmp_path}", "--parts=xor"
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads((tmp_path / "results.json").read_text())["xor"]
-    help_text = recipe_testing.run_recipe("basics", "--help").stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["readme_rows"][0]["ours"].startswith("4/4;")
+    assert "--parts=xor" in results["provenance"]["command"]
+    help_text = recipe_testing.run_recipe("basics", "--helpfull").stdout
     for flag in (
         "--output_dir",
         "--strategy",
-        "--precision",
         "--tune",
         "--parts",
+        "--perceptron_epochs",
+        "--xor_steps",
+        "--sin_steps",
+        "--init_seeds",
     ):
         assert flag in help_text, flag
-
-
-def test_cli_rejects_bad_flag_values(tmp_path):
-    done = recipe_testing.run_recipe(
-        "basics", "--strategy=cluster", f"--output_dir={tmp_path}"
-    )
-    assert done.returncode != 0
-    assert "--strategy" in done.stderr
-    assert "auto|one_device|mirrored|multi_worker|tpu" in done.stderr
-    done = recipe_testing.run_recipe("basics", "--parts=everything")
-    assert done.returncode != 0
-    assert "perceptron" in done.stderr and "mlp" in done.stderr
-
-
-def _epochs(csv_path):
-    if not csv_path.exists():
-        return []
-    with open(csv_path) as f:
-        return [int(row["epoch"]) for row in csv.DictReader(f)]
-
-
-def test_kill_and_resume(tmp_path):
-    """A SIGKILLed run restarts from its last saved epoch, not from 0."""
-    args = [
-        sys.executable,
-        recipe_testing.recipe_path("basics"),
-        f"--output_dir={tmp_path}",
-        "--parts=mlp",
-        "--epochs=30",
-        "--batch_size=4",
-    ]
-    history = tmp_path / "train_mlp" / "history.csv"
-    proc = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=recipe_testing.ROOT,
-    )
-    deadline = time.time() + 240
-    while len(_epochs(history)) < 2 and time.time() < deadline:
-        assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    killed_after = _epochs(history)
-    assert 2 <= len(killed_after) < 30
-    assert (tmp_path / "train_mlp" / "backup").exists()
-
-    done = subprocess.run(
-        args, capture_output=True, text=True, cwd=recipe_testing.ROOT
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    epochs = _epochs(history)
-    resumed = epochs[len(killed_after) :]
-    # The second run starts where the first stopped (at most one epoch
-    # whose backup was written but whose CSV row was not is skipped).
-    assert resumed[0] in (killed_after[-1] + 1, killed_after[-1] + 2)
-    assert epochs == sorted(set(epochs))
-    assert epochs[-1] == 29
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["mlp"]["epochs_run_this_time"] == len(resumed)
-    # The backup is removed once training completes.
-    assert not (tmp_path / "train_mlp" / "backup").exists()
