@@ -3,6 +3,7 @@
 import numpy as np
 
 from kdl.models import pretraining
+from kdl.models.pretraining import _MaskingNoise
 from tests.test_case import TestCase
 
 
@@ -47,7 +48,7 @@ class GreedyPretrainingTest(TestCase):
         self.assertEqual(model.output_shape, (None, 2))
 
     def test_masking_noise_zeroes_without_rescaling(self):
-        layer = pretraining._MaskingNoise(0.5, seed=0)
+        layer = _MaskingNoise(0.5, seed=0)
         out = np.asarray(layer(np.ones((100, 100)), training=True))
         self.assertTrue(set(np.unique(out)) <= {0.0, 1.0})
         self.assertAlmostEqual(out.mean(), 0.5, delta=0.03)
