@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kdl import _validation
 from kdl.constraints.unit_ball_rows import UnitBallRows
 from kdl.constraints.unit_sphere_rows import UnitSphereRows
 
@@ -92,27 +93,18 @@ class LatentTable(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_examples, bool) or int(num_examples) < 1:
-            raise ValueError(
-                "`num_examples` must be an integer >= 1. "
-                f"Received: num_examples={num_examples}"
-            )
-        if isinstance(latent_dim, bool) or int(latent_dim) < 1:
-            raise ValueError(
-                "`latent_dim` must be an integer >= 1. "
-                f"Received: latent_dim={latent_dim}"
-            )
-        self.num_examples = int(num_examples)
-        self.latent_dim = int(latent_dim)
-        if isinstance(projection, str):
-            projection = projection.lower()
-            if projection == "none":
-                projection = None
-        if projection not in PROJECTIONS:
-            raise ValueError(
-                "`projection` must be one of 'ball', 'sphere' or None. "
-                f"Received: projection={projection!r}"
-            )
+        self.num_examples = _validation.positive_integer(
+            "num_examples", num_examples
+        )
+        self.latent_dim = _validation.positive_integer("latent_dim", latent_dim)
+        projection = _validation.one_of(
+            "projection",
+            projection,
+            ("ball", "sphere", "none", None),
+            lower=True,
+        )
+        if projection == "none":
+            projection = None
         self.projection = projection
         constraint = PROJECTIONS[projection]
         self.embeddings_constraint = constraint() if constraint else None

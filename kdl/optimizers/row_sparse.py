@@ -26,6 +26,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kdl import _validation
 from kdl.constraints.row_constraint import RowConstraint
 
 
@@ -219,17 +220,8 @@ class RowSparseSGD(RowSparseOptimizer):
         **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if (
-            isinstance(momentum, bool)
-            or not isinstance(momentum, (int, float))
-            or not 0.0 <= momentum <= 1.0
-        ):
-            raise ValueError(
-                "`momentum` must be a float in [0, 1]. "
-                f"Received: momentum={momentum}"
-            )
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = _validation.number("momentum", momentum, 0, 1)
+        self.nesterov = _validation.boolean("nesterov", nesterov)
 
     def slot_names(self):
         return ("momentum",) if self.momentum != 0 else ()
@@ -320,25 +312,15 @@ class RowSparseAdam(RowSparseOptimizer):
         name="row_sparse_adam",
         **kwargs,
     ):
-        if amsgrad:
+        if _validation.boolean("amsgrad", amsgrad):
             raise ValueError(
                 "RowSparseAdam does not support amsgrad. "
                 f"Received: amsgrad={amsgrad}"
             )
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        for arg, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if isinstance(value, bool) or not 0.0 <= float(value) < 1.0:
-                raise ValueError(
-                    f"`{arg}` must be a float in [0, 1). "
-                    f"Received: {arg}={value}"
-                )
-        if isinstance(epsilon, bool) or not float(epsilon) > 0.0:
-            raise ValueError(
-                f"`epsilon` must be a float > 0. Received: epsilon={epsilon}"
-            )
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = _validation.rate("beta_1", beta_1)
+        self.beta_2 = _validation.rate("beta_2", beta_2)
+        self.epsilon = _validation.positive_number("epsilon", epsilon)
 
     def slot_names(self):
         return ("momentum", "velocity")

@@ -177,10 +177,11 @@ class LatentTableTest(TestCase):
 
     def test_argument_errors(self):
         cls = kdl.layers.LatentTable
-        with self.assertRaisesRegex(ValueError, "num_examples"):
-            cls(0, 4)
-        with self.assertRaisesRegex(ValueError, "latent_dim"):
-            cls(4, 0)
+        for bad in (0, 2.5, True, "4"):
+            with self.assertRaisesRegex(ValueError, "num_examples="):
+                cls(bad, 4)
+            with self.assertRaisesRegex(ValueError, "latent_dim="):
+                cls(4, bad)
         with self.assertRaisesRegex(ValueError, "projection"):
             cls(4, 4, projection="cube")
         with self.assertRaisesRegex(ValueError, "integer"):

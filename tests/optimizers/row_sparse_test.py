@@ -266,6 +266,25 @@ class RowSparseOptimizerTest(TestCase):
         others = np.setdiff1d(np.arange(50), idx)
         self.assertTrue(np.array_equal(codes[others], start[others]))
 
+    def test_mixed_float16_loss_scaling_stays_sparse(self):
+        keras.config.set_dtype_policy("mixed_float16")
+        table = kdl.layers.LatentTable(60, 4)
+        model = keras.Sequential(
+            [keras.Input(shape=(), dtype="int32"), table, keras.layers.Dense(3)]
+        )
+        model.compile(optimizer=kdl.optimizers.RowSparseAdam(0.1), loss="mse")
+        self.assertIsInstance(
+            model.optimizer, keras.optimizers.LossScaleOptimizer
+        )
+        start = table.codes.copy()
+        idx = np.arange(0, 60, 4)
+        y = np.random.RandomState(2).normal(scale=5.0, size=(len(idx), 3))
+        model.fit(idx, y, batch_size=5, epochs=3, verbose=0)
+        changed = np.where((table.codes != start).any(axis=1))[0]
+        self.assertEqual(changed.tolist(), idx.tolist())
+        norms = np.linalg.norm(table.codes, axis=1)
+        self.assertLessEqual(norms.max(), 1.0 + 1e-6)
+
     def test_two_replicas_update_the_same_rows_as_one(self):
         idx = np.array([3, 5, 5, 9, 12, 3, 30, 31, 1, 2, 8, 5, 13, 14, 3, 0])
         y = np.random.RandomState(1).normal(size=(len(idx), 3)).astype("f4")
@@ -331,3 +350,7 @@ class RowSparseOptimizerTest(TestCase):
         for momentum in (1.5, -0.1, True, "0.9"):
             with self.assertRaisesRegex(ValueError, "momentum="):
                 kdl.optimizers.RowSparseSGD(momentum=momentum)
+        with self.assertRaisesRegex(ValueError, "nesterov="):
+            kdl.optimizers.RowSparseSGD(momentum=0.9, nesterov="yes")
+        with self.assertRaisesRegex(ValueError, "amsgrad="):
+            kdl.optimizers.RowSparseAdam(amsgrad="no")
