@@ -1,30 +1,20 @@
-"""recipes/pretraining.py: smoke runs in process and on the command line."""
+"""recipes/pretraining.py: smoke runs, cached arms, --tune, the command line."""
 
 import json
+import time
 
 import numpy as np
 import pytest
+from absl import flags
 
 from tests.recipes import recipe_testing
 
 pretraining = recipe_testing.load_recipe("pretraining")
 
 
-# Flags other recipes also define (with their own defaults) when their
-# tests run in the same process: pass this recipe's defaults explicitly.
-SHARED_DEFAULTS = {
-    "learning_rate": 0.05,
-    "train_size": 10000,
-    "test_size": 10000,
-}
-
-
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        pretraining,
-        output_dir=str(tmp_path),
-        smoke=True,
-        **{**SHARED_DEFAULTS, **overrides},
+        pretraining, output_dir=str(tmp_path), smoke=True, **overrides
     )
 
 
@@ -45,20 +35,51 @@ def _tiny_data(seed=0):
     }
 
 
-def test_all_rows_on_tiny_data(tmp_path):
-    results = pretraining.run(
-        _flags(tmp_path, epochs=3),
-        datasets_override={"tiny": _tiny_data()},
-    )
+def test_all_arms_then_reuse_then_rerun_on_a_changed_flag(tmp_path, capsys):
+    data = {"tiny": _tiny_data()}
+    results = pretraining.run(_flags(tmp_path), datasets_override=data)
     table = results["table"]["tiny"]
-    assert set(table) == set(pretraining.METHODS)
+    assert list(table) == list(pretraining.METHODS)
     for row in table.values():
         assert 0.0 <= row["test_error"] <= 1.0
+        assert row["epochs_run"] == 1
+    (readme_row,) = results["readme_rows"]
+    assert readme_row["what"].startswith("tiny (80 train) test error: DBN")
+    assert readme_row["ours"].endswith(" %")
+    assert readme_row["paper"] == "1.2 / 1.4 / 2.0 / 2.4 / 1.9 % (full MNIST)"
+    assert readme_row["holds"] in {"yes", "partly", "no"}
     for method in pretraining.METHODS:
         assert (tmp_path / f"filters_tiny_{method}.png").exists()
-    assert (tmp_path / "test_error.png").exists()
+    assert "| DBN | 1.2 |" in (tmp_path / "test_error.md").read_text()
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["paper_mnist_test_error"]["dbn"] == 0.012
+    assert on_disk["hidden_units"] == [16, 16]  # --smoke
+    assert on_disk["provenance"]["seeds"] == [0]
+    capsys.readouterr()
+
+    start = time.process_time()
+    again = pretraining.run(_flags(tmp_path), datasets_override=data)
+    assert time.process_time() - start < 5
+    assert capsys.readouterr().out.count("Reusing the finished run") == 5
+    assert again["table"] == results["table"]
+
+    changed = pretraining.run(
+        _flags(tmp_path, methods=["none"], learning_rate=0.2),
+        datasets_override=data,
+    )
+    assert "Reusing" not in capsys.readouterr().out
+    assert list(changed["table"]["tiny"]) == ["none"]
+    assert changed["readme_rows"][0]["holds"] == "n/a"  # one method: no pair
+
+
+def test_ordering_holds_compares_every_pair_with_the_paper():
+    paper = pretraining.PAPER_MNIST_TEST_ERROR
+    assert pretraining.ordering_holds(dict(paper)) == "yes"
+    flipped = {m: -e for m, e in paper.items()}
+    assert pretraining.ordering_holds(flipped) == "no"
+    assert pretraining.ordering_holds({"dbn": 0.3, "none": 0.1}) == "no"
+    one_swap = {**paper, "shallow": 0.021}  # shallow vs supervised swapped
+    assert pretraining.ordering_holds(one_swap) == "partly"
 
 
 def test_load_splits_real_digits():
@@ -71,17 +92,25 @@ def test_load_splits_real_digits():
     assert data["shape"] == (8, 8) and data["num_classes"] == 10
 
 
-@pytest.mark.slow
-def test_tune_smoke(tmp_path):
+def test_tune_two_trials(tmp_path):
     results = pretraining.run(
-        _flags(tmp_path, tune=True, max_trials=1),
+        _flags(tmp_path, tune=True, max_trials=2),
         datasets_override={"tiny": _tiny_data()},
     )
-    assert len(results["tuning"]["trials"]) == 1
+    assert len(results["trials"]) == 2
+    assert (tmp_path / "tune" / "trials.csv").exists()
 
 
-@pytest.mark.slow
-def test_cli_smoke_and_help(tmp_path):
+def test_bad_methods_and_hidden_units_are_rejected():
+    values = flags.FlagValues()
+    pretraining.define_flags(values)
+    with pytest.raises(flags.Error, match="methods"):
+        values(["pretraining", "--methods=dbn,x"])
+    with pytest.raises(flags.Error, match="hidden_units"):
+        values(["pretraining", "--hidden_units=500,0"])
+
+
+def test_cli_smoke_and_helpfull(tmp_path):
     done = recipe_testing.run_recipe(
         "pretraining",
         "--smoke",
@@ -90,12 +119,18 @@ def test_cli_smoke_and_help(tmp_path):
         "--methods=dbn,shallow",
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    table = json.loads((tmp_path / "results.json").read_text())["table"]
-    assert set(table["digits"]) == {"dbn", "shallow"}
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["table"]["digits"]) == {"dbn", "shallow"}
+    assert results["readme_rows"][0]["what"].endswith("DBN / shallow")
     help_text = recipe_testing.run_recipe("pretraining", "--helpfull").stdout
-    for flag in ("--methods", "--hidden_units", "--cd_k", "--corruption"):
+    for flag in (
+        "--datasets",
+        "--methods",
+        "--hidden_units",
+        "--cd_k",
+        "--corruption",
+        "--rbm_learning_rate",
+        "--patience",
+        "--tune",
+    ):
         assert flag in help_text, flag
-    bad = recipe_testing.run_recipe(
-        "pretraining", "--smoke", f"--output_dir={tmp_path}", "--methods=x"
-    )
-    assert bad.returncode != 0 and "Unknown --methods" in bad.stderr
