@@ -41,12 +41,7 @@ SMOKE = {
 
 def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(
-        flag_values,
-        output_dir="out/basics",
-        epochs=30,
-        batch_size=32,
-        tune=True,
-        max_trials=5,
+        flag_values, output_dir="out/basics", epochs=30, tune=True, max_trials=5
     )  # --epochs, --batch_size: the MLP arm (and --tune)
     for name, default, help_text in (
         ("perceptron_epochs", 30, "Epochs of perceptron vs logistic."),
