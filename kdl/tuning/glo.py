@@ -1,14 +1,9 @@
-"""KerasTuner HyperModel for GLO, and the compiled GLO it searches over."""
+"""KerasTuner HyperModel for GLO (Generative Latent Optimization)."""
 
-import keras
 import keras_tuner
 
-from kdl.losses.laplacian_pyramid import LaplacianPyramidLoss
-from kdl.models.glo import GLO
-from kdl.models.glo import build_dcgan_generator
-from kdl.optimizers.row_sparse import RowSparseAdam
-
-LOSSES = ("l2", "lap1")
+from kdl.models import build_glo
+from kdl.models.glo_builders import GLO_LOSSES
 
 DEFAULTS = {
     "latent_dim": 32,
@@ -17,46 +12,6 @@ DEFAULTS = {
     "code_learning_rate": 1e-2,
     "loss": "lap1",
 }
-
-
-def make_loss(name, levels=3):
-    """`"l2"` -> mean squared error, `"lap1"` -> `LaplacianPyramidLoss`."""
-    if name == "lap1":
-        return LaplacianPyramidLoss(levels=levels)
-    if name == "l2":
-        return keras.losses.MeanSquaredError()
-    raise ValueError(
-        f"Unknown loss. Expected one of {list(LOSSES)}. Received: loss={name!r}"
-    )
-
-
-def build_glo(
-    num_examples,
-    image_shape=(28, 28, 1),
-    latent_dim=DEFAULTS["latent_dim"],
-    filters=DEFAULTS["filters"],
-    projection="ball",
-    loss=DEFAULTS["loss"],
-    learning_rate=DEFAULTS["learning_rate"],
-    code_learning_rate=DEFAULTS["code_learning_rate"],
-    levels=3,
-):
-    """A compiled GLO: DCGAN generator (Adam) + codes (lazy Adam)."""
-    generator = build_dcgan_generator(
-        latent_dim, image_shape=tuple(image_shape), filters=filters
-    )
-    model = GLO(
-        generator,
-        num_examples,
-        latent_dim,
-        projection=None if projection == "none" else projection,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        code_optimizer=RowSparseAdam(code_learning_rate),
-        loss=make_loss(loss, levels),
-    )
-    return model
 
 
 class GLOHyperModel(keras_tuner.HyperModel):
@@ -92,9 +47,9 @@ class GLOHyperModel(keras_tuner.HyperModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if loss not in LOSSES:
+        if loss not in GLO_LOSSES:
             raise ValueError(
-                f"Unknown loss. Expected one of {list(LOSSES)}. "
+                f"Unknown loss. Expected one of {list(GLO_LOSSES)}. "
                 f"Received: loss={loss!r}"
             )
         self.num_examples = int(num_examples)
@@ -131,7 +86,7 @@ class GLOHyperModel(keras_tuner.HyperModel):
             sampling="log",
             default=d["code_learning_rate"],
         )
-        loss = hp.Choice("loss", list(LOSSES), default=d["loss"])
+        loss = hp.Choice("loss", list(GLO_LOSSES), default=d["loss"])
         return build_glo(
             self.num_examples,
             self.image_shape,

@@ -1,6 +1,5 @@
-"""Tests for kdl.tuning.nat: NATHyperModel, small_convnet, linear_probe."""
+"""Tests for kdl.tuning.nat.NATHyperModel: defaults, Fixed overrides, fit."""
 
-import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
@@ -55,40 +54,3 @@ class NATHyperModelTest(TestCase):
         self.assertEqual(set(scores), {"probe_accuracy"})
         self.assertGreaterEqual(scores["probe_accuracy"], 0.0)
         self.assertLessEqual(scores["probe_accuracy"], 1.0)
-
-
-class LinearProbeTest(TestCase):
-    def test_separable_features_are_probed_perfectly(self):
-        rng = np.random.RandomState(0)
-        y = rng.randint(0, 3, size=300).astype("int32")
-        centers = np.eye(3, 5) * 5
-        x = (centers[y] + rng.normal(size=(300, 5)) * 0.3).astype("float32")
-        identity = keras.Sequential(
-            [keras.Input((5,)), keras.layers.Identity()]
-        )
-        scores = nat_tuning.linear_probe(
-            identity,
-            x[:200],
-            y[:200],
-            x[200:],
-            y[200:],
-            epochs=20,
-            batch_size=32,
-        )
-        self.assertGreater(scores["test_accuracy"], 0.95)
-        # Random labels cannot be probed.
-        scores = nat_tuning.linear_probe(
-            identity,
-            x[:200],
-            rng.randint(0, 3, 200),
-            x[200:],
-            rng.randint(0, 3, 100),
-            epochs=5,
-        )
-        self.assertLess(scores["test_accuracy"], 0.6)
-
-    def test_small_convnet(self):
-        net = nat_tuning.small_convnet((28, 28, 1), width=4)
-        self.assertEqual(net.output_shape, (None, 16))
-        with self.assertRaisesRegex(ValueError, "width"):
-            nat_tuning.small_convnet(width=0)

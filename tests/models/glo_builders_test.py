@@ -1,0 +1,55 @@
+"""kdl.models.glo_builders: build_glo and make_glo_loss."""
+
+import keras
+import numpy as np
+
+import kdl
+from tests.test_case import TestCase
+
+
+class MakeGLOLossTest(TestCase):
+    def test_names(self):
+        loss = kdl.models.make_glo_loss("lap1", levels=2)
+        self.assertIsInstance(loss, kdl.losses.LaplacianPyramidLoss)
+        self.assertEqual(loss.levels, 2)
+        self.assertIsInstance(
+            kdl.models.make_glo_loss("l2"), keras.losses.MeanSquaredError
+        )
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "loss"):
+            kdl.models.make_glo_loss("huber")
+
+
+class BuildGLOTest(TestCase):
+    def test_compiled_model(self):
+        model = kdl.models.build_glo(
+            12,
+            (8, 8, 1),
+            latent_dim=4,
+            filters=8,
+            loss="l2",
+            learning_rate=2e-3,
+            code_learning_rate=0.05,
+            projection="sphere",
+        )
+        self.assertIsInstance(model, kdl.models.GLO)
+        self.assertEqual(model.latent_dim, 4)
+        self.assertEqual(model.generator.output_shape, (None, 8, 8, 1))
+        self.assertIsInstance(
+            model.code_optimizer, kdl.optimizers.RowSparseAdam
+        )
+        self.assertAllClose(model.code_optimizer.learning_rate, 0.05)
+        self.assertAllClose(model.optimizer.learning_rate, 2e-3)
+        norms = np.linalg.norm(model.codes, axis=1)
+        self.assertAllClose(norms, np.ones(12), atol=1e-5)
+        x = np.random.RandomState(0).rand(12, 8, 8, 1).astype("float32")
+        history = model.fit(np.arange(12), x, batch_size=4, epochs=1, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"][-1]))
+
+    def test_defaults_and_no_projection(self):
+        model = kdl.models.build_glo(5, projection="none")
+        self.assertEqual(model.latent_dim, 32)
+        self.assertIsInstance(model.loss, kdl.losses.LaplacianPyramidLoss)
+        with self.assertRaisesRegex(ValueError, "loss"):
+            kdl.models.build_glo(3, loss="huber")
