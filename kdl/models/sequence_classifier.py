@@ -14,6 +14,7 @@ def build_sequence_classifier(
     units=64,
     num_classes=10,
     momentum=0.99,
+    image_input=False,
 ):
     """Reads `steps` rows of `features` pixels; logits from the last state.
 
@@ -26,10 +27,12 @@ def build_sequence_classifier(
         units: recurrent units (int >= 1).
         num_classes: output logits (train with `from_logits=True`).
         momentum: momentum of the BN-LSTM's moving statistics.
+        image_input: take one-channel images `(batch, steps, features, 1)`
+            (what `kdl.datasets.image_dataset` yields) instead of
+            sequences `(batch, steps, features)`.
 
     Returns:
-        An uncompiled functional `keras.Model` named `sequence_<cell>`
-        taking `(batch, steps, features)`.
+        An uncompiled functional `keras.Model` named `sequence_<cell>`.
     """
     if cell not in SEQUENCE_CELLS:
         raise ValueError(
@@ -40,13 +43,20 @@ def build_sequence_classifier(
         raise ValueError(
             f"`units` must be an int >= 1. Received: units={units!r}"
         )
-    inputs = keras.Input((steps, features))
+    inputs = keras.Input(
+        (steps, features, 1) if image_input else (steps, features)
+    )
+    x = (
+        keras.layers.Reshape((steps, features))(inputs)
+        if image_input
+        else inputs
+    )
     if cell == "lstm":
-        x = keras.layers.LSTM(int(units), name="lstm")(inputs)
+        x = keras.layers.LSTM(int(units), name="lstm")(x)
     else:
         x = keras.layers.RNN(
             BNLSTMCell(int(units), max_steps=steps, momentum=momentum),
             name="bnlstm",
-        )(inputs)
+        )(x)
     outputs = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name=f"sequence_{cell}")

@@ -28,6 +28,18 @@ class SequenceClassifierTest(TestCase):
         self.assertEqual(rnn.cell.max_steps, 6)
         self.assertEqual(rnn.cell.momentum, 0.5)
 
+    def test_image_input_reads_rows(self):
+        model = kdl.models.build_sequence_classifier(
+            "lstm", steps=6, features=5, units=4, image_input=True
+        )
+        self.assertEqual(model.input_shape, (None, 6, 5, 1))
+        images = np.random.rand(2, 6, 5, 1).astype("float32")
+        plain = kdl.models.build_sequence_classifier(
+            "lstm", steps=6, features=5, units=4
+        )
+        plain.set_weights(model.get_weights())
+        self.assertAllClose(model(images), plain(images[..., 0]), atol=1e-6)
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "cell"):
             kdl.models.build_sequence_classifier("gru")
