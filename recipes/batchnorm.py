@@ -1,36 +1,27 @@
 r"""python recipes/batchnorm.py --output_dir=out/batchnorm
 
-Batch norm and its variants across batch sizes, and BN-LSTM vs LSTM.
+Reproduces, on Fashion-MNIST: batch renorm (Ioffe 2017) removes most of
+batch norm's small-batch loss; ghost batch norm (Hoffer et al. 2017)
+narrows the large-batch gap; BN-LSTM converges faster than LSTM (Cooijmans
+et al. 2016; sequential MNIST test accuracy 99.0 vs 98.9 %).
 
-- convnet: the same small convnet (conv-norm-ReLU-pool x2, dense-norm-ReLU,
-  dense) on a subset of fashion_mnist with no normalization, batch norm
-  (`keras.layers.BatchNormalization`), batch renorm (Ioffe 2017), ghost
-  batch norm (Hoffer et al. 2017, ghost batches of `--virtual_batch_size`)
-  and L1 batch norm (Hoffer et al. 2018), at each of `--batch_sizes`, for
-  a fixed number of epochs (so every run sees the same examples; small
-  batches take more steps). Adam at `--learning_rate` for all; the renorm
-  schedule is the paper's scaled to each run's length
-  (`kdl.tuning.batchnorm.renorm_schedule`). Accuracy on the full 10k test
-  set. Ghost runs with a batch no larger than the ghost batch would be
-  plain BN and are skipped. Shows batch norm's small-batch weakness
-  (batch statistics of 4 examples vs population statistics at test time)
-  and what renorm changes there.
-- lstm: pixel rows as a sequence (28 steps of 28 pixels) of the same
-  images, `keras.layers.LSTM` vs `RNN(kdl.layers.BNLSTMCell)` (Cooijmans
-  et al. 2016, whose BN-LSTM converges faster on sequential MNIST):
-  learning curves.
+A run measures the test accuracy of one small convnet
+(`kdl.models.build_normalized_convnet`) with no normalization, BN, renorm
+(the paper's schedule scaled to the run), ghost BN (`--virtual_batch_size`;
+not run where the batch is no larger: that is plain BN) and L1 BN (Hoffer
+et al. 2018) at each of `--batch_sizes` for `--epochs` (the same examples,
+so small batches take more steps); and, reading the images row by row,
+LSTM vs `RNN(kdl.layers.BNLSTMCell)`: the training loss every ~1/10 epoch
+(its mean over the run says which converges faster) and test accuracy.
 
-Default: 10k training images, 3 epochs, batch sizes 4 16 64 256, LSTM 64
-units for 3 epochs at batch 64. Takes about 25 minutes on a 2-core CPU
-(the batch-4 runs are the slow ones); `--smoke`: seconds. Each finished run
-is stored in its folder, so a killed recipe skips it when restarted.
-`--smoke`: 128 images, one batch size, 7x7-pixel rows for the LSTMs.
-`--tune` searches the convnet of `--tune_variant` at `--batch_size`.
+Default: 10k training images (a fixed shuffle), the 10k test images, 3
+epochs at batch 4 16 64 256; LSTMs of 64 units, 3 epochs at batch 64;
+budget: see provenance in results/batchnorm.json. Finished arms are reused
+while every setting holds. `--smoke`: 128 images, one batch, 7x7 pixels.
 """
 
-import json
-import os
-import time
+import functools
+import itertools
 
 import keras
 import numpy as np
@@ -39,342 +30,245 @@ from absl import flags
 
 import kdl
 from kdl import training
-from kdl.tuning import batchnorm as bn_models
+from kdl.tuning import BatchNormConvNetHyperModel
 
-FLAGS = flags.FLAGS
 PARTS = ("convnet", "lstm")
+SMOKE = {
+    "train_examples": 128,
+    "test_examples": 128,
+    "epochs": 1,
+    "lstm_epochs": 1,
+    "batch_sizes": ["32"],  # one batch size above the ghost batch
+    "filters": 4,
+    "lstm_units": 8,
+    "row_stride": 4,  # 7 rows of 7 pixels: a short loop to compile
+    "jit_compile": False,
+}
+NAMES = {"bn": "BN", "l1": "L1", "ghost": "ghost({})"}
+CLAIMS = {  # README rows: the paper's claim; the share of BN's loss to win
+    "renorm": ("renorm removes most of BN's small-batch loss", 0.5),
+    "ghost": ("ghost BN narrows the large-batch gap", 0.0),
+    "bnlstm": ("BN-LSTM converges faster (sequential MNIST: 98.9 vs 99.0 %)",),
+}
 
 
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(
-        output_dir="out/batchnorm", epochs=3, batch_size=64, max_trials=8
+        flag_values,
+        output_dir="out/batchnorm",
+        epochs=3,
+        batch_size=64,
+        tune=True,
+        max_trials=8,
     )
-    if "virtual_batch_size" in FLAGS:
-        return
-    flags.DEFINE_multi_enum("parts", list(PARTS), PARTS, "Parts to run.")
-    flags.DEFINE_multi_enum(
-        "variants",
-        list(bn_models.VARIANTS),
-        bn_models.VARIANTS,
-        "Normalization variants of the convnet.",
+    fv = {"flag_values": flag_values}
+    integer = functools.partial(flags.DEFINE_integer, lower_bound=1, **fv)
+    integer("train_examples", 10000, "Train images (0: all).", lower_bound=0)
+    integer("test_examples", 0, "Test images (0: all).", lower_bound=0)
+    integer("virtual_batch_size", 16, "Ghost batch size.")
+    integer("filters", 16, "Filters of the convnet's first conv.")
+    integer("lstm_units", 64, "LSTM / BN-LSTM units.")
+    integer("lstm_epochs", 3, "Epochs of the LSTM part.")
+    integer("row_stride", 1, "LSTM part: every k-th row and pixel (1: 28x28).")
+    norms = list(kdl.models.NORM_VARIANTS)
+    flags.DEFINE_multi_enum("parts", list(PARTS), PARTS, "Parts to run.", **fv)
+    flags.DEFINE_multi_enum("variants", norms, norms, "Convnet norms.", **fv)
+    flags.DEFINE_enum("tune_variant", "bn", norms, "For --tune.", **fv)
+    flags.DEFINE_list("batch_sizes", "4,16,64,256", "Convnet batches.", **fv)
+    flags.register_validator(
+        "batch_sizes",
+        lambda v: bool(v) and all(s.isdigit() and int(s) > 0 for s in v),
+        "--batch_sizes must be positive integers, e.g. 4,16,64",
+        **fv,
     )
-    flags.DEFINE_list(
-        "batch_sizes", ["4", "16", "64", "256"], "Convnet batch sizes."
-    )
-    flags.DEFINE_integer(
-        "train_examples",
-        10000,
-        "Training images (the first N of a fixed shuffle; 0 = all 60k).",
-        lower_bound=0,
-    )
-    flags.DEFINE_integer(
-        "virtual_batch_size", 16, "Ghost batch size.", lower_bound=1
-    )
-    flags.DEFINE_float(
-        "bn_momentum", 0.95, "Momentum of the moving statistics."
-    )
-    flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
-    flags.DEFINE_integer("filters", 16, "Filters of the first conv layer.")
-    flags.DEFINE_integer("lstm_units", 64, "LSTM / BN-LSTM units.")
-    flags.DEFINE_integer(
-        "lstm_epochs", 3, "Epochs of the LSTM part.", lower_bound=1
-    )
-    flags.DEFINE_bool(
-        "jit_compile",
-        False,
-        "Compile the train steps with XLA (off, as Keras's 'auto' resolves "
-        "here; on this 2-core CPU XLA made the convnet steps 3-6x slower: "
-        "benchmarks/bn_overhead.py).",
-    )
-    flags.DEFINE_enum(
-        "tune_variant", "bn", bn_models.VARIANTS, "Variant searched by --tune."
-    )
+    flags.DEFINE_float("bn_momentum", 0.95, "Moving-average momentum.", **fv)
+    flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", **fv)
+    xla = "XLA train steps (off: 3-6x slower on 2 CPUs, see bn_overhead.py)."
+    flags.DEFINE_bool("jit_compile", False, xla, **fv)
 
 
-def _load(flags_obj, datasets_override, seed):
-    if datasets_override is not None:
-        (x_train, y_train), (x_test, y_test) = datasets_override
-    else:
-        (x_train, y_train), (x_test, y_test) = kdl.datasets.load_images(
-            "fashion_mnist"
-        )
-    rng = np.random.RandomState(seed)
-    order = rng.permutation(len(x_train))
-    n = flags_obj.train_examples or len(x_train)
-    if flags_obj.smoke:
-        n, x_test, y_test = min(n, 128), x_test[:128], y_test[:128]
-    order = order[:n]
-    return (x_train[order], y_train[order]), (x_test, y_test)
+def load_data(cfg, datasets_override):
+    data = datasets_override or kdl.datasets.load_images("fashion_mnist")
+    (x, y), (x_test, y_test) = data
+    keep = np.random.RandomState(cfg.seed).permutation(len(x))
+    keep, n_test = keep[: cfg.train_examples or None], cfg.test_examples or None
+    return (x[keep], y[keep]), (x_test[:n_test], y_test[:n_test])
 
 
-def _dataset(images, labels, batch_size, shuffle, seed, rows=False):
-    ds = kdl.datasets.image_dataset(
-        images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed
-    )
-    if rows:  # (batch, 28, 28, 1) -> 28 steps of 28 pixels
-        ds = ds.map(lambda x, y: (x[..., 0], y))
-    return ds
+def pipelines(cfg, data, batch_size):
+    train = kdl.datasets.image_dataset(*data[0], batch_size, seed=cfg.seed)
+    return train, kdl.datasets.image_dataset(*data[1], 1000, shuffle=False)
 
 
-def _jit(flags_obj):
-    # XLA compilation costs more than it saves on the tiny smoke models.
-    return False if flags_obj.smoke else flags_obj.jit_compile
-
-
-class _BatchLoss(keras.callbacks.Callback):
-    """Records the running training loss every `every` batches."""
-
-    def __init__(self, every):
-        super().__init__()
-        self.every = max(int(every), 1)
-        self.steps, self.losses, self._step = [], [], 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._step += 1
-        if self._step % self.every == 0 and logs and "loss" in logs:
-            self.steps.append(self._step)
-            self.losses.append(float(logs["loss"]))
-
-
-def _interval_means(steps, running, steps_per_epoch):
-    """Keras logs the epoch's running mean; -> mean loss between records."""
-    means, previous = [], (-1, 0, 0.0)
-    for step, mean in zip(steps, running):
-        epoch = (step - 1) // steps_per_epoch
-        count = step - epoch * steps_per_epoch
-        if epoch != previous[0]:
-            previous = (epoch, 0, 0.0)
-        means.append(
-            (count * mean - previous[1] * previous[2]) / (count - previous[1])
-        )
-        previous = (epoch, count, mean)
-    return means
-
-
-def _fit(env, name, build, train, test, batch_size, epochs, seed, rows=False):
-    """Fits one model (or reloads the stored result of a finished run)."""
-    folder = env.path(f"train_{name}")
-    done = os.path.join(folder, "result.json")
-    if os.path.exists(done):
-        with open(done) as f:
-            return json.load(f)
-    keras.utils.set_random_seed(seed)
-    train_ds = _dataset(*train, batch_size, True, seed, rows)
-    test_ds = _dataset(*test, 1000, False, seed, rows)
-    steps_per_epoch = -(-len(train[0]) // batch_size)
+def fit(env, name, model, data, batch_size, epochs):
+    """Compiles, trains and scores one arm's model."""
+    cfg = env.settings
     with env.strategy.scope():
-        model = build(steps_per_epoch * epochs)
-    batch_loss = _BatchLoss(max(steps_per_epoch // 10, 1))
-    start = time.time()
+        kdl.models.compile_classifier(model, cfg.learning_rate, cfg.jit_compile)
+    train, test = pipelines(cfg, data, batch_size)
+    timer = training.EpochTimer()
+    losses = training.BatchLossRecorder(max(len(train) // 10, 1))
+    cbs = training.standard_callbacks(env.path(name), extra=[timer, losses])
     history = model.fit(
-        train_ds,
-        validation_data=test_ds,
-        epochs=epochs,
-        callbacks=training.standard_callbacks(folder, extra=[batch_loss]),
-        verbose=2,
-    )
-    seconds = time.time() - start
-    loss, accuracy = model.evaluate(test_ds, verbose=0)
-    result = {
-        "test_accuracy": float(accuracy),
-        "test_loss": float(loss),
-        "train_seconds": seconds,
-        "steps": steps_per_epoch * epochs,
-        "history": history.history,
-        "batch_loss_steps": batch_loss.steps,
-        "batch_loss": batch_loss.losses,
-    }
-    training.write_results(folder, result, "result.json")
-    return result
-
-
-def run_convnet(env, flags_obj, train, test):
-    epochs = 1 if flags_obj.smoke else flags_obj.epochs
-    batch_sizes = [int(b) for b in flags_obj.batch_sizes]
-    if flags_obj.smoke:  # one batch size above the ghost batch
-        batch_sizes = [2 * flags_obj.virtual_batch_size]
-    filters = 4 if flags_obj.smoke else flags_obj.filters
-    table, runs = {}, {}
-    for variant in flags_obj.variants:
-        table[variant] = {}
-        for batch_size in batch_sizes:
-            ghost_batch = flags_obj.virtual_batch_size
-            if variant == "ghost" and batch_size <= ghost_batch:
-                table[variant][str(batch_size)] = None  # = plain BN
-                continue
-
-            def build(total_steps, variant=variant):
-                model = bn_models.build_convnet(
-                    variant,
-                    input_shape=train[0].shape[1:] + (1,),
-                    num_classes=int(np.max(train[1])) + 1,
-                    filters=filters,
-                    momentum=flags_obj.bn_momentum,
-                    virtual_batch_size=flags_obj.virtual_batch_size,
-                    total_steps=total_steps,
-                )
-                return bn_models.compile_classifier(
-                    model, flags_obj.learning_rate, _jit(flags_obj)
-                )
-
-            name = f"{variant}_b{batch_size}"
-            result = _fit(
-                env, name, build, train, test, batch_size, epochs, env.seed
-            )
-            runs[name] = result
-            table[variant][str(batch_size)] = result["test_accuracy"]
-            print(
-                f"convnet {name}: test accuracy "
-                f"{result['test_accuracy']:.4f} "
-                f"({result['train_seconds']:.0f} s)"
-            )
-    plt = training.pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for variant, row in table.items():
-        acc = [np.nan if a is None else a for a in row.values()]
-        ax.plot(batch_sizes, acc, marker="o", label=variant)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes])
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"fashion_mnist, {len(train[0])} images x {epochs} epochs")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(env.path("accuracy_vs_batch_size.png"), dpi=100)
-    plt.close(fig)
-    plt = training.pyplot()
-    fig, axes = plt.subplots(
-        1, len(batch_sizes), figsize=(4 * len(batch_sizes), 3.5)
-    )
-    for ax, batch_size in zip(np.atleast_1d(axes), batch_sizes):
-        for variant in flags_obj.variants:
-            run = runs.get(f"{variant}_b{batch_size}")
-            if run and "val_accuracy" in run["history"]:
-                acc = run["history"]["val_accuracy"]
-                ax.plot(range(1, len(acc) + 1), acc, marker="o", label=variant)
-        ax.set_title(f"batch {batch_size}")
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("test accuracy")
-    np.atleast_1d(axes)[0].legend()
-    fig.tight_layout()
-    fig.savefig(env.path("convnet_curves.png"), dpi=100)
-    plt.close(fig)
+        train, validation_data=test, epochs=epochs, callbacks=cbs, verbose=2
+    ).history
+    loss, accuracy = model.evaluate(test, verbose=0)
     return {
-        "test_accuracy": table,
-        "train_seconds": {k: r["train_seconds"] for k, r in runs.items()},
-        "steps": {k: r["steps"] for k, r in runs.items()},
+        "test_accuracy": accuracy,
+        "test_loss": loss,
+        "val_accuracy": history["val_accuracy"],
+        "train_seconds": sum(timer.seconds),
+        "seconds_per_epoch": timer.steady_seconds(),
+        "batch_loss_steps": losses.steps,
+        "batch_loss": losses.losses,
     }
 
 
-def run_lstm(env, flags_obj, train, test):
-    epochs = 1 if flags_obj.smoke else flags_obj.lstm_epochs
-    units = 8 if flags_obj.smoke else flags_obj.lstm_units
-    if flags_obj.smoke:  # 7 rows of 7 pixels: a short loop to compile
-        train = (train[0][:, ::4, ::4], train[1])
-        test = (test[0][:, ::4, ::4], test[1])
-    steps, features = train[0].shape[1:]
-    results, losses, loss_x, accuracies = {}, {}, {}, {}
-    for cell in ("lstm", "bnlstm"):
+def convnet_arm(env, name, data, variant, batch_size):
+    """The convnet with one normalization variant at one batch size."""
+    cfg, (x, y) = env.settings, data[0]
+    keras.utils.set_random_seed(cfg.seed)  # each arm alone reproduces
+    with env.strategy.scope():
+        model = kdl.models.build_normalized_convnet(
+            variant,
+            input_shape=x.shape[1:] + (1,),
+            num_classes=int(np.max(y)) + 1,
+            filters=cfg.filters,
+            momentum=cfg.bn_momentum,
+            virtual_batch_size=cfg.virtual_batch_size,
+            total_steps=-(-len(x) // batch_size) * cfg.epochs,
+        )
+    return fit(env, name, model, data, batch_size, cfg.epochs)
 
-        def build(total_steps, cell=cell):
-            del total_steps
-            model = bn_models.build_sequence_classifier(
-                cell,
-                steps=steps,
-                features=features,
-                units=units,
-                num_classes=int(np.max(train[1])) + 1,
-                momentum=flags_obj.bn_momentum,
-            )
-            return bn_models.compile_classifier(
-                model, flags_obj.learning_rate, _jit(flags_obj)
-            )
 
-        result = _fit(
-            env,
-            f"rows_{cell}",
-            build,
-            train,
-            test,
-            flags_obj.batch_size,
-            epochs,
-            env.seed,
-            rows=True,
+def lstm_arm(env, name, data, cell):
+    """An LSTM or a BN-LSTM reading the images row by row."""
+    cfg, k = env.settings, env.settings.row_stride
+    data = [(x[:, ::k, ::k], y) for x, y in data]
+    keras.utils.set_random_seed(cfg.seed)
+    with env.strategy.scope():
+        model = kdl.models.build_sequence_classifier(
+            cell,
+            *data[0][0].shape[1:],
+            units=cfg.lstm_units,
+            num_classes=int(np.max(data[0][1])) + 1,
+            momentum=cfg.bn_momentum,
+            image_input=True,
         )
-        results[cell] = {
-            "test_accuracy": result["test_accuracy"],
-            "train_seconds": result["train_seconds"],
-            "val_accuracy": result["history"].get("val_accuracy"),
-        }
-        losses[cell] = _interval_means(
-            result["batch_loss_steps"],
-            result["batch_loss"],
-            result["steps"] // epochs,
-        )
-        loss_x[cell] = result["batch_loss_steps"]
-        accuracies[cell] = result["history"].get("val_accuracy", [])
-        print(
-            f"rows {cell}: test accuracy {result['test_accuracy']:.4f} "
-            f"({result['train_seconds']:.0f} s)"
-        )
+    return fit(env, name, model, data, cfg.batch_size, cfg.lstm_epochs)
+
+
+def tune(env, data):
+    cfg, (x, y) = env.settings, data[0]
+    train, test = pipelines(cfg, data, cfg.batch_size)
+    hypermodel = BatchNormConvNetHyperModel(
+        cfg.tune_variant,
+        total_steps=len(train) * cfg.epochs,
+        input_shape=x.shape[1:] + (1,),
+        num_classes=int(y.max()) + 1,
+    )
+    fit_kwargs = dict(x=train, validation_data=test, epochs=cfg.epochs)
+    return training.tune(hypermodel, env, "val_accuracy", **fit_kwargs)
+
+
+def holds(acc, variant, batch, enough):
+    """Does `variant` win back `enough` of BN's loss at `batch` against BN's
+    best batch size? "n/a" when BN loses nothing there or a run is missing."""
+    bn = [a for a in acc.get("bn", {}).values() if a is not None]
+    at, won = acc.get("bn", {}).get(batch), acc.get(variant, {}).get(batch)
+    if at is None or won is None or max(bn) <= at:
+        return "n/a"
+    share = (won - at) / (max(bn) - at)
+    return "no" if share <= 0 else "yes" if share >= enough else "partly"
+
+
+def convnet_report(env, runs, n_train):
+    cfg, sizes = env.settings, sorted(env.settings.batch_sizes, key=int)
+    acc = {v: {} for v in cfg.variants}
+    for v, b in itertools.product(cfg.variants, sizes):
+        acc[v][b] = runs.get(f"convnet_{v}_b{b}", {}).get("test_accuracy")
     training.plot_curves(
-        losses,
+        {v: [np.nan if a is None else a for a in acc[v].values()] for v in acc},
+        env.path("accuracy_vs_batch_size.png"),
+        x=np.log2([int(b) for b in sizes]),
+        xlabel="log2(batch size)",
+        ylabel="test accuracy",
+    )
+    columns = [("", "variant")] + [(f"batch {b}", b, ".3f") for b in sizes]
+    table = [{"variant": v, **acc[v]} for v in acc]
+    print(training.markdown_table(table, columns))
+    rows, epochs = [], cfg.epochs
+    for b, variant in ((sizes[0], "renorm"), (sizes[-1], "ghost")):
+        shown = [v for v in acc if acc[v][b] is not None]
+        names = [NAMES.get(v, v).format(cfg.virtual_batch_size) for v in shown]
+        rows.append(
+            {
+                "what": f"convnet test acc. at batch {b} ({n_train} images x "
+                f"{epochs} epochs): " + " / ".join(names),
+                "ours": " / ".join(f"{acc[v][b]:.3f}" for v in shown),
+                "paper": CLAIMS[variant][0],
+                "holds": holds(acc, variant, b, CLAIMS[variant][1]),
+            }
+        )
+    return {"test_accuracy": acc}, rows
+
+
+def lstm_report(env, runs):
+    cfg, title = env.settings, "Row-by-row images: LSTM vs BN-LSTM"
+    lstm = {c: runs[f"lstm_{c}"] for c in kdl.models.SEQUENCE_CELLS}
+    training.plot_curves(
+        {c: r["batch_loss"] for c, r in lstm.items()},
         env.path("lstm_train_loss.png"),
-        x=loss_x,
+        x={c: r["batch_loss_steps"] for c, r in lstm.items()},
         xlabel="step",
         ylabel="training loss (mean over ~1/10 epoch)",
-        title="Row-by-row fashion_mnist: LSTM vs BN-LSTM",
+        title=title,
     )
-    training.plot_curves(
-        accuracies,
-        env.path("lstm_test_accuracy.png"),
-        ylabel="test accuracy",
-        title="Row-by-row fashion_mnist: LSTM vs BN-LSTM",
-    )
-    return results
+    acc = {c: r["test_accuracy"] for c, r in lstm.items()}
+    loss = {c: float(np.mean(r["batch_loss"])) for c, r in lstm.items()}
+    row = {
+        "what": f"row-by-row Fashion-MNIST, LSTM vs BN-LSTM ({cfg.lstm_units} "
+        f"units, {cfg.lstm_epochs} epochs): test acc.; mean training loss",
+        "ours": f"{acc['lstm']:.3f} vs {acc['bnlstm']:.3f}; "
+        f"{loss['lstm']:.3f} vs {loss['bnlstm']:.3f}",
+        "paper": CLAIMS["bnlstm"][0],
+        "holds": "yes" if loss["bnlstm"] < loss["lstm"] else "no",
+    }
+    return {"test_accuracy": acc, "mean_train_loss": loss}, [row]
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
-    env = training.setup(flags_obj, strategy_override)
-    start = time.time()
-    train, test = _load(flags_obj, datasets_override, env.seed)
-    if flags_obj.tune:
-        batches = -(-len(train[0]) // flags_obj.batch_size)
-        epochs = 1 if flags_obj.smoke else flags_obj.epochs
-        return training.run_tuner(
-            bn_models.BatchNormConvNetHyperModel(
-                flags_obj.tune_variant,
-                total_steps=batches * epochs,
-                input_shape=train[0].shape[1:] + (1,),
-                num_classes=int(np.max(train[1])) + 1,
-            ),
-            env.path("tune"),
-            objective="val_accuracy",
-            tuner=flags_obj.tuner,
-            max_trials=flags_obj.max_trials,
-            seed=env.seed,
-            x=_dataset(*train, flags_obj.batch_size, True, env.seed),
-            validation_data=_dataset(*test, 1000, False, env.seed),
-            epochs=epochs,
-            verbose=2,
-        )
-    results = {
-        "train_examples": len(train[0]),
-        "test_examples": len(test[0]),
-    }
-    if "convnet" in flags_obj.parts:
-        results["convnet"] = run_convnet(env, flags_obj, train, test)
-    if "lstm" in flags_obj.parts:
-        results["lstm"] = run_lstm(env, flags_obj, train, test)
-    results["wall_seconds"] = time.time() - start
-    training.write_results(env.output_dir, results)
-    return results
+    env = training.setup(flags_obj, strategy_override, SMOKE)
+    cfg = env.settings
+    data = load_data(cfg, datasets_override)
+    if cfg.tune:
+        return tune(env, data)
+    sizes = [len(data[0][0]), len(data[1][0])]
+    # Data passed in is named by no flag: its sizes join the cache key.
+    key = {"data": sizes} if datasets_override else {}
+    results = {"train_examples": sizes[0], "test_examples": sizes[1]}
+    runs, rows = {}, []
+    if "convnet" in cfg.parts:
+        for v, b in itertools.product(cfg.variants, cfg.batch_sizes):
+            if v == "ghost" and int(b) <= cfg.virtual_batch_size:
+                continue  # a single ghost batch is plain BN
+            name = f"convnet_{v}_b{b}"
+            arm = functools.partial(convnet_arm, env, name, data, v, int(b))
+            runs[name] = env.cached(name, arm, **key)
+        results["convnet"], rows = convnet_report(env, runs, sizes[0])
+    if "lstm" in cfg.parts:
+        for cell in kdl.models.SEQUENCE_CELLS:
+            name = f"lstm_{cell}"
+            arm = functools.partial(lstm_arm, env, name, data, cell)
+            runs[name] = env.cached(name, arm, **key)
+        results["lstm"], lstm_rows = lstm_report(env, runs)
+        rows += lstm_rows
+    results.update(arms=runs, readme_rows=rows)
+    return env.finish(results, seeds=[cfg.seed])
 
 
 def main(_):
-    run(FLAGS)
+    run(flags.FLAGS)
 
 
 if __name__ == "__main__":
