@@ -5,6 +5,7 @@ from kdl.models.pretraining import build_deep_classifier
 from kdl.models.pretraining import pretrain_dbn
 from kdl.models.pretraining import pretrain_denoising_autoencoders
 from kdl.models.pretraining import pretrain_supervised
+from kdl.models.classifier import compile_classifier
 from kdl.models.convnets import build_conv_autoencoder
 from kdl.models.convnets import build_softmax_classifier
 from kdl.models.convnets import small_convnet
@@ -16,14 +17,26 @@ from kdl.models.glo_builders import make_glo_loss
 from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
+from kdl.models.lenet import LENET_DENSES
+from kdl.models.lenet import LENET_FEATURE_LAYERS
+from kdl.models.lenet import LENET_MIN_SIZE
+from kdl.models.lenet import LENET_POOLINGS
+from kdl.models.lenet import build_lenet5
+from kdl.models.lenet import transfer_model
 from kdl.models.mlp import build_mlp
 from kdl.models.nat import NAT
+from kdl.models.normalized_convnet import NORM_VARIANTS
+from kdl.models.normalized_convnet import build_normalized_convnet
+from kdl.models.normalized_convnet import normalization_layer
+from kdl.models.normalized_convnet import renorm_schedule
 from kdl.models.perceptron import Perceptron
 from kdl.models.probe_curve import ProbeCurve
 from kdl.models.probes import fine_tune_accuracy
 from kdl.models.probes import linear_probe
 from kdl.models.seq2seq import Seq2Seq
 from kdl.models.seq2seq_attention import Seq2SeqAttention
+from kdl.models.sequence_classifier import SEQUENCE_CELLS
+from kdl.models.sequence_classifier import build_sequence_classifier
 from kdl.models.style_transfer import StyleTransfer
 from kdl.models.style_transfer import build_random_vgg
 from kdl.models.style_transfer import build_style_extractor
@@ -34,12 +47,18 @@ from kdl.models.xor_net import build_xor_net
 
 __all__ = [
     "GLO",
+    "LENET_DENSES",
+    "LENET_FEATURE_LAYERS",
+    "LENET_MIN_SIZE",
+    "LENET_POOLINGS",
     "NAT",
+    "NORM_VARIANTS",
     "Perceptron",
     "ProbeCurve",
     "RBMTrainer",
     "RNNLanguageModel",
     "ResetStatesCallback",
+    "SEQUENCE_CELLS",
     "Seq2Seq",
     "Seq2SeqAttention",
     "WeightChangeCallback",
@@ -49,18 +68,25 @@ __all__ = [
     "build_dcgan_generator",
     "build_deep_classifier",
     "build_glo",
+    "build_lenet5",
     "build_mlp",
+    "build_normalized_convnet",
+    "build_sequence_classifier",
     "build_softmax_classifier",
     "build_xor_net",
+    "compile_classifier",
     "evaluate_perplexity",
     "fine_tune_accuracy",
     "linear_probe",
     "make_glo_loss",
+    "normalization_layer",
     "pca_codes",
     "pretrain_dbn",
     "pretrain_denoising_autoencoders",
     "pretrain_supervised",
+    "renorm_schedule",
     "small_convnet",
+    "transfer_model",
     "StyleTransfer",
     "build_random_vgg",
     "build_style_extractor",
