@@ -17,6 +17,8 @@ from kdl.models.glo_builders import make_glo_loss
 from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
+from kdl.models.language_model import perplexity
+from kdl.models.language_model_builders import build_language_model
 from kdl.models.lenet import LENET_DENSES
 from kdl.models.lenet import LENET_FEATURE_LAYERS
 from kdl.models.lenet import LENET_MIN_SIZE
@@ -68,6 +70,7 @@ __all__ = [
     "build_dcgan_generator",
     "build_deep_classifier",
     "build_glo",
+    "build_language_model",
     "build_lenet5",
     "build_mlp",
     "build_normalized_convnet",
@@ -81,6 +84,7 @@ __all__ = [
     "make_glo_loss",
     "normalization_layer",
     "pca_codes",
+    "perplexity",
     "pretrain_dbn",
     "pretrain_denoising_autoencoders",
     "pretrain_supervised",

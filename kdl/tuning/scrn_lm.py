@@ -1,11 +1,9 @@
 """KerasTuner HyperModel of the SCRN language-model recipe."""
 
-import keras
 import keras_tuner
 
-from kdl.datasets import tbptt_dataset
-from kdl.models.reset_states_callback import ResetStatesCallback
-from kdl.models.language_model import RNNLanguageModel
+from kdl import datasets
+from kdl import models
 
 DEFAULTS = dict(
     units=100,
@@ -15,18 +13,6 @@ DEFAULTS = dict(
     bptt=30,
     clipnorm=1.0,
 )
-
-
-def make_optimizer(name, learning_rate, clipnorm):
-    """The recipe's optimizers: "adam" or plain "sgd", norm-clipped."""
-    clip = clipnorm if clipnorm and clipnorm > 0 else None
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate, clipnorm=clip)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, clipnorm=clip)
-    raise ValueError(
-        f"`optimizer` must be 'adam' or 'sgd'. Received: optimizer={name!r}"
-    )
 
 
 class SCRNLanguageModelHyperModel(keras_tuner.HyperModel):
@@ -44,7 +30,9 @@ class SCRNLanguageModelHyperModel(keras_tuner.HyperModel):
         batch_size: the fixed (stateful) batch size.
         rnn: "scrn", "lstm" or "srn" (`context_units`/`alpha` only matter
             for "scrn").
-        optimizer: "adam" or "sgd".
+        optimizer: a Keras optimizer name, e.g. "adam" or "sgd"
+            (`keras.optimizers.get`).
+        embedding_dim: input embedding size (None: the trial's `units`).
         defaults: overrides of `DEFAULTS` (the recipe passes its flags).
         max_steps: cap on training batches per epoch (None: all).
     """
@@ -57,6 +45,7 @@ class SCRNLanguageModelHyperModel(keras_tuner.HyperModel):
         batch_size=32,
         rnn="scrn",
         optimizer="adam",
+        embedding_dim=None,
         defaults=None,
         max_steps=None,
         **kwargs,
@@ -68,6 +57,7 @@ class SCRNLanguageModelHyperModel(keras_tuner.HyperModel):
         self.batch_size = int(batch_size)
         self.rnn = rnn
         self.optimizer = optimizer
+        self.embedding_dim = embedding_dim
         self.defaults = {**DEFAULTS, **(defaults or {})}
         self.max_steps = max_steps
 
@@ -86,30 +76,28 @@ class SCRNLanguageModelHyperModel(keras_tuner.HyperModel):
             default=d["learning_rate"],
         )
         clipnorm = hp.Float("clipnorm", 0.25, 10.0, default=d["clipnorm"])
-        model = RNNLanguageModel(
+        return models.build_language_model(
             self.vocab_size,
             self.rnn,
             units,
             context_units,
             alpha=alpha,
-            stateful=True,
+            embedding_dim=self.embedding_dim,
             batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            learning_rate=learning_rate,
+            clipnorm=clipnorm,
         )
-        model.compile(
-            optimizer=make_optimizer(self.optimizer, learning_rate, clipnorm),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        return model
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
         bptt = hp.Int("bptt", 10, 100, step=5, default=self.defaults["bptt"])
-        train = tbptt_dataset(self.train_ids, self.batch_size, bptt)
-        valid = tbptt_dataset(self.valid_ids, self.batch_size, bptt)
+        train = datasets.tbptt_dataset(self.train_ids, self.batch_size, bptt)
+        valid = datasets.tbptt_dataset(self.valid_ids, self.batch_size, bptt)
         if self.max_steps:
             train = train.take(self.max_steps)
         kwargs.pop("x", None)
         kwargs.pop("validation_data", None)
-        callbacks = [*(callbacks or []), ResetStatesCallback()]
+        callbacks = [*(callbacks or []), models.ResetStatesCallback()]
         return model.fit(
             train, validation_data=valid, callbacks=callbacks, **kwargs
         )

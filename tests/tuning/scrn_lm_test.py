@@ -1,3 +1,4 @@
+import keras
 import keras_tuner
 import numpy as np
 
@@ -33,10 +34,12 @@ def test_defaults_equal_recipe_defaults():
     assert model.units == 100 and model.context_units == 40
     assert model.alpha == 0.95 and model.rnn_type == "scrn"
     assert model.optimizer.clipnorm == 1.0
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.embedding_dim == 100  # None: the trial's units
 
 
 def test_fixed_overrides_and_fit():
-    hm = _hypermodel(max_steps=3)
+    hm = _hypermodel(max_steps=3, optimizer="sgd", embedding_dim=5)
     hp = keras_tuner.HyperParameters()
     hp.Fixed("units", 8)
     hp.Fixed("context_units", 3)
@@ -47,6 +50,8 @@ def test_fixed_overrides_and_fit():
     model = hm.build(hp)
     assert (model.units, model.context_units, model.alpha) == (8, 3, 0.5)
     assert model.optimizer.clipnorm == 2.0
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert model.embedding_dim == 5
     history = hm.fit(hp, model, epochs=1, verbose=0)
     assert "val_loss" in history.history
     assert hp.get("bptt") == 5
