@@ -1,248 +1,211 @@
 """python recipes/char_rnn.py --output_dir=out/char_rnn
 
-A character-level recurrent language model of Shakespeare's plays (the
-lecture's char-RNN, after Karpathy's "The Unreasonable Effectiveness of
-Recurrent Neural Networks", 2015) with samples at several temperatures
-after every epoch: the lecture's "train more" progression from noise to
-words to play-like lines. `--rnn=lstm` (default) or `--rnn=scrn`
-(`kdl.layers.SCRN`, Mikolov et al. 2014) or `--rnn=srn`, through
-`kdl.models.RNNLanguageModel` trained by stateful truncated BPTT over
-`kdl.datasets.tbptt_dataset` (states carried across batches, reset every
-epoch). Data: `kdl.datasets.load_text("shakespeare", level="char")`
-(42 plays and poems, 4.0M training characters); the default run uses the
-first `--train_chars` of the training split and of the validation split.
+A character-level recurrent language model of Shakespeare's plays: the
+lecture's char-RNN after Karpathy, "The Unreasonable Effectiveness of
+Recurrent Neural Networks" (2015), which reports samples, not a number. The
+lecture's point is the "train more" progression from noise to words to
+play-like lines.
 
-Writes samples.txt (every epoch x temperature), results.json (per-epoch
-validation bits per character and the samples) and bpc.png. Default run
-(LSTM 256, 1M characters, 4 epochs): measured 22 minutes wall (4
-CPU-minutes of user time) on the 2-core CPU shared with other jobs (load
-~16); `--smoke`: seconds. `--tune` searches with
+A run trains `--rnn=lstm` (default), `scrn` (`kdl.layers.SCRN`, Mikolov et
+al. 2014) or `srn` through `kdl.models.RNNLanguageModel` by stateful
+truncated BPTT over `kdl.datasets.tbptt_dataset` (states carried across
+batches, reset every epoch) on the first `--train_chars` of
+`load_text("shakespeare", level="char")` (42 plays and poems) and measures
+the validation bits per character after every epoch and the test bits per
+character, with samples at each `--temperatures` before training and after
+every epoch (samples.txt, bpc.png, results.json). `--tune` searches with
 `kdl.tuning.SCRNLanguageModelHyperModel` (shared with recipes/scrn_lm.py).
+
+Default budget: LSTM 256, 1M training characters, 4 epochs, batch 64, BPTT
+100, Adam 2e-3, clipnorm 5; time: see provenance in results/char_rnn.json.
+`--smoke`: seconds.
 """
 
+import functools
 import math
 
 import keras
 from absl import app
 from absl import flags
 
-import kdl
+from kdl import datasets
+from kdl import models
 from kdl import training
-from kdl.models.language_model import RNN_TYPES
-from kdl.models.language_model import RNNLanguageModel
-from kdl.models.language_model import evaluate_perplexity
-from kdl.models.reset_states_callback import ResetStatesCallback
+from kdl import tuning
 
-FLAGS = flags.FLAGS
+SMOKE = {
+    "epochs": 1,
+    "batch_size": 8,
+    "seq_len": 20,
+    "units": 16,
+    "train_chars": 4000,
+    "valid_chars": 1000,
+    "sample_length": 40,
+}
 
 
-def _define(define, name, *args, **kwargs):
-    """Defines a flag unless another recipe (same process) already did."""
-    if name not in FLAGS:
-        define(name, *args, **kwargs)
-
-
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(
-        output_dir="out/char_rnn", epochs=4, batch_size=64
+        flag_values, output_dir="out/char_rnn", epochs=4, batch_size=64
     )
-    _define(
-        flags.DEFINE_string, "corpus", "shakespeare", "load_text name (char)."
+    fv = dict(flag_values=flag_values)
+    integer = functools.partial(flags.DEFINE_integer, lower_bound=1, **fv)
+    flags.DEFINE_string("corpus", "shakespeare", "load_text name.", **fv)
+    rnns = ["srn", "lstm", "scrn"]
+    flags.DEFINE_enum("rnn", "lstm", rnns, "Recurrent layer.", **fv)
+    integer("units", 256, "Hidden units.")
+    integer("context_units", 64, "SCRN context units.")
+    integer("embedding_dim", 32, "Character embedding size.")
+    integer("seq_len", 100, "Truncated-BPTT length.")
+    integer(
+        "train_chars", 1_000_000, "Training characters (0: all).", lower_bound=0
     )
-    _define(flags.DEFINE_enum, "rnn", "lstm", RNN_TYPES, "Recurrent layer.")
-    _define(flags.DEFINE_integer, "units", 256, "Hidden units.", 1)
-    _define(flags.DEFINE_integer, "context_units", 64, "SCRN context units.", 1)
-    _define(
-        flags.DEFINE_integer,
-        "embedding_dim",
-        32,
-        "Character embedding size.",
-        1,
+    integer(
+        "valid_chars", 100_000, "Valid/test characters (0: all).", lower_bound=0
     )
-    _define(flags.DEFINE_integer, "seq_len", 100, "Truncated BPTT length.", 1)
-    _define(
-        flags.DEFINE_integer,
-        "train_chars",
-        1_000_000,
-        "Training characters used (0 = all).",
-        0,
+    flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate.", 0, **fv)
+    flags.DEFINE_float("clipnorm", 5.0, "Gradient norm clipping.", 0, **fv)
+    flags.DEFINE_list(
+        "temperatures", ["0.2", "0.5", "1.0"], "Sampling temperatures.", **fv
     )
-    _define(
-        flags.DEFINE_integer,
-        "valid_chars",
-        100_000,
-        "Validation/test characters (0 = all).",
-        0,
-    )
-    _define(flags.DEFINE_float, "learning_rate", 2e-3, "Adam learning rate.")
-    _define(flags.DEFINE_float, "clipnorm", 5.0, "Gradient norm clipping.")
-    _define(
-        flags.DEFINE_list,
-        "temperatures",
-        ["0.2", "0.5", "1.0"],
-        "Sampling temperatures.",
-    )
-    _define(
-        flags.DEFINE_integer, "sample_length", 300, "Characters per sample.", 1
-    )
-    _define(
-        flags.DEFINE_string, "prime", "KING. ", "Text the samples start from."
+    integer("sample_length", 300, "Characters per sample.")
+    flags.DEFINE_string("prime", "KING. ", "Text the samples start from.", **fv)
+
+
+def samples_text(samples):
+    """samples.txt: every sample under its epoch and temperature."""
+    return "".join(
+        f"=== epoch {s['epoch']}, temperature {s['temperature']} ===\n"
+        f"{s['text']}\n\n"
+        for s in samples
     )
 
 
-class SampleCallback(keras.callbacks.Callback):
-    """Samples from the model at each temperature after every epoch.
-
-    Appends the samples to `path` and keeps them in `self.samples`
-    (a list of `{"epoch", "temperature", "text"}`).
-    """
-
-    def __init__(self, vocab, prime, temperatures, length, path, seed=0):
-        super().__init__()
-        self.vocab = vocab
-        self.prime_ids = vocab.encode(prime)
-        self.temperatures = [float(t) for t in temperatures]
-        self.length = int(length)
-        self.path = path
-        self.seed = int(seed)
-        self.samples = []
-
-    def sample(self, epoch):
-        with open(self.path, "a", encoding="utf-8") as f:
-            for t in self.temperatures:
-                ids = self.model.generate(
-                    self.prime_ids, self.length, temperature=t, seed=self.seed
-                )
-                text = self.vocab.decode(ids)
-                self.samples.append(
-                    {"epoch": epoch, "temperature": t, "text": text}
-                )
-                f.write(f"=== epoch {epoch}, temperature {t} ===\n{text}\n\n")
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.sample(epoch + 1)
-
-
-def _slice(ids, n):
-    return ids[:n] if n else ids
-
-
-def run(flags_obj, datasets_override=None, strategy_override=None):
-    env = training.setup(flags_obj, strategy_override)
-    data = datasets_override or kdl.datasets.load_text(
-        flags_obj.corpus, level="char", vocab_size=None
-    )
-    b, t = flags_obj.batch_size, flags_obj.seq_len
-    units, epochs = flags_obj.units, flags_obj.epochs
-    train_chars, valid_chars = flags_obj.train_chars, flags_obj.valid_chars
-    length = flags_obj.sample_length
-    if env.smoke:
-        b, t, units, epochs = 8, 20, 16, 1
-        train_chars, valid_chars, length = 4000, 1000, 40
-    train_ids = _slice(data.train, train_chars)
-    valid_ids = _slice(data.valid, valid_chars)
-    test_ids = _slice(data.test, valid_chars)
-    vocab_size = len(data.vocab)
-    train = kdl.datasets.tbptt_dataset(train_ids, b, t)
-    valid = kdl.datasets.tbptt_dataset(valid_ids, b, t)
-    test = kdl.datasets.tbptt_dataset(test_ids, b, t)
-    results = {
-        "corpus": flags_obj.corpus,
-        "rnn": flags_obj.rnn,
-        "units": units,
-        "vocab_size": vocab_size,
-        "train_chars": len(train_ids),
-    }
-    if flags_obj.tune:
-        from kdl.tuning.scrn_lm import SCRNLanguageModelHyperModel
-
-        results["tuning"] = training.run_tuner(
-            SCRNLanguageModelHyperModel(
-                train_ids,
-                valid_ids,
-                vocab_size,
-                batch_size=b,
-                rnn=flags_obj.rnn,
-                defaults=dict(
-                    units=units,
-                    context_units=flags_obj.context_units,
-                    learning_rate=flags_obj.learning_rate,
-                    bptt=t,
-                    clipnorm=flags_obj.clipnorm,
-                ),
-            ),
-            env.path("tune"),
-            tuner=flags_obj.tuner,
-            max_trials=flags_obj.max_trials,
-            seed=flags_obj.seed,
-            epochs=epochs,
-            verbose=0,
-        )
-        training.write_results(env.output_dir, results)
-        return results
-
+def train_char_rnn(env, vocab, splits):
+    """The one arm: trains the model, sampling before and after each epoch."""
+    cfg = env.settings
+    b, t = cfg.batch_size, cfg.seq_len
+    train, valid, test = (datasets.tbptt_dataset(s, b, t) for s in splits)
     with env.strategy.scope():
-        model = RNNLanguageModel(
-            vocab_size,
-            rnn=flags_obj.rnn,
-            units=units,
-            context_units=flags_obj.context_units,
-            embedding_dim=flags_obj.embedding_dim,
-            stateful=True,
+        model = models.build_language_model(
+            len(vocab),
+            cfg.rnn,
+            cfg.units,
+            cfg.context_units,
+            embedding_dim=cfg.embedding_dim,
             batch_size=b,
+            num_replicas=env.strategy.num_replicas_in_sync,
+            learning_rate=cfg.learning_rate,
+            clipnorm=cfg.clipnorm,
+            seq_len=t,
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                flags_obj.learning_rate, clipnorm=flags_obj.clipnorm
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        model.build((b, t))
-    samples_path = env.path("samples.txt")
-    open(samples_path, "w").close()
-    sampler = SampleCallback(
-        data.vocab,
-        flags_obj.prime,
-        flags_obj.temperatures,
-        length,
-        samples_path,
-        seed=flags_obj.seed,
+    samples = []
+
+    def sample(epoch):
+        for temperature in map(float, cfg.temperatures):
+            ids = model.generate(
+                vocab.encode(cfg.prime),
+                cfg.sample_length,
+                temperature=temperature,
+                seed=cfg.seed,
+            )
+            text = vocab.decode(ids)
+            samples.append(
+                dict(epoch=epoch, temperature=temperature, text=text)
+            )
+        training.write_text(env.path("samples.txt"), samples_text(samples))
+
+    sample(0)  # the untrained model: noise
+    after_epoch = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: sample(epoch + 1)
     )
-    sampler.set_model(model)
-    sampler.sample(0)  # the untrained model: noise
     history = model.fit(
         train,
         validation_data=valid,
-        epochs=epochs,
+        epochs=cfg.epochs,
         callbacks=training.standard_callbacks(
-            env.path("train"), extra=[ResetStatesCallback(), sampler]
+            env.path("train"),
+            extra=[models.ResetStatesCallback(), after_epoch],
         ),
         verbose=2,
+    ).history
+    test_perplexity = models.evaluate_perplexity(model, test)
+    return {
+        "valid_bits_per_char": [v / math.log(2) for v in history["val_loss"]],
+        "train_bits_per_char": [v / math.log(2) for v in history["loss"]],
+        "test_bits_per_char": math.log2(test_perplexity),
+        "test_perplexity": test_perplexity,
+        "uniform_bits_per_char": math.log2(len(vocab)),
+        "samples": samples,
+    }
+
+
+def readme_rows(cfg, results):
+    """Test bits per character (the blog post reports no number)."""
+    hidden = f"+{cfg.context_units}" if cfg.rnn == "scrn" else ""
+    what = (
+        f"{cfg.rnn.upper()}-{cfg.units}{hidden}, {results['corpus']}, "
+        f"{results['train_chars']:,} characters, {cfg.epochs} epochs: test "
+        "bits per character"
     )
-    bpc = [v / math.log(2) for v in history.history["val_loss"]]
-    test_ppl = evaluate_perplexity(model, test)
-    results.update(
-        valid_bits_per_char=bpc,
-        train_bits_per_char=[v / math.log(2) for v in history.history["loss"]],
-        test_bits_per_char=math.log2(test_ppl),
-        test_perplexity=test_ppl,
-        samples=sampler.samples,
-        uniform_bits_per_char=math.log2(vocab_size),
+    ours = f"{results['test_bits_per_char']:.2f}"
+    return [{"what": what, "ours": ours, "paper": "-", "holds": "n/a"}]
+
+
+def run(flags_obj, datasets_override=None, strategy_override=None):
+    env = training.setup(flags_obj, strategy_override, SMOKE)
+    cfg = env.settings
+    data = datasets_override or datasets.load_text(
+        cfg.corpus, level="char", vocab_size=None
     )
+    splits = (
+        data.train[: cfg.train_chars or None],
+        data.valid[: cfg.valid_chars or None],
+        data.test[: cfg.valid_chars or None],
+    )
+    if cfg.tune:
+        hypermodel = tuning.SCRNLanguageModelHyperModel(
+            *splits[:2],
+            len(data.vocab),
+            batch_size=cfg.batch_size,
+            rnn=cfg.rnn,
+            embedding_dim=cfg.embedding_dim,
+            defaults=dict(
+                units=cfg.units,
+                context_units=cfg.context_units,
+                learning_rate=cfg.learning_rate,
+                bptt=cfg.seq_len,
+                clipnorm=cfg.clipnorm,
+            ),
+        )
+        return training.tune(hypermodel, env, epochs=cfg.epochs, verbose=0)
+    arm = env.cached(
+        "train",
+        functools.partial(train_char_rnn, env, data.vocab, splits),
+        data_sizes=[*map(len, splits), len(data.vocab)],
+    )
+    training.write_text(env.path("samples.txt"), samples_text(arm["samples"]))
     training.plot_curves(
         {
-            "train": results["train_bits_per_char"],
-            "valid": results["valid_bits_per_char"],
+            "train": arm["train_bits_per_char"],
+            "valid": arm["valid_bits_per_char"],
         },
         env.path("bpc.png"),
         ylabel="bits per character",
+        title=f"{data.name} char-{cfg.rnn.upper()}",
     )
-    training.write_results(env.output_dir, results)
-    return results
+    results = {
+        "corpus": data.name,
+        "vocab_size": len(data.vocab),
+        "train_chars": len(splits[0]),
+        **arm,
+    }
+    results["readme_rows"] = readme_rows(cfg, results)
+    return env.finish(results, seeds=[cfg.seed])
 
 
 def main(_):
-    run(FLAGS)
+    run(flags.FLAGS)
 
 
 if __name__ == "__main__":

@@ -1,52 +1,42 @@
 """recipes/char_rnn.py: samples per epoch and temperature, bits per char."""
 
 import json
-import types
+import time
 
 import numpy as np
-import pytest
 
+from kdl.datasets import TextData
 from kdl.datasets import Vocabulary
 from tests.recipes import recipe_testing
 
 char_rnn = recipe_testing.load_recipe("char_rnn")
 
 
-# Flags other recipes also define (with their own defaults) when their
-# tests run in the same process: pass this recipe's defaults explicitly.
-SHARED_DEFAULTS = {
-    "learning_rate": 2e-3,
-    "clipnorm": 5.0,
-    "context_units": 64,
-    "embedding_dim": 32,
-    "corpus": "shakespeare",
-}
-
-
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        char_rnn,
-        output_dir=str(tmp_path),
-        smoke=True,
-        **{**SHARED_DEFAULTS, **overrides},
+        char_rnn, output_dir=str(tmp_path), smoke=True, **overrides
     )
 
 
 def _tiny_corpus():
     vocab = Vocabulary(["<unk>", *"abc KING."], level="char")
-    text = "KING. abc abc cab " * 400
-    ids = vocab.encode(text)
-    return types.SimpleNamespace(
-        train=ids[:5000], valid=ids[5000:6000], test=ids[6000:], vocab=vocab
+    ids = vocab.encode("KING. abc abc cab " * 400)
+    return TextData(
+        train=ids[:5000],
+        valid=ids[5000:6000],
+        test=ids[6000:],
+        vocab=vocab,
+        name="tiny",
+        level="char",
+        source="test",
     )
 
 
-@pytest.mark.parametrize("rnn", ["lstm", "scrn"])
-def test_smoke_run_samples_every_epoch(tmp_path, rnn):
-    results = char_rnn.run(
-        _flags(tmp_path, rnn=rnn, temperatures=["0.5", "1.0"]),
-        datasets_override=_tiny_corpus(),
-    )
+def test_smoke_run_samples_every_epoch_and_reuses_the_arm(tmp_path, capsys):
+    flags_obj = _flags(tmp_path, temperatures=["0.5", "1.0"])
+    start = time.perf_counter()
+    results = char_rnn.run(flags_obj, datasets_override=_tiny_corpus())
+    first_seconds = time.perf_counter() - start
     samples = results["samples"]
     # Before training (epoch 0) and after the one smoke epoch.
     assert [(s["epoch"], s["temperature"]) for s in samples] == [
@@ -56,21 +46,62 @@ def test_smoke_run_samples_every_epoch(tmp_path, rnn):
         (1, 1.0),
     ]
     assert all(s["text"].startswith("KING. ") for s in samples)
+    assert all(len(s["text"]) >= 6 + 40 for s in samples)  # <unk>: 5
     assert np.isfinite(results["test_bits_per_char"])
     assert results["valid_bits_per_char"][0] < results["uniform_bits_per_char"]
-    text = (tmp_path / "samples.txt").read_text()
-    assert text.count("=== epoch") == 4
-    assert (tmp_path / "bpc.png").exists()
-
-
-@pytest.mark.slow
-def test_cli_smoke_and_help(tmp_path):
-    done = recipe_testing.run_recipe(
-        "char_rnn", "--smoke", f"--output_dir={tmp_path}"
+    assert results["train_chars"] == 4000
+    (row,) = results["readme_rows"]
+    assert row["what"] == (
+        "LSTM-16, tiny, 4,000 characters, 1 epochs: test bits per character"
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert row["ours"] == f"{results['test_bits_per_char']:.2f}"
+    assert (row["paper"], row["holds"]) == ("-", "n/a")
+    assert (tmp_path / "samples.txt").read_text().count("=== epoch") == 4
+    assert (tmp_path / "bpc.png").exists()
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["readme_rows"] == results["readme_rows"]
+    assert on_disk["smoke"] is True and on_disk["provenance"]["seeds"] == [0]
+    capsys.readouterr()
+    start = time.perf_counter()
+    again = char_rnn.run(flags_obj, datasets_override=_tiny_corpus())
+    assert time.perf_counter() - start < first_seconds / 2
+    assert "Reusing the finished run" in capsys.readouterr().out
+    assert again["samples"] == samples
+    assert again["test_bits_per_char"] == results["test_bits_per_char"]
+
+
+def test_changed_flag_reruns_with_scrn(tmp_path, capsys):
+    char_rnn.run(_flags(tmp_path), datasets_override=_tiny_corpus())
+    capsys.readouterr()
+    results = char_rnn.run(
+        _flags(tmp_path, rnn="scrn", temperatures=["1.0"]),
+        datasets_override=_tiny_corpus(),
+    )
+    assert "config changed" in capsys.readouterr().out
+    assert [s["epoch"] for s in results["samples"]] == [0, 1]
+    assert results["readme_rows"][0]["what"].startswith("SCRN-16+64, tiny")
+    assert (tmp_path / "samples.txt").read_text().count("=== epoch") == 2
+
+
+def test_tune_smoke(tmp_path):
+    results = char_rnn.run(
+        _flags(tmp_path, tune=True, max_trials=2),
+        datasets_override=_tiny_corpus(),
+    )
+    assert len(results["trials"]) == 2
+    assert (tmp_path / "tune" / "trials.csv").exists()
+
+
+def test_cli_smoke_and_helpfull(tmp_path):
+    done = recipe_testing.run_recipe(
+        "char_rnn", "--smoke", "--temperatures=1.0", f"--output_dir={tmp_path}"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["corpus"] == "shakespeare" and results["samples"]
+    assert results["corpus"] == "shakespeare" and len(results["samples"]) == 2
+    assert results["readme_rows"][0]["what"].startswith("LSTM-16, shakespeare")
     help_text = recipe_testing.run_recipe("char_rnn", "--helpfull").stdout
     for flag in ("--temperatures", "--rnn", "--prime", "--train_chars"):
+        assert flag in help_text, flag
+    for flag in ("--epochs", "--seed", "--tune", "--max_trials"):
         assert flag in help_text, flag
