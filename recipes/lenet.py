@@ -1,24 +1,24 @@
 """python recipes/lenet.py --output_dir=out/lenet
 
-LeNet-5 as in the lecture (conv, pool, conv, pool, fc, fc, softmax; LeCun
-et al. 1998) trained on a 20,000-image slice of Fashion-MNIST (test error
-on the full 10K test set), then the transfer slide: freeze the early layers
-(c1-s4), retrain the head on a new task (real MNIST digits, `mnist_5k`,
-with only 500 labelled training images) and compare with fine-tuning
-everything and with training from scratch on the same 500 images. Also
-reports DeepFool's robustness rho = mean ||r|| / ||x|| of the source model
-(Moosavi-Dezfooli et al. 2016, Table 1: LeNet on MNIST, rho = 0.20) and
-draws activation-maximisation images of every class and a deep dream.
+Reproduces LeNet-5 (LeCun et al. 1998) as in the lecture, its DeepFool
+robustness (Moosavi-Dezfooli et al. 2016, Table 1: LeNet on MNIST, rho =
+0.20) and the lecture's transfer slide: early layers frozen from a source
+task under a new head beat training from scratch on few labels.
 
-Options of the lecture: `--pooling=max|avg|lp|stochastic|fractional`
-(kdl.layers.LpPooling2D / StochasticPooling2D / FractionalMaxPooling2D),
-`--dense=low_rank --rank=16` (kdl.layers.LowRankDense for c5 and f6).
-Stochastic pooling needs non-negative inputs: with it the hidden
-activation is ReLU whatever `--activation` says (recorded in results).
+A run measures LeNet-5's test error on `--source` (Fashion-MNIST); on
+`--target` (MNIST digits, `--target_train_size` labels) the test error of
+its frozen `--freeze` layers (c1-s4) under a new head, of fine-tuning it all
+and of training from scratch; DeepFool's rho = mean ||r|| / ||x|| of the
+source model; and it draws one activation-maximisation image per class and
+a deep dream. Options: `--pooling=max|avg|lp|stochastic|fractional`,
+`--dense=low_rank --rank=16` (stochastic pooling needs ReLU: it overrides
+`--activation`, as results.json records).
 
-Default run: measured 7.4 minutes wall (1.5 CPU-minutes of user time) on
-the 2-core CPU shared with other jobs (load ~16); `--smoke`: seconds.
+Default: 20k source images x 8 epochs, 500 target labels x 30 epochs,
+batch 64, 500 DeepFool images; budget: see provenance in results/lenet.json.
 """
+
+import functools
 
 import keras
 import numpy as np
@@ -26,283 +26,268 @@ from absl import app
 from absl import flags
 
 import kdl
-from kdl import attacks
 from kdl import training
-from kdl.models import lenet
-from kdl.tuning.lenet import LeNetHyperModel
 
-FLAGS = flags.FLAGS
-PAPER_DEEPFOOL_RHO_LENET_MNIST = 0.20
+PAPER_RHO = 0.20
+TRANSFER = ("frozen_features_new_head", "fine_tune_all", "from_scratch")
+WEIGHTS = "lenet5.weights.h5"
+SMOKE = {
+    "epochs": 1,
+    "transfer_epochs": 1,
+    "source_train_size": 256,
+    "test_examples": 256,
+    "deepfool_examples": 16,
+    "ascent_steps": 3,
+}
 
 
-def _define(define, name, *args, **kwargs):
-    """Defines a flag unless another recipe (same process) already did."""
-    if name not in FLAGS:
-        define(name, *args, **kwargs)
-
-
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(
-        output_dir="out/lenet", epochs=8, batch_size=64
+        flag_values, output_dir="out/lenet", epochs=8, batch_size=64, tune=True
     )
-    _define(
-        flags.DEFINE_enum, "pooling", "max", lenet.POOLINGS, "Pooling layers."
+    fv = {"flag_values": flag_values}
+    integer = functools.partial(flags.DEFINE_integer, lower_bound=1, **fv)
+    enum = functools.partial(flags.DEFINE_enum, **fv)
+    enum("pooling", "max", kdl.models.LENET_POOLINGS, "Pooling layers.")
+    enum("dense", "dense", kdl.models.LENET_DENSES, "c5/f6 layer kind.")
+    integer("rank", 16, "Rank of the low-rank layers.")
+    enum("activation", "tanh", ["tanh", "relu"], "Hidden activation.")
+    flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", **fv)
+    flags.DEFINE_string("source", "fashion_mnist", "Source task data.", **fv)
+    flags.DEFINE_string("target", "mnist_5k", "New task data.", **fv)
+    integer("source_train_size", 20000, "Source training images.")
+    integer("target_train_size", 500, "New task's labelled images.")
+    integer(
+        "test_examples", 0, "Test images of each task (0: all).", lower_bound=0
     )
-    _define(
-        flags.DEFINE_enum, "dense", "dense", lenet.DENSES, "c5/f6 layer kind."
-    )
-    _define(flags.DEFINE_integer, "rank", 16, "Rank of the low-rank layers.", 1)
-    _define(
-        flags.DEFINE_enum, "activation", "tanh", ["tanh", "relu"], "Activation."
-    )
-    _define(flags.DEFINE_float, "learning_rate", 1e-3, "Adam learning rate.")
-    _define(
-        flags.DEFINE_string, "source", "fashion_mnist", "Source task dataset."
-    )
-    _define(flags.DEFINE_string, "target", "mnist_5k", "New task dataset.")
-    _define(
-        flags.DEFINE_integer, "source_train_size", 20000, "Source examples.", 1
-    )
-    _define(flags.DEFINE_integer, "target_train_size", 500, "Target labels.", 1)
-    _define(
-        flags.DEFINE_integer,
-        "transfer_epochs",
-        30,
-        "Epochs on the new task.",
-        1,
-    )
-    _define(
-        flags.DEFINE_list,
-        "freeze",
-        list(lenet.FEATURE_LAYERS),
-        "Layers frozen in transfer.",
-    )
-    _define(
-        flags.DEFINE_integer,
-        "deepfool_examples",
-        500,
-        "Test images attacked by DeepFool.",
-        0,
-    )
+    integer("transfer_epochs", 30, "Epochs on the new task.")
+    freeze = list(kdl.models.LENET_FEATURE_LAYERS)
+    flags.DEFINE_list("freeze", freeze, "Layers frozen in transfer.", **fv)
+    integer("deepfool_examples", 500, "Images DeepFool attacks.", lower_bound=0)
+    integer("ascent_steps", 100, "Activation maximisation / deep dream steps.")
 
 
-def load(name, train_size, seed, test_size=None):
-    (x, y), (xt, yt) = kdl.datasets.load_images(name)
-    rng = np.random.RandomState(seed)
-    idx = rng.permutation(len(x))[:train_size]
-    test = np.arange(len(xt))[:test_size]
-    return (x[idx], y[idx].astype("int32")), (
-        xt[test],
-        yt[test].astype("int32"),
-    )
+def load(cfg, task):
+    """`--source` or `--target`: a fixed shuffle's first train images."""
+    (x, y), (x_test, y_test) = kdl.datasets.load_images(cfg[task])
+    keep = np.random.RandomState(cfg.seed).permutation(len(x))
+    keep = keep[: cfg[f"{task}_train_size"]]
+    n_test = cfg.test_examples or None
+    return (x[keep], y[keep]), (x_test[:n_test], y_test[:n_test])
 
 
-def compile_model(model, learning_rate):
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+def classes(data):
+    return int(max(data[0][1].max(), data[1][1].max())) + 1
+
+
+def activation(cfg):
+    # Stochastic pooling samples by activation size: it needs ReLU.
+    return "relu" if cfg.pooling == "stochastic" else cfg.activation
+
+
+def lenet(env, data, trained=False):
+    """LeNet-5 with the flags' options for `data`'s images and classes;
+    `trained`: with the weights the source arm saved."""
+    cfg = env.settings
+    with env.strategy.scope():
+        model = kdl.models.build_lenet5(
+            data[0][0].shape[1:] + (1,),
+            classes(data),
+            pooling=cfg.pooling,
+            dense=cfg.dense,
+            rank=cfg.rank,
+            activation=activation(cfg),
+        )
+    if trained:
+        model.load_weights(env.path("source", WEIGHTS))
     return model
 
 
-def fit_eval(model, train, test, epochs, batch_size, out, seed):
-    ds = kdl.datasets.image_dataset(*train, batch_size=batch_size, seed=seed)
-    test_ds = kdl.datasets.image_dataset(*test, batch_size=256, shuffle=False)
-    history = model.fit(
-        ds,
-        validation_data=test_ds,
-        epochs=epochs,
-        callbacks=training.standard_callbacks(out),
-        verbose=2,
-    )
-    _, acc = model.evaluate(test_ds, verbose=0)
-    return 1.0 - float(acc), history.history
-
-
-def class_images(model, shape, num_classes, steps, seed):
-    rng = np.random.RandomState(seed)
-    images = []
-    for k in range(num_classes):
-        noise = 0.5 + 0.05 * rng.randn(1, *shape).astype("float32")
-        x, _ = attacks.activation_maximization(
-            model, noise, unit=k, steps=steps, step_size=0.02
-        )
-        images.append(x[0, ..., 0])
-    return np.stack(images)
-
-
-def plot_images(rows, path, titles=None):
-    plt = training.pyplot()
-    n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(n_cols * 1.1, n_rows * 1.2), squeeze=False
-    )
-    for i, row in enumerate(rows):
-        for j in range(n_cols):
-            ax = axes[i, j]
-            ax.axis("off")
-            if j < len(row):
-                ax.imshow(row[j], cmap="gray", vmin=0, vmax=1)
-                if titles and i == 0:
-                    ax.set_title(titles[j], fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def run(flags_obj, datasets_override=None, strategy_override=None):
-    env = training.setup(flags_obj, strategy_override)
-    activation = flags_obj.activation
-    if flags_obj.pooling == "stochastic":
-        activation = "relu"
-    epochs, transfer_epochs = flags_obj.epochs, flags_obj.transfer_epochs
-    source_size = flags_obj.source_train_size
-    test_size, df_examples = None, flags_obj.deepfool_examples
-    steps = 100
-    if env.smoke:
-        epochs, transfer_epochs, source_size = 1, 1, 256
-        test_size, df_examples, steps = 256, min(df_examples, 16), 3
-    if datasets_override:
-        source, target = (
-            datasets_override["source"],
-            datasets_override["target"],
-        )
-    else:
-        source = load(flags_obj.source, source_size, flags_obj.seed, test_size)
-        target = load(
-            flags_obj.target,
-            flags_obj.target_train_size,
-            flags_obj.seed,
-            test_size,
-        )
-    shape = source[0][0].shape[1:] + (1,)
-    num_source = int(max(source[0][1].max(), source[1][1].max()) + 1)
-    num_target = int(max(target[0][1].max(), target[1][1].max()) + 1)
-    options = dict(
-        pooling=flags_obj.pooling,
-        dense=flags_obj.dense,
-        rank=flags_obj.rank,
-        activation=activation,
-    )
-    results = {"options": options, "source": flags_obj.source}
-    if flags_obj.tune:
-        results["tuning"] = training.run_tuner(
-            LeNetHyperModel(shape, num_source),
-            env.path("tune"),
-            tuner=flags_obj.tuner,
-            max_trials=flags_obj.max_trials,
-            seed=flags_obj.seed,
-            x=kdl.datasets.image_dataset(
-                *source[0], batch_size=flags_obj.batch_size
-            ),
-            validation_data=kdl.datasets.image_dataset(
-                *source[1], batch_size=256, shuffle=False
-            ),
-            epochs=epochs,
-            verbose=0,
-        )
-        training.write_results(env.output_dir, results)
-        return results
-
-    lr, bs, seed = flags_obj.learning_rate, flags_obj.batch_size, env.seed
+def fit(env, name, model, data, epochs):
+    """Compiles, trains and scores a model; logs in <output_dir>/<name>."""
+    cfg = env.settings
     with env.strategy.scope():
-        base = compile_model(
-            lenet.build_lenet5(shape, num_source, **options), lr
-        )
-    err, hist = fit_eval(
-        base, *source, epochs, bs, env.path("train_source"), seed
+        kdl.models.compile_classifier(model, cfg.learning_rate)
+    train = kdl.datasets.image_dataset(*data[0], cfg.batch_size, seed=cfg.seed)
+    test = kdl.datasets.image_dataset(*data[1], 256, shuffle=False)
+    timer = training.EpochTimer()
+    cbs = training.standard_callbacks(env.path(name), extra=[timer])
+    history = model.fit(
+        train, validation_data=test, epochs=epochs, callbacks=cbs, verbose=2
+    ).history
+    _, accuracy = model.evaluate(test, verbose=0)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return {
+        "test_error": 1.0 - accuracy,
+        "trainable_params": trainable,
+        "seconds_per_epoch": timer.steady_seconds(),
+        "history": history,
+    }
+
+
+def source_arm(env, source):
+    """LeNet-5 trained on the source task; its weights are kept."""
+    keras.utils.set_random_seed(env.seed)  # each arm alone reproduces
+    model = lenet(env, source)
+    result = fit(env, "source", model, source, env.settings.epochs)
+    model.save_weights(env.path("source", WEIGHTS))
+    return {**result, "params": model.count_params()}
+
+
+def transfer_arm(env, source, target, mode):
+    """One way to learn the new task: `mode` is one of `TRANSFER`."""
+    cfg = env.settings
+    keras.utils.set_random_seed(cfg.seed)
+    if mode == "from_scratch":
+        model = lenet(env, target)
+    else:
+        freeze = list(cfg.freeze) if mode == TRANSFER[0] else []
+        with env.strategy.scope():
+            model = kdl.models.transfer_model(
+                lenet(env, source, True), classes(target), freeze=freeze
+            )
+    result = fit(env, mode, model, target, cfg.transfer_epochs)
+    return {**result, "val_accuracy": result.pop("history")["val_accuracy"]}
+
+
+def deepfool_arm(env, source):
+    """DeepFool's rho of the source model; an image grid of examples."""
+    images = source[1][0][: env.settings.deepfool_examples]
+    x = kdl.datasets.normalize_images(images).numpy()
+    found = kdl.attacks.deepfool(
+        lenet(env, source, True), x, clip_min=0.0, clip_max=1.0
     )
-    results["source_test_error"] = err
-    results["params"] = base.count_params()
-    training.plot_history(
-        hist, env.path("source_curves.png"), metrics=("loss", "accuracy")
+    r = found.perturbation
+    pairs = zip(found.original_label[:8], found.adversarial_label[:8])
+    training.save_image_grid(
+        [x[:8], found.adversarial[:8], 0.5 + 5 * r[:8]],
+        env.path("deepfool_examples.png"),
+        row_labels=["image", "adversarial", "0.5 + 5 r"],
+        col_titles=[f"{a}->{b}" for a, b in pairs],
+        normalize="none",
+    )
+    return {
+        "examples": len(x),
+        "fooled_fraction": found.fooled.mean(),
+        "rho_all": kdl.attacks.robustness(x, r),
+        "rho_fooled": kdl.attacks.robustness(x, r, found.fooled),
+        "mean_iterations": found.iterations.mean(),
+        "paper_rho_lenet_mnist": PAPER_RHO,
+    }
+
+
+def visualization_arm(env, source):
+    """One activation-maximisation image per class and a deep dream."""
+    cfg, model = env.settings, lenet(env, source, True)
+    images = kdl.attacks.class_images(
+        model, classes(source), steps=cfg.ascent_steps, seed=cfg.seed
+    )
+    first = kdl.datasets.normalize_images(source[1][0][:1]).numpy()
+    dream, objective = kdl.attacks.deep_dream(
+        model, first, ["c3"], steps=cfg.ascent_steps
+    )
+    training.save_image_grid(
+        [list(images), [first[0], dream[0]]],
+        env.path("activation_maximization.png"),
+        row_labels=["class", "deep dream"],
+        col_titles=[str(k) for k in range(len(images))],
+        normalize="none",
+    )
+    return {"deep_dream_objective": [objective[0], objective[-1]]}
+
+
+def readme_rows(cfg, results):
+    err = {m: 100 * r["test_error"] for m, r in results["transfer"].items()}
+    n, found = results["target_train_size"], results.get("deepfool")
+    rows = [
+        {
+            "what": f"{cfg.source} test error; transfer to {n} {cfg.target} "
+            "images: frozen features / fine-tune all / from scratch",
+            "ours": f"{100 * results['source_test_error']:.1f} %; "
+            f"{' / '.join(f'{err[m]:.1f}' for m in TRANSFER)} %",
+            "paper": "frozen features + new head beat training from scratch "
+            "on few labels (lecture)",
+            "holds": "yes" if err[TRANSFER[0]] < err[TRANSFER[2]] else "no",
+        }
+    ]
+    if found:
+        rows.append(
+            {
+                "what": f"DeepFool rho = mean |r| / |x| on {found['examples']} "
+                f"test images ({100 * found['fooled_fraction']:.1f} % fooled)",
+                "ours": f"{found['rho_all']:.3f} ({cfg.source})",
+                "paper": f"{PAPER_RHO:.2f} (LeNet on MNIST)",
+                "holds": "n/a",
+            }
+        )
+    return rows
+
+
+def tune(env, source):
+    cfg, ((x, y), test) = env.settings, source
+    return training.tune(
+        kdl.tuning.LeNetHyperModel(x.shape[1:] + (1,), classes(source)),
+        env,
+        x=kdl.datasets.image_dataset(x, y, cfg.batch_size, seed=cfg.seed),
+        validation_data=kdl.datasets.image_dataset(*test, 256, shuffle=False),
+        epochs=cfg.epochs,
+        verbose=0,
     )
 
-    # Transfer: frozen features + new head / fine-tune all / from scratch.
-    frozen_weights = base.get_weights()
-    rows = {}
-    for row, freeze in (
-        ("frozen_features_new_head", list(flags_obj.freeze)),
-        ("fine_tune_all", []),
-        ("from_scratch", None),
-    ):
-        with env.strategy.scope():
-            if freeze is None:
-                model = lenet.build_lenet5(shape, num_target, **options)
-            else:
-                donor = lenet.build_lenet5(shape, num_source, **options)
-                donor.set_weights(frozen_weights)
-                model = lenet.transfer_model(donor, num_target, freeze=freeze)
-            compile_model(model, lr)
-        err, hist = fit_eval(
-            model, *target, transfer_epochs, bs, env.path(f"train_{row}"), seed
-        )
-        rows[row] = {
-            "test_error": err,
-            "trainable_params": int(
-                sum(np.prod(w.shape) for w in model.trainable_weights)
-            ),
-            "val_accuracy": hist["val_accuracy"],
-        }
-    results["transfer"] = {
-        "target": flags_obj.target,
-        "target_train_size": len(target[0][0]),
-        "frozen": list(flags_obj.freeze),
-        "rows": rows,
-    }
+
+def report(env, results, history):
+    training.plot_history(
+        history, env.path("source_curves.png"), ("loss", "accuracy")
+    )
+    transfer = results["transfer"]
     training.plot_curves(
-        {k: v["val_accuracy"] for k, v in rows.items()},
+        {m: r["val_accuracy"] for m, r in transfer.items()},
         env.path("transfer_curves.png"),
         ylabel="test accuracy (new task)",
     )
+    columns = [("new task", "mode"), ("test error", "test_error", ".3f")]
+    columns.append(("trainable params", "trainable_params", ","))
+    rows = [{"mode": m, **r} for m, r in transfer.items()]
+    print(training.markdown_table(rows, columns))
+    return {**results, "readme_rows": readme_rows(env.settings, results)}
 
-    # DeepFool on the source model.
-    if df_examples:
-        x = kdl.datasets.normalize_images(source[1][0][:df_examples]).numpy()
-        found = attacks.deepfool(base, x, clip_min=0.0, clip_max=1.0)
-        results["deepfool"] = {
-            "examples": len(x),
-            "fooled_fraction": float(found.fooled.mean()),
-            "rho_all": attacks.robustness(x, found.perturbation),
-            "rho_fooled": attacks.robustness(
-                x, found.perturbation, found.fooled
-            ),
-            "mean_iterations": float(found.iterations.mean()),
-            "paper_rho_lenet_mnist": PAPER_DEEPFOOL_RHO_LENET_MNIST,
-        }
-        plot_images(
-            [
-                x[:8, ..., 0],
-                found.adversarial[:8, ..., 0],
-                np.clip(0.5 + 5 * found.perturbation[:8, ..., 0], 0, 1),
-            ],
-            env.path("deepfool_examples.png"),
-            titles=[
-                f"{a}->{b}"
-                for a, b in zip(
-                    found.original_label[:8], found.adversarial_label[:8]
-                )
-            ],
-        )
 
-    # Activation maximisation (one image per class) and a deep dream.
-    images = class_images(base, shape, num_source, steps, seed)
-    first = kdl.datasets.normalize_images(source[1][0][:1]).numpy()
-    dream, dream_obj = attacks.deep_dream(base, first, ["c3"], steps=steps)
-    plot_images(
-        [list(images), [first[0, ..., 0], dream[0, ..., 0]]],
-        env.path("activation_maximization.png"),
-        titles=[str(k) for k in range(num_source)],
-    )
-    results["deep_dream_objective"] = [dream_obj[0], dream_obj[-1]]
-    training.write_results(env.output_dir, results)
-    return results
+def run(flags_obj, datasets_override=None, strategy_override=None):
+    env = training.setup(flags_obj, strategy_override, SMOKE)
+    cfg, data = env.settings, datasets_override or {}
+    source = data.get("source") or load(cfg, "source")
+    if cfg.tune:
+        return tune(env, source)
+    target = data.get("target") or load(cfg, "target")
+    # Data passed in is named by no flag: its sizes join the cache key.
+    sizes = [len(a) for d in (source, target) for (a, _) in d]
+    key = {"data": sizes} if datasets_override else {}
+
+    def arm(name, fn, *args):  # reused while every setting holds
+        return env.cached(name, functools.partial(fn, env, *args), **key)
+
+    first = arm("source", source_arm, source)
+    results = {
+        "options": {k: cfg[k] for k in ("pooling", "dense", "rank")},
+        "source": cfg.source,
+        "source_test_error": first["test_error"],
+        "params": first["params"],
+        "target": cfg.target,
+        "target_train_size": len(target[0][0]),
+        "frozen": list(cfg.freeze),
+        "transfer": {
+            m: arm(m, transfer_arm, source, target, m) for m in TRANSFER
+        },
+    }
+    results["options"]["activation"] = activation(cfg)
+    if cfg.deepfool_examples:
+        results["deepfool"] = arm("deepfool", deepfool_arm, source)
+    results.update(arm("visualization", visualization_arm, source))
+    return env.finish(report(env, results, first["history"]), seeds=[cfg.seed])
 
 
 def main(_):
-    run(FLAGS)
+    run(flags.FLAGS)
 
 
 if __name__ == "__main__":

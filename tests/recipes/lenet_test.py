@@ -1,97 +1,109 @@
-"""recipes/lenet.py: smoke runs (pooling / low-rank options), CLI."""
+"""recipes/lenet.py: smoke run, reuse of finished arms, tune, CLI."""
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 from tests.recipes import recipe_testing
 
-lenet_recipe = recipe_testing.load_recipe("lenet")
-
-
-# Flags other recipes also define (with their own defaults) when their
-# tests run in the same process: pass this recipe's defaults explicitly.
-SHARED_DEFAULTS = {"learning_rate": 1e-3}
+recipe = recipe_testing.load_recipe("lenet")
+HOLDS = {"yes", "no", "partly", "n/a"}
+ARMS = ("frozen_features_new_head", "fine_tune_all", "from_scratch")
 
 
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        lenet_recipe,
-        output_dir=str(tmp_path),
-        smoke=True,
-        **{**SHARED_DEFAULTS, **overrides},
+        recipe, output_dir=str(tmp_path), smoke=True, **overrides
     )
 
 
 def _tiny(seed, classes):
+    """12x12 images (LeNet-5's smallest input) with a bright bar per class."""
     rng = np.random.RandomState(seed)
     y = rng.randint(0, classes, 64).astype("int32")
     x = (rng.rand(64, 12, 12) * 60).astype("uint8")
-    for k in range(classes):  # a bright bar per class
+    for k in range(classes):
         x[y == k, 2 * k : 2 * k + 2, :] = 255
     return (x[:48], y[:48]), (x[48:], y[48:])
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        {"pooling": "fractional"},
-        pytest.param(
-            {"pooling": "lp", "dense": "low_rank", "rank": 4},
-            marks=pytest.mark.slow,
-        ),
-        pytest.param({"pooling": "stochastic"}, marks=pytest.mark.slow),
-    ],
-)
-def test_smoke_run_with_options(tmp_path, options):
-    results = lenet_recipe.run(
-        _flags(tmp_path, deepfool_examples=4, **options),
-        datasets_override={"source": _tiny(0, 4), "target": _tiny(1, 3)},
-    )
+DATA = {"source": _tiny(0, 4), "target": _tiny(1, 3)}
+
+
+def _timed_run(flags_obj):
+    start = time.process_time()
+    results = recipe.run(flags_obj, datasets_override=DATA)
+    return results, time.process_time() - start
+
+
+def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
+    results, first_cpu = _timed_run(_flags(tmp_path))
     assert 0.0 <= results["source_test_error"] <= 1.0
-    rows = results["transfer"]["rows"]
-    assert set(rows) == {
-        "frozen_features_new_head",
-        "fine_tune_all",
-        "from_scratch",
-    }
-    assert (
-        rows["frozen_features_new_head"]["trainable_params"]
-        < rows["fine_tune_all"]["trainable_params"]
-    )
-    assert results["deepfool"]["examples"] == 4
+    transfer = results["transfer"]
+    assert tuple(transfer) == ARMS
+    frozen, fine_tune = transfer[ARMS[0]], transfer[ARMS[1]]
+    assert frozen["trainable_params"] < fine_tune["trainable_params"]
+    assert results["deepfool"]["examples"] == 16  # SMOKE, of 16 test images
     assert results["deepfool"]["rho_all"] >= 0
-    if options.get("pooling") == "stochastic":
-        assert results["options"]["activation"] == "relu"
-    for png in (
+    assert results["options"]["activation"] == "tanh"
+    rows = results["readme_rows"]
+    assert len(rows) == 2
+    for row in rows:
+        assert set(row) == {"what", "ours", "paper", "holds"}
+        assert row["holds"] in HOLDS
+    errors = [100 * transfer[m]["test_error"] for m in ARMS]
+    assert rows[0]["ours"].endswith(
+        " / ".join(f"{e:.1f}" for e in errors) + " %"
+    )
+    assert rows[0]["holds"] == ("yes" if errors[0] < errors[2] else "no")
+    assert rows[1]["paper"] == "0.20 (LeNet on MNIST)"
+    for name in (
+        "results.json",
         "source_curves.png",
         "transfer_curves.png",
         "deepfool_examples.png",
         "activation_maximization.png",
+        "source/lenet5.weights.h5",
+        "from_scratch/history.csv",
     ):
-        assert (tmp_path / png).exists(), png
+        assert (tmp_path / name).exists(), name
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["readme_rows"] == rows and on_disk["smoke"] is True
+    assert on_disk["provenance"]["seeds"] == [0]
+
+    again, again_cpu = _timed_run(_flags(tmp_path))
+    for key in ("source_test_error", "transfer", "deepfool", "readme_rows"):
+        assert again[key] == results[key], key
+    assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
+
+    # A changed flag reruns the arms (stochastic pooling forces ReLU).
+    changed, _ = _timed_run(_flags(tmp_path, pooling="stochastic"))
+    assert changed["options"]["activation"] == "relu"
+    record = json.loads((tmp_path / "source" / "result.json").read_text())
+    assert record["config"]["pooling"] == "stochastic"
 
 
-def test_tune_smoke(tmp_path):
-    results = lenet_recipe.run(
-        _flags(tmp_path, tune=True, max_trials=1),
-        datasets_override={"source": _tiny(0, 4), "target": _tiny(1, 3)},
+@pytest.mark.slow
+def test_tune_two_trials(tmp_path):
+    results = recipe.run(
+        _flags(tmp_path, tune=True, max_trials=2), datasets_override=DATA
     )
-    assert len(results["tuning"]["trials"]) == 1
+    assert len(results["trials"]) == 2
+    assert "pooling" in results["best_hyperparameters"]
+    assert (tmp_path / "tune" / "trials.csv").exists()
 
 
 @pytest.mark.slow
 def test_cli_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe(
-        "lenet",
-        "--smoke",
-        f"--output_dir={tmp_path}",
+        "lenet", "--smoke", f"--output_dir={tmp_path}"
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert "deepfool" in results and "transfer" in results
+    assert results["target_train_size"] == 500  # real MNIST digits
+    assert len(results["readme_rows"]) == 2
     help_text = recipe_testing.run_recipe("lenet", "--helpfull").stdout
-    for flag in ("--pooling", "--dense", "--rank", "--freeze"):
+    for flag in ("--pooling", "--dense", "--rank", "--freeze", "--max_trials"):
         assert flag in help_text, flag
