@@ -238,3 +238,27 @@ def integer_list(name, value, min_value=1, allow_empty=False):
     ):
         _fail(name, value, what)
     return [int(v) for v in value]
+
+
+def number_tuple(name, value, length, min_value=None):
+    """A float, repeated `length` times, or `length` floats >= `min_value`.
+
+    Returns:
+        A tuple of `length` Python floats.
+    """
+    each = _range_text("float", min_value, None)
+    what = f"{each} or a tuple of {length} such floats"
+    if _is_real(value):
+        value_tuple = (value,) * length
+    elif isinstance(value, (tuple, list)):
+        value_tuple = tuple(value)
+    else:
+        _fail(name, value, what)
+    if len(value_tuple) != length or not all(
+        _is_real(v)
+        and math.isfinite(v)
+        and (min_value is None or v >= min_value)
+        for v in value_tuple
+    ):
+        _fail(name, value, what)
+    return tuple(float(v) for v in value_tuple)

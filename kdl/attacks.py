@@ -19,6 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kdl import _validation
+
 
 @dataclasses.dataclass
 class DeepFoolResult:
@@ -90,14 +92,9 @@ def deepfool(
         Moosavi-Dezfooli, Fawzi, Frossard, "DeepFool: a simple and accurate
         method to fool deep neural networks", CVPR 2016.
     """
-    if float(overshoot) < 0:
-        raise ValueError(
-            f"`overshoot` must be >= 0. Received: overshoot={overshoot}"
-        )
-    if int(max_iter) < 1:
-        raise ValueError(
-            f"`max_iter` must be >= 1. Received: max_iter={max_iter}"
-        )
+    overshoot = _validation.non_negative_number("overshoot", overshoot)
+    max_iter = _validation.positive_integer("max_iter", max_iter)
+    batch_size = _validation.positive_integer("batch_size", batch_size)
     x = np.asarray(x, dtype="float32")
     box = (
         -np.inf if clip_min is None else float(clip_min),
@@ -115,18 +112,18 @@ def deepfool(
         _deepfool_batch(
             logits_and_jacobian,
             x[i : i + batch_size],
-            float(overshoot),
-            int(max_iter),
+            overshoot,
+            max_iter,
             box,
         )
-        for i in range(0, len(x), int(batch_size))
+        for i in range(0, len(x), batch_size)
     ]
     adversarial = np.concatenate([p[0] for p in parts])
     label0 = np.concatenate([p[1] for p in parts])
     iterations = np.concatenate([p[2] for p in parts])
     r = adversarial - x
     labels = []
-    for i in range(0, len(x), int(batch_size)):
+    for i in range(0, len(x), batch_size):
         logits = _logits(model, adversarial[i : i + batch_size])
         labels.append(np.argmax(logits.numpy(), axis=-1))
     new_label = np.concatenate(labels)
@@ -280,11 +277,7 @@ def class_images(
     Returns:
         A float32 array `(num_classes, *input_shape)`.
     """
-    if isinstance(num_classes, bool) or int(num_classes) < 1:
-        raise ValueError(
-            "`num_classes` must be an int >= 1. "
-            f"Received: num_classes={num_classes!r}"
-        )
+    num_classes = _validation.positive_integer("num_classes", num_classes)
     shape = tuple(model.input_shape[1:])
     if any(d is None for d in shape):
         raise ValueError(
@@ -335,8 +328,13 @@ def deep_dream(
 
 
 def _ascend(features, initial, unit, steps, step_size, l2_decay, lo, hi):
-    if int(steps) < 1:
-        raise ValueError(f"`steps` must be >= 1. Received: steps={steps}")
+    steps = _validation.positive_integer("steps", steps)
+    unit = _validation.non_negative_integer("unit", unit, allow_none=True)
+    step_size = _validation.positive_number("step_size", step_size)
+    l2_decay = _validation.number(
+        "l2_decay", l2_decay, 0, 1, max_inclusive=False
+    )
+
     x = tf.Variable(np.asarray(initial, "float32"))
 
     def objective():
@@ -348,11 +346,11 @@ def _ascend(features, initial, unit, steps, step_size, l2_decay, lo, hi):
             if unit is None:
                 total += tf.reduce_mean(tf.square(out))
             else:
-                total += tf.reduce_mean(out[..., int(unit)])
+                total += tf.reduce_mean(out[..., unit])
         return total
 
     history = []
-    for _ in range(int(steps)):
+    for _ in range(steps):
         with tf.GradientTape() as tape:
             value = objective()
         grad = tape.gradient(value, x)

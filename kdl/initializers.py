@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from kdl import _validation
+
 
 @keras.saving.register_keras_serializable(package="kdl")
 class FanInUniform(keras.initializers.Initializer):
@@ -27,12 +29,8 @@ class FanInUniform(keras.initializers.Initializer):
     """
 
     def __init__(self, scale=1.0, seed=None):
-        scale = float(scale)
-        if not scale > 0:
-            raise ValueError(
-                f"`scale` must be a positive number. Received: scale={scale}"
-            )
-        self.scale = scale
+        self.scale = _validation.positive_number("scale", scale)
+
         self.seed = seed
         self._seed_generator = (
             seed

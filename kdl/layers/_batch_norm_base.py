@@ -21,6 +21,8 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from kdl import _validation
+
 
 def replica_sum(tensors):
     """Sums a list of tensors over the replicas of the current strategy.
@@ -33,21 +35,6 @@ def replica_sum(tensors):
     if ctx is None or ctx.num_replicas_in_sync == 1:
         return list(tensors)
     return list(ctx.all_reduce(tf.distribute.ReduceOp.SUM, list(tensors)))
-
-
-def check_positive_int(name, value, allow_none=False):
-    """`int(value)` if it is a positive integer, else a `ValueError`."""
-    if value is None and allow_none:
-        return None
-    try:
-        as_int = int(value)
-    except (TypeError, ValueError):
-        as_int = None
-    if as_int is None or as_int != value or as_int <= 0 or value is True:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return as_int
 
 
 class BatchNormBase(keras.layers.Layer):
@@ -76,28 +63,9 @@ class BatchNormBase(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            try:
-                ok = int(axis) == axis and not isinstance(axis, bool)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(
-                    f"`axis` must be an integer. Received: axis={axis!r}"
-                )
-        self.axis = int(axis)
-        momentum = float(momentum)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(
-                f"`momentum` must be in [0, 1]. Received: momentum={momentum}"
-            )
-        self.momentum = momentum
-        epsilon = float(epsilon)
-        if not epsilon > 0.0:
-            raise ValueError(
-                f"`epsilon` must be positive. Received: epsilon={epsilon}"
-            )
-        self.epsilon = epsilon
+        self.axis = _validation.integer("axis", axis)
+        self.momentum = _validation.number("momentum", momentum, 0, 1)
+        self.epsilon = _validation.positive_number("epsilon", epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
@@ -110,12 +78,8 @@ class BatchNormBase(keras.layers.Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
-        if not isinstance(synchronized, bool):
-            raise ValueError(
-                "`synchronized` must be a bool. "
-                f"Received: synchronized={synchronized!r}"
-            )
-        self.synchronized = synchronized
+        self.synchronized = _validation.boolean("synchronized", synchronized)
+
         self.supports_masking = True
         self.gamma = None
         self.beta = None

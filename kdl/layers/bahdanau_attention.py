@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from kdl import _validation
+
 
 def _as_shape(shape):
     return tuple(shape) if shape is not None else None
@@ -98,11 +100,8 @@ class BahdanauAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or int(units) != units or int(units) < 1:
-            raise ValueError(
-                f"`units` must be a positive integer. Received: units={units}"
-            )
-        self.units = int(units)
+        self.units = _validation.positive_integer("units", units)
+
         self.normalize = bool(normalize)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -4,6 +4,7 @@ import keras
 from keras import initializers
 from keras import ops
 
+from kdl import _validation
 from kdl.layers._batch_norm_base import BatchNormBase
 
 
@@ -87,22 +88,13 @@ class BatchRenormalization(BatchNormBase):
         axis=-1,
         **kwargs,
     ):
-        rmax = float(rmax)
-        if not rmax >= 1.0:
-            raise ValueError(f"`rmax` must be >= 1. Received: rmax={rmax}")
-        dmax = float(dmax)
-        if not dmax >= 0.0:
-            raise ValueError(f"`dmax` must be >= 0. Received: dmax={dmax}")
-        for name, value in (
-            ("warmup_steps", warmup_steps),
-            ("rmax_steps", rmax_steps),
-            ("dmax_steps", dmax_steps),
-        ):
-            if isinstance(value, bool) or int(value) != value or value < 0:
-                raise ValueError(
-                    f"`{name}` must be an integer >= 0. "
-                    f"Received: {name}={value!r}"
-                )
+        rmax = _validation.number("rmax", rmax, min_value=1)
+        dmax = _validation.non_negative_number("dmax", dmax)
+        warmup_steps = _validation.non_negative_integer(
+            "warmup_steps", warmup_steps
+        )
+        rmax_steps = _validation.non_negative_integer("rmax_steps", rmax_steps)
+        dmax_steps = _validation.non_negative_integer("dmax_steps", dmax_steps)
         for name, value in (
             ("rmax_steps", rmax_steps),
             ("dmax_steps", dmax_steps),
@@ -114,9 +106,10 @@ class BatchRenormalization(BatchNormBase):
                 )
         self.rmax = rmax
         self.dmax = dmax
-        self.warmup_steps = int(warmup_steps)
-        self.rmax_steps = int(rmax_steps)
-        self.dmax_steps = int(dmax_steps)
+        self.warmup_steps = warmup_steps
+        self.rmax_steps = rmax_steps
+        self.dmax_steps = dmax_steps
+
         super().__init__(axis=axis, **kwargs)
 
     def build_statistics(self, shape):

@@ -5,7 +5,7 @@ from keras import activations
 from keras import initializers
 from keras import ops
 
-from kdl.layers._batch_norm_base import check_positive_int
+from kdl import _validation
 from kdl.layers.recurrent_batch_normalization import RecurrentBatchNormalization
 
 
@@ -85,8 +85,8 @@ class BNLSTMCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = check_positive_int("units", units)
-        self.max_steps = check_positive_int("max_steps", max_steps)
+        self.units = _validation.positive_integer("units", units)
+        self.max_steps = _validation.positive_integer("max_steps", max_steps)
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -96,9 +96,10 @@ class BNLSTMCell(keras.layers.Layer):
         self.gamma_initializer = initializers.get(
             gamma_initializer or initializers.Constant(0.1)
         )
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.synchronized = synchronized
+        self.momentum = _validation.number("momentum", momentum, 0, 1)
+        self.epsilon = _validation.positive_number("epsilon", epsilon)
+        self.synchronized = _validation.boolean("synchronized", synchronized)
+
         self.state_size = [self.units, self.units, 1]
         self.output_size = self.units
 

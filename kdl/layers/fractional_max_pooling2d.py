@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kdl import _validation
+
 
 @keras.saving.register_keras_serializable(package="kdl")
 class FractionalMaxPooling2D(keras.layers.Layer):
@@ -70,20 +72,13 @@ class FractionalMaxPooling2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(pooling_ratio, (int, float)):
-            pooling_ratio = (pooling_ratio, pooling_ratio)
-        pooling_ratio = tuple(float(r) for r in pooling_ratio)
-        if len(pooling_ratio) != 2 or min(pooling_ratio) < 1.0:
-            raise ValueError(
-                "`pooling_ratio` must be a float >= 1 or a pair of them. "
-                f"Received: pooling_ratio={pooling_ratio}"
-            )
-        if int(seed) < 1:
-            raise ValueError(f"`seed` must be >= 1. Received: seed={seed}")
-        self.pooling_ratio = pooling_ratio
+        self.pooling_ratio = _validation.number_tuple(
+            "pooling_ratio", pooling_ratio, 2, min_value=1
+        )
         self.pseudo_random = bool(pseudo_random)
         self.overlapping = bool(overlapping)
-        self.seed = int(seed)
+        self.seed = _validation.positive_integer("seed", seed)
+
         self.input_spec = keras.layers.InputSpec(ndim=4)
         # No XLA kernel: `jit_compile="auto"` then compiles without XLA.
         self.supports_jit = False

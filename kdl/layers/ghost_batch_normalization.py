@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from kdl import _validation
 from kdl.layers._batch_norm_base import BatchNormBase
-from kdl.layers._batch_norm_base import check_positive_int
 from kdl.layers._batch_norm_base import replica_sum
 
 
@@ -85,7 +85,7 @@ class GhostBatchNormalization(BatchNormBase):
     """
 
     def __init__(self, virtual_batch_size, axis=-1, **kwargs):
-        self.virtual_batch_size = check_positive_int(
+        self.virtual_batch_size = _validation.positive_integer(
             "virtual_batch_size", virtual_batch_size
         )
         super().__init__(axis=axis, **kwargs)

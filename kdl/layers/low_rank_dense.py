@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kdl import _validation
+
 
 @keras.saving.register_keras_serializable(package="kdl")
 class LowRankDense(keras.layers.Layer):
@@ -64,16 +66,8 @@ class LowRankDense(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or int(units) < 1:
-            raise ValueError(
-                f"`units` must be a positive integer. Received: units={units}"
-            )
-        if isinstance(rank, bool) or int(rank) < 1:
-            raise ValueError(
-                f"`rank` must be a positive integer. Received: rank={rank}"
-            )
-        self.units = int(units)
-        self.rank = int(rank)
+        self.units = _validation.positive_integer("units", units)
+        self.rank = _validation.positive_integer("rank", rank)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.u_initializer = keras.initializers.get(u_initializer)

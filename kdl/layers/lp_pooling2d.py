@@ -6,6 +6,7 @@ Uses only `keras.ops`.
 import keras
 from keras import ops
 
+from kdl import _validation
 from kdl.layers import _pooling
 
 
@@ -62,20 +63,17 @@ class LpPooling2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not float(p) >= 1.0:
-            raise ValueError(f"`p` must be >= 1. Received: p={p}")
-        if float(epsilon) < 0:
-            raise ValueError(
-                f"`epsilon` must be >= 0. Received: epsilon={epsilon}"
-            )
-        self.p = float(p)
-        self.pool_size = _pooling.pair(pool_size, "pool_size")
-        self.strides = _pooling.pair(
-            self.pool_size if strides is None else strides, "strides"
+        self.p = _validation.number("p", p, min_value=1)
+        self.pool_size = _validation.integer_tuple("pool_size", pool_size, 2)
+        self.strides = _validation.integer_tuple(
+            "strides", self.pool_size if strides is None else strides, 2
         )
-        self.padding = _pooling.padding_mode(padding)
+        self.padding = _validation.one_of(
+            "padding", padding, ("valid", "same"), lower=True
+        )
         self.normalize = bool(normalize)
-        self.epsilon = float(epsilon)
+        self.epsilon = _validation.non_negative_number("epsilon", epsilon)
+
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):

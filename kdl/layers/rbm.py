@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kdl import _validation
+
 
 @keras.saving.register_keras_serializable(package="kdl")
 class RBM(keras.layers.Layer):
@@ -77,22 +79,15 @@ class RBM(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or int(units) < 1:
-            raise ValueError(
-                f"`units` must be a positive integer. Received: units={units}"
-            )
-        if isinstance(cd_k, bool) or int(cd_k) < 1:
-            raise ValueError(
-                f"`cd_k` must be a positive integer. Received: cd_k={cd_k}"
-            )
-        self.units = int(units)
-        self.cd_k = int(cd_k)
+        self.units = _validation.positive_integer("units", units)
+        self.cd_k = _validation.positive_integer("cd_k", cd_k)
         self.sample_visible = bool(sample_visible)
         if kernel_initializer is None:
             kernel_initializer = keras.initializers.RandomNormal(stddev=0.01)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = None if seed is None else int(seed)
+        self.seed = _validation.integer("seed", seed, allow_none=True)
+
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.input_spec = keras.layers.InputSpec(ndim=2)
 

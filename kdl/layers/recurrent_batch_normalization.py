@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from kdl import _validation
 from kdl.layers._batch_norm_base import BatchNormBase
-from kdl.layers._batch_norm_base import check_positive_int
 from kdl.layers._batch_norm_base import replica_sum
 
 
@@ -65,7 +65,7 @@ class RecurrentBatchNormalization(BatchNormBase):
     """
 
     def __init__(self, max_steps, axis=-1, **kwargs):
-        self.max_steps = check_positive_int("max_steps", max_steps)
+        self.max_steps = _validation.positive_integer("max_steps", max_steps)
         super().__init__(axis=axis, **kwargs)
 
     def _min_axis(self):

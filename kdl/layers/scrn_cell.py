@@ -12,35 +12,9 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from kdl import _validation
+
 _CONTEXT_MODES = ("current", "previous")
-
-
-def _validate(units, context_units, alpha, learn_alpha, context_mode):
-    units_int = int(units)
-    if units_int <= 0 or units_int != units:
-        raise ValueError(
-            f"`units` must be a positive integer. Received: units={units}"
-        )
-    ctx_int = int(context_units)
-    if ctx_int <= 0 or ctx_int != context_units:
-        raise ValueError(
-            "`context_units` must be a positive integer. "
-            f"Received: context_units={context_units}"
-        )
-    alpha = float(alpha)
-    if not 0.0 <= alpha <= 1.0 or not np.isfinite(alpha):
-        raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha}")
-    if learn_alpha and not 0.0 < alpha < 1.0:
-        raise ValueError(
-            "With `learn_alpha=True`, `alpha` (the initial value) must be in "
-            f"(0, 1). Received: alpha={alpha}"
-        )
-    if context_mode not in _CONTEXT_MODES:
-        raise ValueError(
-            f"`context_mode` must be one of {list(_CONTEXT_MODES)}. "
-            f"Received: context_mode={context_mode!r}"
-        )
-    return units_int, ctx_int, alpha
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -127,11 +101,20 @@ class SCRNCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units, self.context_units, self.alpha = _validate(
-            units, context_units, alpha, learn_alpha, context_mode
+        self.units = _validation.positive_integer("units", units)
+        self.context_units = _validation.positive_integer(
+            "context_units", context_units
         )
+        self.alpha = _validation.number("alpha", alpha, 0, 1)
         self.learn_alpha = bool(learn_alpha)
-        self.context_mode = context_mode
+        if self.learn_alpha and not 0.0 < self.alpha < 1.0:
+            raise ValueError(
+                "With `learn_alpha=True`, `alpha` (the initial value) must be "
+                f"in (0, 1). Received: alpha={alpha}"
+            )
+        self.context_mode = _validation.one_of(
+            "context_mode", context_mode, _CONTEXT_MODES
+        )
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)

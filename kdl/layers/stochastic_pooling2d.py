@@ -6,6 +6,7 @@ Uses only `keras.ops`.
 import keras
 from keras import ops
 
+from kdl import _validation
 from kdl.layers import _pooling
 
 
@@ -56,12 +57,15 @@ class StochasticPooling2D(keras.layers.Layer):
         self, pool_size=2, strides=None, padding="valid", seed=None, **kwargs
     ):
         super().__init__(**kwargs)
-        self.pool_size = _pooling.pair(pool_size, "pool_size")
-        self.strides = _pooling.pair(
-            self.pool_size if strides is None else strides, "strides"
+        self.pool_size = _validation.integer_tuple("pool_size", pool_size, 2)
+        self.strides = _validation.integer_tuple(
+            "strides", self.pool_size if strides is None else strides, 2
         )
-        self.padding = _pooling.padding_mode(padding)
-        self.seed = None if seed is None else int(seed)
+        self.padding = _validation.one_of(
+            "padding", padding, ("valid", "same"), lower=True
+        )
+        self.seed = _validation.integer("seed", seed, allow_none=True)
+
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kdl import _validation
+
 
 def gaussian_kernel(size, sigma):
     """A normalised `(size, size)` Gaussian as a float32 NumPy array."""
@@ -67,24 +69,17 @@ class LaplacianPyramidLoss(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if isinstance(levels, bool) or int(levels) != levels or levels < 0:
+        self.levels = _validation.non_negative_integer("levels", levels)
+        self.kernel_size = _validation.positive_integer(
+            "kernel_size", kernel_size
+        )
+        if self.kernel_size % 2 == 0:
             raise ValueError(
-                f"`levels` must be an integer >= 0. Received: levels={levels}"
-            )
-        if (
-            int(kernel_size) != kernel_size
-            or kernel_size < 1
-            or (kernel_size % 2 == 0)
-        ):
-            raise ValueError(
-                "`kernel_size` must be an odd integer >= 1. "
+                "`kernel_size` must be an odd positive integer. "
                 f"Received: kernel_size={kernel_size}"
             )
-        if not float(sigma) > 0:
-            raise ValueError(f"`sigma` must be > 0. Received: sigma={sigma}")
-        self.levels = int(levels)
-        self.kernel_size = int(kernel_size)
-        self.sigma = float(sigma)
+        self.sigma = _validation.positive_number("sigma", sigma)
+
         self._kernel = gaussian_kernel(self.kernel_size, self.sigma)
 
     def _blur(self, x, channels):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kdl import _validation
+
 
 @keras.saving.register_keras_serializable(package="kdl")
 class NoiseAsTargets(keras.losses.Loss):
@@ -52,13 +54,8 @@ class NoiseAsTargets(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        epsilon = float(epsilon)
-        if not epsilon >= 0:
-            raise ValueError(
-                f"`epsilon` must be >= 0. Received: epsilon={epsilon}"
-            )
         self.normalize = bool(normalize)
-        self.epsilon = epsilon
+        self.epsilon = _validation.non_negative_number("epsilon", epsilon)
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "float32")

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kdl import _validation
+
 
 def gram_matrix(features):
     """Gram matrix of feature maps: `S_ij = sum_k F_ik F_jk`.
@@ -80,11 +82,7 @@ class StyleLoss(keras.losses.Loss):
         dtype=None,
     ):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        if not float(constant) > 0:
-            raise ValueError(
-                f"`constant` must be > 0. Received: constant={constant}"
-            )
-        self.constant = float(constant)
+        self.constant = _validation.positive_number("constant", constant)
 
     def call(self, y_true, y_pred):
         y_pred = ops.cast(y_pred, "float32")

@@ -2,6 +2,8 @@
 
 import keras
 
+from kdl import _validation
+
 
 def compile_classifier(model, learning_rate=1e-3, jit_compile="auto"):
     """Adam, sparse categorical cross-entropy on logits, accuracy.
@@ -14,13 +16,9 @@ def compile_classifier(model, learning_rate=1e-3, jit_compile="auto"):
     Returns:
         `model`, compiled.
     """
-    if isinstance(learning_rate, bool) or not float(learning_rate) > 0:
-        raise ValueError(
-            "`learning_rate` must be a number > 0. "
-            f"Received: learning_rate={learning_rate!r}"
-        )
+    learning_rate = _validation.positive_number("learning_rate", learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(float(learning_rate)),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=jit_compile,

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kdl import _validation
 from kdl.layers.scrn import SCRN
 from kdl.models.reset_states_callback import ResetStatesCallback
 
@@ -78,33 +79,27 @@ class RNNLanguageModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(vocab_size) <= 0:
-            raise ValueError(
-                "`vocab_size` must be a positive integer. "
-                f"Received: vocab_size={vocab_size}"
-            )
-        if rnn not in RNN_TYPES:
-            raise ValueError(
-                f"`rnn` must be one of {list(RNN_TYPES)}. Received: rnn={rnn!r}"
-            )
-        if int(units) <= 0:
-            raise ValueError(
-                f"`units` must be a positive integer. Received: units={units}"
-            )
-        if stateful and not batch_size:
+        self.vocab_size = _validation.positive_integer("vocab_size", vocab_size)
+        self.rnn_type = _validation.one_of("rnn", rnn, RNN_TYPES)
+        self.units = _validation.positive_integer("units", units)
+        self.context_units = _validation.positive_integer(
+            "context_units", context_units
+        )
+        self.alpha = _validation.number("alpha", alpha, 0, 1)
+        self.learn_alpha = bool(learn_alpha)
+        embedding_dim = _validation.positive_integer(
+            "embedding_dim", embedding_dim, allow_none=True
+        )
+        self.embedding_dim = embedding_dim or self.units
+        self.stateful = bool(stateful)
+        self.batch_size = _validation.positive_integer(
+            "batch_size", batch_size, allow_none=True
+        )
+        if self.stateful and self.batch_size is None:
             raise ValueError(
                 "A stateful language model needs a fixed `batch_size`. "
                 f"Received: stateful={stateful}, batch_size={batch_size}"
             )
-        self.vocab_size = int(vocab_size)
-        self.rnn_type = rnn
-        self.units = int(units)
-        self.context_units = int(context_units)
-        self.alpha = float(alpha)
-        self.learn_alpha = bool(learn_alpha)
-        self.embedding_dim = int(embedding_dim or units)
-        self.stateful = bool(stateful)
-        self.batch_size = int(batch_size) if batch_size else None
         self.unroll = bool(unroll)
         self.embedding = keras.layers.Embedding(
             self.vocab_size, self.embedding_dim, name="embedding"
@@ -168,16 +163,17 @@ class RNNLanguageModel(keras.Model):
         Returns:
             int32 array of `len(prime_ids) + length` ids.
         """
-        if float(temperature) < 0:
-            raise ValueError(
-                "`temperature` must be >= 0. "
-                f"Received: temperature={temperature}"
-            )
+        temperature = _validation.non_negative_number(
+            "temperature", temperature
+        )
+        length = _validation.non_negative_integer("length", length)
         prime = np.asarray(prime_ids, dtype="int32").reshape(-1)
         if prime.size == 0:
-            raise ValueError("`prime_ids` must hold at least one id.")
-        if int(length) < 0:
-            raise ValueError(f"`length` must be >= 0. Received: {length}")
+            raise ValueError(
+                "`prime_ids` must hold at least one id. "
+                f"Received: prime_ids={prime_ids!r}"
+            )
+
         twin = self.__dict__.get("_generation_twin")
         if twin is None:
             config = self.get_config()

@@ -2,6 +2,7 @@
 
 import keras
 
+from kdl import _validation
 from kdl.layers import FractionalMaxPooling2D
 from kdl.layers import LowRankDense
 from kdl.layers import LpPooling2D
@@ -90,15 +91,10 @@ def build_lenet5(
             f"{LENET_MIN_SIZE} (LeNet-5's 5x5 c3 and 2x2 s4 need it). "
             f"Received: input_shape={input_shape}"
         )
-    if pooling not in LENET_POOLINGS:
-        raise ValueError(
-            f"`pooling` must be one of {LENET_POOLINGS}. "
-            f"Received: pooling={pooling!r}"
-        )
-    if dense not in LENET_DENSES:
-        raise ValueError(
-            f"`dense` must be one of {LENET_DENSES}. Received: dense={dense!r}"
-        )
+    pooling = _validation.one_of("pooling", pooling, LENET_POOLINGS)
+    dense = _validation.one_of("dense", dense, LENET_DENSES)
+    num_classes = _validation.positive_integer("num_classes", num_classes)
+
     return keras.Sequential(
         [
             keras.Input(input_shape),

@@ -2,6 +2,8 @@
 
 import keras
 
+from kdl import _validation
+
 
 def build_mlp(
     input_shape,
@@ -24,16 +26,10 @@ def build_mlp(
         kernel_initializer: initializer for every kernel, e.g.
             `kdl.initializers.FanInUniform()` or "glorot_uniform".
     """
-    hidden_units = [int(u) for u in hidden_units]
-    if any(u <= 0 for u in hidden_units):
-        raise ValueError(
-            "`hidden_units` must be positive integers. "
-            f"Received: hidden_units={hidden_units}"
-        )
-    if int(outputs) <= 0:
-        raise ValueError(
-            f"`outputs` must be a positive integer. Received: outputs={outputs}"
-        )
+    hidden_units = _validation.integer_list(
+        "hidden_units", hidden_units, allow_empty=True
+    )
+    outputs = _validation.positive_integer("outputs", outputs)
     init = keras.initializers.get(kernel_initializer)
     layers = [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten()]
     for i, units in enumerate(hidden_units):
@@ -49,7 +45,7 @@ def build_mlp(
         )
     layers.append(
         keras.layers.Dense(
-            int(outputs),
+            outputs,
             activation=output_activation,
             kernel_initializer=init.__class__.from_config(init.get_config()),
             name="output",

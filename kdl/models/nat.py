@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kdl import _validation
 from kdl.losses.noise_as_targets import NoiseAsTargets
 from kdl.losses.noise_as_targets import l2_normalize
 from kdl.ops.assignment import linear_sum_assignment
@@ -96,24 +97,14 @@ class NAT(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        num_examples = int(num_examples)
-        if num_examples < 1:
-            raise ValueError(
-                "`num_examples` must be >= 1. "
-                f"Received: num_examples={num_examples}"
-            )
-        feature_dim = int(feature_dim)
-        if feature_dim < 1:
-            raise ValueError(
-                "`feature_dim` must be >= 1. "
-                f"Received: feature_dim={feature_dim}"
-            )
-        reassign_every = int(reassign_every)
-        if reassign_every < 0:
-            raise ValueError(
-                "`reassign_every` must be >= 0 (0 = never). "
-                f"Received: reassign_every={reassign_every}"
-            )
+        num_examples = _validation.positive_integer(
+            "num_examples", num_examples
+        )
+        feature_dim = _validation.positive_integer("feature_dim", feature_dim)
+        # 0 = never reassign.
+        reassign_every = _validation.non_negative_integer(
+            "reassign_every", reassign_every
+        )
         if not callable(backbone):
             raise ValueError(
                 "`backbone` must be a Keras layer or model. "
@@ -124,7 +115,8 @@ class NAT(keras.Model):
         self.feature_dim = feature_dim
         self.reassign_every = reassign_every
         self.projection = bool(projection)
-        self.seed = None if seed is None else int(seed)
+        self.seed = _validation.integer("seed", seed, allow_none=True)
+
         self.head = (
             keras.layers.Dense(
                 feature_dim, dtype=self.dtype_policy, name="projection"

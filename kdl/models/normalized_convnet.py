@@ -9,6 +9,7 @@ compare like with like. `normalization_layer` makes one such layer and
 
 import keras
 
+from kdl import _validation
 from kdl.layers import BatchRenormalization
 from kdl.layers import GhostBatchNormalization
 from kdl.layers import L1BatchNormalization
@@ -31,12 +32,7 @@ def renorm_schedule(total_steps):
         A dict of `BatchRenormalization` arguments: `warmup_steps`,
         `rmax_steps`, `dmax_steps`.
     """
-    if isinstance(total_steps, bool) or int(total_steps) < 1:
-        raise ValueError(
-            f"`total_steps` must be an int >= 1. "
-            f"Received: total_steps={total_steps!r}"
-        )
-    total_steps = int(total_steps)
+    total_steps = _validation.positive_integer("total_steps", total_steps)
     return {
         "warmup_steps": int(total_steps * 5 / 40),
         "rmax_steps": total_steps,
@@ -72,11 +68,7 @@ def normalization_layer(
     Returns:
         A Keras layer, or None.
     """
-    if variant not in NORM_VARIANTS:
-        raise ValueError(
-            f"Unknown variant. Expected one of {list(NORM_VARIANTS)}. "
-            f"Received: variant={variant!r}"
-        )
+    variant = _validation.one_of("variant", variant, NORM_VARIANTS)
     if variant == "none":
         return None
     if variant == "bn":
@@ -128,11 +120,9 @@ def build_normalized_convnet(
     Returns:
         An uncompiled functional `keras.Model` named `convnet_<variant>`.
     """
-    for arg, value in (("filters", filters), ("dense_units", dense_units)):
-        if isinstance(value, bool) or int(value) < 1:
-            raise ValueError(
-                f"`{arg}` must be an int >= 1. Received: {arg}={value!r}"
-            )
+    filters = _validation.positive_integer("filters", filters)
+    dense_units = _validation.positive_integer("dense_units", dense_units)
+
     use_bias = variant == "none"
 
     def norm(x, name):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kdl import _validation
+
 
 @keras.saving.register_keras_serializable(package="kdl")
 class Perceptron(keras.Model):
@@ -47,13 +49,10 @@ class Perceptron(keras.Model):
 
     def __init__(self, learning_rate=1.0, kernel_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        learning_rate = float(learning_rate)
-        if not learning_rate > 0:
-            raise ValueError(
-                "`learning_rate` must be positive. "
-                f"Received: learning_rate={learning_rate}"
-            )
-        self.learning_rate = learning_rate
+        self.learning_rate = _validation.positive_number(
+            "learning_rate", learning_rate
+        )
+
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.mistakes_tracker = keras.metrics.Sum(name="mistakes")
         self.accuracy_tracker = keras.metrics.BinaryAccuracy(name="accuracy")

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kdl import _validation
 from kdl.layers.rbm import RBM
 from kdl.models.rbm_trainer import RBMTrainer
 
@@ -30,7 +31,7 @@ class _MaskingNoise(keras.layers.Layer):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = float(rate)
+        self.rate = _validation.rate("rate", rate)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs, training=None):
@@ -38,16 +39,6 @@ class _MaskingNoise(keras.layers.Layer):
             return inputs
         keep = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator)
         return ops.where(keep >= self.rate, inputs, ops.zeros_like(inputs))
-
-
-def _check_sizes(layer_sizes):
-    sizes = [int(s) for s in layer_sizes]
-    if not sizes or min(sizes) < 1:
-        raise ValueError(
-            "`layer_sizes` must be a non-empty list of positive ints. "
-            f"Received: layer_sizes={layer_sizes}"
-        )
-    return sizes
 
 
 def _features(fn, x, batch_size=1024):
@@ -95,7 +86,7 @@ def pretrain_dbn(
         `(rbms, histories)`: the trained `RBM` layers and their fit
         histories (`history.history` dicts).
     """
-    sizes = _check_sizes(layer_sizes)
+    sizes = _validation.integer_list("layer_sizes", layer_sizes)
     optimizer_fn = optimizer_fn or (
         lambda: keras.optimizers.SGD(0.05, momentum=0.5)
     )
@@ -152,11 +143,8 @@ def pretrain_denoising_autoencoders(
     Returns:
         `(weights, histories)`: a `(kernel, bias)` pair per layer.
     """
-    sizes = _check_sizes(layer_sizes)
-    if not 0 <= float(corruption) < 1:
-        raise ValueError(
-            f"`corruption` must be in [0, 1). Received: corruption={corruption}"
-        )
+    sizes = _validation.integer_list("layer_sizes", layer_sizes)
+    corruption = _validation.rate("corruption", corruption)
     optimizer_fn = optimizer_fn or (lambda: keras.optimizers.Adam(1e-3))
     inputs = np.asarray(x, "float32")
     weights, histories = [], []
@@ -216,7 +204,8 @@ def pretrain_supervised(
     Returns:
         `(weights, histories)`: a `(kernel, bias)` pair per layer.
     """
-    sizes = _check_sizes(layer_sizes)
+    sizes = _validation.integer_list("layer_sizes", layer_sizes)
+    num_classes = _validation.positive_integer("num_classes", num_classes)
     optimizer_fn = optimizer_fn or (lambda: keras.optimizers.Adam(1e-3))
     inputs = np.asarray(x, "float32")
     weights, histories = [], []
@@ -272,13 +261,17 @@ def build_deep_classifier(
         An unbuilt-optimizer `keras.Sequential` with layers `hidden_<i>` and
         `logits`.
     """
-    sizes = [int(s) for s in layer_sizes]
+    input_dim = _validation.positive_integer("input_dim", input_dim)
+    sizes = _validation.integer_list(
+        "layer_sizes", layer_sizes, allow_empty=True
+    )
+    num_classes = _validation.positive_integer("num_classes", num_classes)
     if init is not None and len(init) != len(sizes):
         raise ValueError(
             "`init` needs one entry per hidden layer. Received: "
             f"len(init)={len(init)}, layer_sizes={sizes}"
         )
-    layers = [keras.Input((int(input_dim),))]
+    layers = [keras.Input((input_dim,))]
     for i, units in enumerate(sizes):
         layers.append(keras.layers.Dense(units, activation, name=f"hidden_{i}"))
     layers.append(keras.layers.Dense(num_classes, name="logits"))

@@ -4,17 +4,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kdl import _validation
 from kdl.models import decoding
 
 _CELLS = ("gru", "lstm")
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value}"
-        )
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -94,40 +87,30 @@ class Seq2Seq(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.source_vocab_size = _check_positive(
+        self.source_vocab_size = _validation.positive_integer(
             "source_vocab_size", source_vocab_size
         )
-        self.target_vocab_size = _check_positive(
+        self.target_vocab_size = _validation.positive_integer(
             "target_vocab_size", target_vocab_size
         )
-        self.embedding_dim = _check_positive("embedding_dim", embedding_dim)
-        self.units = _check_positive("units", units)
-        self.max_output_length = _check_positive(
+        self.embedding_dim = _validation.positive_integer(
+            "embedding_dim", embedding_dim
+        )
+        self.units = _validation.positive_integer("units", units)
+        self.max_output_length = _validation.positive_integer(
             "max_output_length", max_output_length
         )
-        for name, value in (("start_id", start_id), ("end_id", end_id)):
-            if not 0 < int(value) < self.target_vocab_size:
-                raise ValueError(
-                    f"`{name}` must be in [1, target_vocab_size="
-                    f"{self.target_vocab_size}). Received: {name}={value}"
-                )
-        if int(start_id) == int(end_id):
+        # Id 0 is padding; ids must index the target vocabulary.
+        last_id = self.target_vocab_size - 1
+        self.start_id = _validation.integer("start_id", start_id, 1, last_id)
+        self.end_id = _validation.integer("end_id", end_id, 1, last_id)
+        if self.start_id == self.end_id:
             raise ValueError(
                 "`start_id` and `end_id` must differ. Received: "
                 f"start_id={start_id}, end_id={end_id}"
             )
-        self.start_id = int(start_id)
-        self.end_id = int(end_id)
-        if cell not in _CELLS:
-            raise ValueError(
-                f"`cell` must be one of {list(_CELLS)}. Received: cell={cell!r}"
-            )
-        self.cell = cell
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout}"
-            )
-        self.dropout = float(dropout)
+        self.cell = _validation.one_of("cell", cell, _CELLS)
+        self.dropout = _validation.rate("dropout", dropout)
 
         rnn = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
         self.source_embedding = keras.layers.Embedding(
@@ -398,7 +381,9 @@ class Seq2Seq(keras.Model):
         max_length = (
             self.max_output_length if max_length is None else max_length
         )
-        return source_ids, _check_positive("max_length", max_length)
+        return source_ids, _validation.positive_integer(
+            "max_length", max_length
+        )
 
     def greedy_decode(self, source_ids, max_length=None, compiled=True):
         """Greedy decoding of a batch, stopping at `end_id`.
@@ -452,22 +437,20 @@ class Seq2Seq(keras.Model):
             first.
         """
         source_ids, max_length = self._check_source(source_ids, max_length)
-        beam_width = _check_positive("beam_width", beam_width)
+        beam_width = _validation.positive_integer("beam_width", beam_width)
         if beam_width > self.target_vocab_size:
             raise ValueError(
                 "`beam_width` must be <= target_vocab_size="
                 f"{self.target_vocab_size}. Received: beam_width={beam_width}"
             )
-        if float(length_penalty) < 0:
-            raise ValueError(
-                "`length_penalty` must be >= 0. Received: "
-                f"length_penalty={length_penalty}"
-            )
+        length_penalty = _validation.non_negative_number(
+            "length_penalty", length_penalty
+        )
         if not self.built:
             self.build()
         if not compiled:
             return self._beam(
-                source_ids, max_length, beam_width, float(length_penalty)
+                source_ids, max_length, beam_width, length_penalty
             )
         return self._compiled(beam_width)(
             source_ids,

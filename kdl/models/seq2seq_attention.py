@@ -2,9 +2,9 @@
 
 import keras
 
+from kdl import _validation
 from kdl.layers.bahdanau_attention import BahdanauAttention
 from kdl.models.seq2seq import Seq2Seq
-from kdl.models.seq2seq import _check_positive
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -89,14 +89,12 @@ class Seq2SeqAttention(Seq2Seq):
             max_output_length=max_output_length,
             **kwargs,
         )
-        if attention_units is not None:
-            attention_units = _check_positive(
-                "attention_units", attention_units
-            )
-        self.attention_units = attention_units
+        self.attention_units = _validation.positive_integer(
+            "attention_units", attention_units, allow_none=True
+        )
         self.normalize_attention = bool(normalize_attention)
         self.attention = BahdanauAttention(
-            attention_units or self.units,
+            self.attention_units or self.units,
             normalize=self.normalize_attention,
             name="attention",
         )

@@ -10,6 +10,7 @@ or an offline VGG-like net with fixed random weights.
 import keras
 from keras import ops
 
+from kdl import _validation
 from kdl.losses import StyleLoss
 from kdl.losses import gram_matrix
 
@@ -78,11 +79,7 @@ def build_style_extractor(features="random", seed=0, vgg_weights=""):
         outputs are the style layers' feature maps followed by the content
         layer's, and the number of style layers.
     """
-    if features not in FEATURES:
-        raise ValueError(
-            f"`features` must be one of {list(FEATURES)}. Received: "
-            f"features={features!r}"
-        )
+    features = _validation.one_of("features", features, FEATURES)
     inputs = keras.Input((None, None, 3))
     if features == "vgg19":
         if not vgg_weights:
@@ -173,35 +170,35 @@ class StyleTransfer(keras.Model):
     ):
         super().__init__(**kwargs)
         outputs = len(feature_extractor.outputs)
-        if not 1 <= int(num_style_layers) < outputs:
+        # The last output of the extractor is the content layer.
+        self.num_style_layers = _validation.integer(
+            "num_style_layers", num_style_layers, 1, outputs - 1
+        )
+        if not isinstance(image_shape, (tuple, list)):
             raise ValueError(
-                "`num_style_layers` must be >= 1 and leave the last output "
-                f"of the extractor ({outputs} outputs) for the content. "
-                f"Received: num_style_layers={num_style_layers}"
+                "`image_shape` must be (height, width, channels). "
+                f"Received: image_shape={image_shape}"
             )
-        image_shape = tuple(int(d) for d in image_shape)
-        if len(image_shape) != 3 or min(image_shape) < 1:
-            raise ValueError(
-                "`image_shape` must be (height, width, channels) of positive "
-                f"ints. Received: image_shape={image_shape}"
-            )
-        for name, value in (
-            ("style_weight", style_weight),
-            ("content_weight", content_weight),
-            ("tv_weight", tv_weight),
-        ):
-            if not float(value) >= 0:
-                raise ValueError(
-                    f"`{name}` must be >= 0. Received: {name}={value}"
-                )
+        self.image_shape = _validation.integer_tuple(
+            "image_shape", image_shape, 3
+        )
+
+        self.style_weight = _validation.non_negative_number(
+            "style_weight", style_weight
+        )
+        self.content_weight = _validation.non_negative_number(
+            "content_weight", content_weight
+        )
+        self.tv_weight = _validation.non_negative_number("tv_weight", tv_weight)
         self.feature_extractor = feature_extractor
         self.feature_extractor.trainable = False
-        self.num_style_layers = int(num_style_layers)
-        self.image_shape = image_shape
-        self.style_weight = float(style_weight)
-        self.content_weight = float(content_weight)
-        self.tv_weight = float(tv_weight)
-        self.style_loss = StyleLoss(constant=style_loss_constant)
+
+        self.style_loss = StyleLoss(
+            constant=_validation.positive_number(
+                "style_loss_constant", style_loss_constant
+            )
+        )
+
         self.style_tracker = keras.metrics.Mean(name="style_loss")
         self.content_tracker = keras.metrics.Mean(name="content_loss")
 

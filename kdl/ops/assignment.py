@@ -31,6 +31,8 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
+from kdl import _validation
+
 
 def _solve(cost, maximize):
     """NumPy kernel: cost (batch, n, m) float64 -> (rows, cols) int32."""
@@ -101,10 +103,8 @@ def linear_sum_assignment(cost, maximize=False, name=None):
     Crouse 2016, "On implementing 2D rectangular assignment algorithms"
     (the algorithm scipy implements).
     """
-    if not isinstance(maximize, (bool, np.bool_)):
-        raise ValueError(
-            f"`maximize` must be a Python bool. Received: maximize={maximize!r}"
-        )
+    maximize = _validation.boolean("maximize", maximize)
+
     with tf.name_scope(name or "linear_sum_assignment"):
         cost = tf.convert_to_tensor(cost)
         rank = cost.shape.rank
