@@ -208,6 +208,12 @@ TABLE = {
         dict(learning_rate=POSITIVE_FLOAT),
         None,
     ),
+    "ProbeCurve": (
+        kdl.models,
+        lambda: dict(encoder=_backbone(), probe_data=(None,) * 4),
+        dict(every=POSITIVE_INT, epochs=POSITIVE_INT),
+        None,
+    ),
     "RBMTrainer": (
         kdl.models,
         lambda: dict(rbm=kdl.layers.RBM(3)),
@@ -239,6 +245,12 @@ TABLE = {
         kdl.models,
         dict(source_vocab_size=13, target_vocab_size=11, start_id=1, end_id=2),
         dict(attention_units=POSITIVE_INT, **SEQ2SEQ),
+        None,
+    ),
+    "WeightChangeCallback": (
+        kdl.models,
+        lambda: dict(variable=keras.Variable(1.0)),
+        dict(variable=("a", 3)),
         None,
     ),
     "StyleTransfer": (

@@ -6,6 +6,7 @@ import tempfile
 
 import keras
 
+from kdl import _validation
 from kdl.models.probes import linear_probe
 
 
@@ -37,9 +38,8 @@ class ProbeCurve(keras.callbacks.Callback):
         self, encoder, probe_data, every=1, epochs=10, path=None, verbose=1
     ):
         super().__init__()
-        every = int(every)
-        if every < 1:
-            raise ValueError(f"`every` must be >= 1. Received: every={every}")
+        every = _validation.positive_integer("every", every)
+        epochs = _validation.positive_integer("epochs", epochs)
         if len(probe_data) != 4:
             raise ValueError(
                 "`probe_data` must be (x_train, y_train, x_test, y_test). "
@@ -48,7 +48,8 @@ class ProbeCurve(keras.callbacks.Callback):
         self.encoder = encoder
         self.probe_data = tuple(probe_data)
         self.every = every
-        self.epochs = int(epochs)
+        self.epochs = epochs
+
         self.path = path
         self.verbose = verbose
         self.points = {}
