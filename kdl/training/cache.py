@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 
 from kdl.training.atomic import to_jsonable
 from kdl.training.atomic import write_json
@@ -18,7 +19,12 @@ def cached_run(directory, config, fn, verbose=True):
     """Returns `fn()`'s result, reusing the one saved in `directory`.
 
     A recipe made of several arms (models, methods) calls this per arm, so
-    a run that was killed does not redo the arms it finished. The result is
+    a run that was killed does not redo the arms it finished, and an arm
+    killed midway resumes from what it left in `directory` (e.g. Keras's
+    `BackupAndRestore` folder) -- but only under the same config: when an
+    unfinished arm was started with another config, its folder is emptied
+    first, so stale checkpoints, logs or CSV rows never leak into the new
+    run. The result is
     saved as `directory/result.json` together with `config` and a hash of
     both. It is reused only when the saved config equals `config` exactly (a
     changed flag, seed or data size never reuses a stale result) and the
@@ -53,6 +59,17 @@ def cached_run(directory, config, fn, verbose=True):
             return saved["result"]
         elif verbose:
             print(f"{directory}: the config changed; rerunning.")
+    started = os.path.join(directory, "started.json")
+    try:
+        with open(started) as f:
+            stale = json.load(f).get("key") != key
+    except (OSError, ValueError, AttributeError):
+        stale = os.path.isdir(directory) and bool(os.listdir(directory))
+    if stale:
+        print(f"{directory}: removing a run started with another config.")
+        shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    write_json(started, {"config": config, "key": key})
     result = to_jsonable(fn())
     record = {"config": config, "key": key, "result": result}
     record["hash"] = config_key({"config": config, "result": result})

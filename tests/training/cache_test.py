@@ -37,3 +37,24 @@ def test_torn_or_edited_file_is_recomputed(tmp_path, capsys):
     assert training.cached_run(str(tmp_path), {"a": 1}, fn)["score"] == 3.5
     assert "recomputing" in capsys.readouterr().out
     assert len(calls) == 3
+
+
+def test_unfinished_arm_of_another_config_is_cleared(tmp_path):
+    seen = []
+
+    def fn():
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        (tmp_path / "backup").mkdir(exist_ok=True)
+        raise KeyboardInterrupt  # killed mid-arm, backup left behind
+
+    for config in ({"a": 1}, {"a": 1}, {"a": 2}):
+        try:
+            training.cached_run(str(tmp_path), config, fn)
+        except KeyboardInterrupt:
+            pass
+    # Same config: the backup is kept for resuming; new config: cleared.
+    assert seen == [
+        ["started.json"],
+        ["backup", "started.json"],
+        ["started.json"],
+    ]
