@@ -2,12 +2,7 @@
 
 import keras
 
-
-def _check_width(width):
-    width = int(width)
-    if width < 1:
-        raise ValueError(f"`width` must be >= 1. Received: width={width}")
-    return width
+from kdl import _validation
 
 
 def small_convnet(input_shape=(28, 28, 1), width=32, name="backbone"):
@@ -29,7 +24,7 @@ def small_convnet(input_shape=(28, 28, 1), width=32, name="backbone"):
         A `keras.Sequential` mapping images to `(batch, 4 * width)`
         features.
     """
-    width = _check_width(width)
+    width = _validation.positive_integer("width", width)
     layers = [keras.Input(shape=tuple(input_shape))]
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         layers += [
@@ -63,7 +58,7 @@ def build_conv_autoencoder(
     Returns:
         A functional `keras.Model` from images to reconstructed images.
     """
-    width = _check_width(width)
+    width = _validation.positive_integer("width", width)
     height, image_width, channels = tuple(input_shape)
     if height % 4 or image_width % 4:
         raise ValueError(
@@ -99,11 +94,7 @@ def build_softmax_classifier(
     Returns:
         A functional `keras.Model` from images to class probabilities.
     """
-    num_classes = int(num_classes)
-    if num_classes < 2:
-        raise ValueError(
-            f"`num_classes` must be >= 2. Received: num_classes={num_classes}"
-        )
+    num_classes = _validation.integer("num_classes", num_classes, min_value=2)
     inputs = keras.Input(shape=tuple(input_shape))
     outputs = keras.layers.Dense(num_classes, activation="softmax")(
         backbone(inputs)

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kdl import _validation
 from kdl.layers.latent_table import LatentTable
 from kdl.optimizers.row_sparse import RowSparseAdam
 from kdl.optimizers.row_sparse import RowSparseOptimizer
@@ -25,8 +26,7 @@ def build_dcgan_generator(latent_dim, image_shape=(28, 28, 1), filters=64):
             "image height and width must be divisible by 4. "
             f"Received: image_shape={image_shape}"
         )
-    if int(filters) < 1:
-        raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
+    filters = _validation.positive_integer("filters", filters)
     h, w = height // 4, width // 4
     layers = keras.layers
     return keras.Sequential(
@@ -391,16 +391,9 @@ class GLO(keras.Model):
         Returns:
             A float32 `(n, latent_dim)` array of codes.
         """
-        if int(steps) < 1:
-            raise ValueError(f"`steps` must be >= 1. Received: steps={steps}")
-        if init not in ("mean", "random"):
-            raise ValueError(
-                f"`init` must be 'mean' or 'random'. Received: init={init!r}"
-            )
-        if int(batch_size) < 1:
-            raise ValueError(
-                f"`batch_size` must be >= 1. Received: batch_size={batch_size}"
-            )
+        steps = _validation.positive_integer("steps", steps)
+        init = _validation.one_of("init", init, ("mean", "random"))
+        batch_size = _validation.positive_integer("batch_size", batch_size)
         images = np.asarray(images, dtype="float32")
         out_rank = len(self.generator.output_shape)
         if images.ndim == out_rank - 1:
@@ -460,8 +453,7 @@ class GLO(keras.Model):
         sampling). With `project=True` the draws are projected like the
         table (the generator was trained only there).
         """
-        if int(n) < 1:
-            raise ValueError(f"`n` must be >= 1. Received: n={n}")
+        n = _validation.positive_integer("n", n)
         mean, cov = self.code_distribution()
         rng = np.random.default_rng(seed)
         codes = rng.multivariate_normal(mean, cov, size=int(n)).astype(
@@ -478,8 +470,8 @@ class GLO(keras.Model):
         With `project=True` the intermediate codes are projected like the
         table.
         """
-        if int(steps) < 2:
-            raise ValueError(f"`steps` must be >= 2. Received: steps={steps}")
+        steps = _validation.integer("steps", steps, min_value=2)
+
         self.latent_table(np.asarray([i, j]))  # eager range check
         z_i, z_j = self.codes[i], self.codes[j]
         t = np.linspace(0.0, 1.0, int(steps), dtype="float32")[:, None]

@@ -2,6 +2,7 @@
 
 import keras
 
+from kdl import _validation
 from kdl.models.language_model import RNNLanguageModel
 
 
@@ -54,8 +55,9 @@ def build_language_model(
     >>> lm.fit(kdl.datasets.tbptt_dataset(ids, 64, 30),
     ...        callbacks=[kdl.models.ResetStatesCallback()])
     """
-    batch_size, num_replicas = int(batch_size), int(num_replicas)
-    if num_replicas < 1 or batch_size % num_replicas:
+    batch_size = _validation.positive_integer("batch_size", batch_size)
+    num_replicas = _validation.positive_integer("num_replicas", num_replicas)
+    if batch_size % num_replicas:
         raise ValueError(
             "`batch_size` must be divisible by `num_replicas` (each replica "
             "carries the states of its own rows). Received: "

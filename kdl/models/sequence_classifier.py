@@ -2,6 +2,7 @@
 
 import keras
 
+from kdl import _validation
 from kdl.layers import BNLSTMCell
 
 SEQUENCE_CELLS = ("lstm", "bnlstm")
@@ -34,15 +35,9 @@ def build_sequence_classifier(
     Returns:
         An uncompiled functional `keras.Model` named `sequence_<cell>`.
     """
-    if cell not in SEQUENCE_CELLS:
-        raise ValueError(
-            f"`cell` must be one of {list(SEQUENCE_CELLS)}. "
-            f"Received: cell={cell!r}"
-        )
-    if isinstance(units, bool) or int(units) < 1:
-        raise ValueError(
-            f"`units` must be an int >= 1. Received: units={units!r}"
-        )
+    cell = _validation.one_of("cell", cell, SEQUENCE_CELLS)
+    units = _validation.positive_integer("units", units)
+
     inputs = keras.Input(
         (steps, features, 1) if image_input else (steps, features)
     )
