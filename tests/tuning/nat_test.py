@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kdl.models import NAT
 from kdl.tuning import nat as nat_tuning
+from tests.recipes import recipe_testing
 from tests.test_case import TestCase
 
 
@@ -18,6 +19,14 @@ def probe_data(n=64, seed=0):
 
 class NATHyperModelTest(TestCase):
     def test_defaults_equal_recipe_defaults(self):
+        values = recipe_testing.flags_for(recipe_testing.load_recipe("nat"))
+        recipe = {
+            "width": values.backbone_width,
+            "feature_dim": values.feature_dim,
+            "learning_rate": values.nat_learning_rate,
+            "reassign_every": values.reassign_every,
+        }
+        self.assertEqual(recipe, nat_tuning.DEFAULTS)
         x, y = probe_data()
         hypermodel = nat_tuning.NATHyperModel(64, (x, y, x, y))
         hp = keras_tuner.HyperParameters()
