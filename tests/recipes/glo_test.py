@@ -1,116 +1,141 @@
-"""recipes/glo.py: smoke run in-process (synthetic data) and as a script."""
+"""recipes/glo.py: smoke run, cached arms, --tune, CLI and --helpfull."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
+import time
 
 import numpy as np
 import pytest
+from absl import flags
 
 from tests.recipes import recipe_testing
-from tests.test_case import TestCase
-from tests.test_case import two_replica_strategy
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-RECIPE = os.path.join(ROOT, "recipes", "glo.py")
+glo = recipe_testing.load_recipe("glo")
 
-
-def load_glo_recipe():
-    spec = importlib.util.spec_from_file_location("recipe_glo", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+ARMS = {"lap1_pca", "l2_pca", "lap1_random", "l2_random"}
 
 
-def flags_for(recipe, **overrides):
-    return recipe_testing.flags_for(recipe, **overrides)
-
-
-def synthetic(n_train=300, n_test=40):
-    rng = np.random.RandomState(0)
+def synthetic(n_train=300, n_test=40, seed=0):
+    rng = np.random.RandomState(seed)
     x = (rng.uniform(size=(n_train + n_test, 28, 28)) * 255).astype("uint8")
     y = np.zeros(n_train + n_test, "int32")
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 
-class GLORecipeTest(TestCase):
-    def test_smoke_run_in_process(self):
-        recipe = load_glo_recipe()
-        out = self.get_temp_dir()
-        results = recipe.run(
-            flags_for(recipe, smoke=True, output_dir=out),
-            datasets_override=synthetic(),
+def smoke_flags(tmp_path, **overrides):
+    return recipe_testing.flags_for(
+        glo, output_dir=str(tmp_path), smoke=True, **overrides
+    )
+
+
+def test_smoke_run_then_reused_then_rerun(tmp_path):
+    start = time.perf_counter()
+    results = glo.run(smoke_flags(tmp_path), datasets_override=synthetic())
+    first_seconds = time.perf_counter() - start
+
+    assert list(results["arms"]) == [
+        "lap1_pca",
+        "l2_pca",
+        "lap1_random",
+        "l2_random",
+    ]
+    for arm in results["arms"].values():
+        assert np.isfinite(arm["train_mse"]) and np.isfinite(
+            arm["test_mse_encoded"]
         )
-        self.assertEqual(set(results["runs"]), {"lap1_pca", "l2_random"})
-        for run in results["runs"].values():
-            self.assertTrue(np.isfinite(run["train_mse"]))
-            self.assertTrue(np.isfinite(run["test_mse_encoded"]))
+        assert len(arm["history"]["mse"]) == glo.SMOKE["epochs"]
+    assert results["train_size"] == glo.SMOKE["train_size"]
+    assert results["test_size"] == glo.SMOKE["test_size"]
+    assert results["smoke"] and results["settings"]["latent_dim"] == 8
+    rows = results["readme_rows"]
+    assert [set(row) for row in rows] == [
+        {"what", "ours", "paper", "holds"}
+    ] * 2
+    assert rows[0]["what"].endswith("Lap1 + PCA init")
+    assert rows[0]["holds"] == "n/a"
+    assert rows[1]["what"] == "same, L2 + PCA; Lap1 + random; L2 + random"
+    assert len(rows[1]["ours"].split("; ")) == 3
+    assert rows[1]["holds"] in {"yes", "no", "partly"}
+    for name in ("results.json", "table.md", "mse.png"):
+        assert (tmp_path / name).exists(), name
+    for arm in ARMS:
         for name in (
-            "results.json",
+            "result.json",
+            "reconstructions.png",
             "samples.png",
             "interpolations.png",
-            "mse.png",
-            "reconstructions_lap1_pca.png",
-            "reconstructions_l2_random.png",
+            "train/history.csv",
         ):
-            self.assertTrue(os.path.exists(os.path.join(out, name)), name)
+            assert (tmp_path / arm / name).exists(), (arm, name)
+    assert "| L2 + random |" in (tmp_path / "table.md").read_text()
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["readme_rows"] == rows
 
-    @pytest.mark.slow
-    def test_smoke_run_mirrored(self):
-        recipe = load_glo_recipe()
-        out = self.get_temp_dir()
-        results = recipe.run(
-            flags_for(
-                recipe, smoke=True, output_dir=out, losses=["l2"], inits=["pca"]
-            ),
-            datasets_override=synthetic(),
-            strategy_override=two_replica_strategy(),
-        )
-        self.assertEqual(set(results["runs"]), {"l2_pca"})
+    start = time.perf_counter()
+    again = glo.run(smoke_flags(tmp_path), datasets_override=synthetic())
+    assert time.perf_counter() - start < first_seconds / 3
+    assert again["arms"] == results["arms"]  # incl. each arm's seconds
 
-    def test_bad_flag_values(self):
-        recipe = load_glo_recipe()
-        with self.assertRaisesRegex(ValueError, "losses"):
-            recipe.run(
-                flags_for(
-                    recipe,
-                    smoke=True,
-                    output_dir=self.get_temp_dir(),
-                    losses=["l3"],
-                ),
-                datasets_override=synthetic(),
-            )
+    # A changed flag (--losses, --inits) reruns the arm; so does other data.
+    one = glo.run(
+        smoke_flags(tmp_path, losses=["L2"], inits=["random"]),
+        datasets_override=synthetic(),
+    )
+    assert list(one["arms"]) == ["l2_random"]
+    rerun = one["arms"]["l2_random"]
+    assert rerun["seconds"] != results["arms"]["l2_random"]["seconds"]
+    assert len(one["readme_rows"]) == 1
+    other = glo.run(
+        smoke_flags(tmp_path, losses=["l2"], inits=["random"]),
+        datasets_override=synthetic(seed=1),
+    )
+    assert other["arms"]["l2_random"]["seconds"] != rerun["seconds"]
 
-    @pytest.mark.slow
-    def test_script_smoke_and_help(self):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        out = self.get_temp_dir()
-        done = subprocess.run(
-            [sys.executable, RECIPE, "--smoke", f"--output_dir={out}"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-            cwd=ROOT,
-        )
-        self.assertEqual(done.returncode, 0, done.stderr[-2000:])
-        with open(os.path.join(out, "results.json")) as f:
-            results = json.load(f)
-        self.assertEqual(results["train_size"], 256)
-        helped = subprocess.run(
-            [sys.executable, RECIPE, "--helpfull"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            cwd=ROOT,
-        )
-        for flag in (
-            "--code_learning_rate",
-            "--losses",
-            "--strategy",
-            "--tune",
-        ):
-            self.assertIn(flag, helped.stdout)
+
+def test_bad_flag_values():
+    for name, value in (
+        ("losses", ["l3"]),
+        ("inits", ["zeros"]),
+        ("inits", []),
+    ):
+        with pytest.raises(flags.IllegalFlagValueError, match=name):
+            recipe_testing.flags_for(glo, **{name: value})
+
+
+@pytest.mark.slow
+def test_tune_two_trials(tmp_path):
+    results = glo.run(
+        smoke_flags(tmp_path, tune=True, max_trials=2),
+        datasets_override=synthetic(),
+    )
+    assert len(results["trials"]) == 2
+    assert "latent_dim" in results["best_hyperparameters"]
+    assert (tmp_path / "tune" / "trials.csv").exists()
+
+
+def test_cli_smoke_and_helpfull(tmp_path):
+    copy = tmp_path / "copy.json"
+    done = recipe_testing.run_recipe(
+        "glo",
+        "--smoke",
+        "--losses=l2",
+        "--inits=pca",
+        f"--output_dir={tmp_path}",
+        f"--results_json={copy}",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(copy.read_text())
+    assert results["train_size"] == glo.SMOKE["train_size"]
+    assert list(results["arms"]) == ["l2_pca"]
+    assert "recipes/glo.py --smoke" in results["provenance"]["command"]
+
+    help_text = recipe_testing.run_recipe("glo", "--helpfull").stdout
+    for flag in (
+        "--code_learning_rate",
+        "--losses",
+        "--inits",
+        "--train_size",
+        "--strategy",
+        "--tune",
+        "--results_json",
+    ):
+        assert flag in help_text, flag

@@ -4,22 +4,18 @@ import keras_tuner
 
 import kdl
 from kdl.tuning.glo import DEFAULTS
-from kdl.tuning.glo import build_glo
+from tests.recipes import recipe_testing
 from tests.test_case import TestCase
 
 
 def recipe_defaults():
-    from tests.recipes.glo_test import load_glo_recipe
-
-    recipe = load_glo_recipe()
-    recipe.define_flags()
-    flags = recipe.FLAGS
+    values = recipe_testing.flags_for(recipe_testing.load_recipe("glo"))
     return {
-        "latent_dim": flags["latent_dim"].default,
-        "filters": flags["filters"].default,
-        "learning_rate": flags["learning_rate"].default,
-        "code_learning_rate": flags["code_learning_rate"].default,
-        "loss": flags["losses"].default[0],
+        "latent_dim": values.latent_dim,
+        "filters": values.filters,
+        "learning_rate": values.learning_rate,
+        "code_learning_rate": values.code_learning_rate,
+        "loss": values.losses[0],
     }
 
 
@@ -53,5 +49,3 @@ class GLOHyperModelTest(TestCase):
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "loss"):
             kdl.tuning.GLOHyperModel(num_examples=3, loss="l3")
-        with self.assertRaisesRegex(ValueError, "loss"):
-            build_glo(3, loss="huber")
