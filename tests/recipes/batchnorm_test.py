@@ -96,6 +96,7 @@ def test_tune_two_trials(tmp_path):
     assert (tmp_path / "results.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe(
         "batchnorm",
