@@ -1,4 +1,10 @@
-"""Test setup: 2 logical CPUs before TF starts, seeds, dtype policy reset."""
+"""Test setup: 2 logical CPUs before TF starts, seeds, dtype policy reset.
+
+This file runs in every process that runs tests: the only one by default,
+or each pytest-xdist worker under `-n 2` (workers are fresh interpreters
+that import it before collecting any test), so each configures its own
+devices.
+"""
 
 import os
 
@@ -8,20 +14,35 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# The tf.distribute tests run a MirroredStrategy over 2 logical CPUs
+# (`tests.test_case.two_replica_strategy`). Devices can only be split before
+# TensorFlow initialises its runtime, hence at import time here.
+LOGICAL_CPUS = 2
+
 _cpus = tf.config.list_physical_devices("CPU")
 try:
     tf.config.set_logical_device_configuration(
         _cpus[0],
-        [tf.config.LogicalDeviceConfiguration()] * 2,
+        [tf.config.LogicalDeviceConfiguration()] * LOGICAL_CPUS,
     )
-except RuntimeError:  # TF was initialised already (e.g. by a plugin).
-    pass
+    _device_error = None
+except RuntimeError as error:  # TF was initialised already (e.g. a plugin).
+    _device_error = error
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: long tests; deselect with -m 'not slow'"
     )
+    # Fail at once rather than skip the distributed checks one by one.
+    found = len(tf.config.list_logical_devices("CPU"))
+    if found < LOGICAL_CPUS:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main process")
+        raise pytest.UsageError(
+            f"conftest.py could not split the CPU into {LOGICAL_CPUS} "
+            f"logical devices in {worker} (found {found}): TensorFlow was "
+            f"initialised before it ran ({_device_error})."
+        )
 
 
 # The one place that seeds and resets the dtype policy: an autouse fixture

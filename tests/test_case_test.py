@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tests import test_case
 
@@ -55,3 +56,19 @@ class HarnessTest(test_case.TestCase):
                 run_mixed_precision_check=False,
                 run_distribute_check=False,
             )
+
+
+class SetupTest(test_case.TestCase):
+    """What `conftest.py` promises every test process (xdist workers too)."""
+
+    def test_two_logical_cpus_and_a_two_replica_strategy(self):
+        cpus = tf.config.list_logical_devices("CPU")
+        self.assertGreaterEqual(len(cpus), 2)
+        strategy = test_case.two_replica_strategy()
+        self.assertEqual(strategy.num_replicas_in_sync, 2)
+
+    def test_seed_and_float32_policy_before_each_test(self):
+        self.assertEqual(keras.config.dtype_policy().name, "float32")
+        first = np.asarray(keras.random.uniform((3,)))
+        keras.utils.set_random_seed(1337)
+        self.assertAllEqual(keras.random.uniform((3,)), first)
