@@ -42,6 +42,18 @@ from kdl.models.sequence_classifier import build_sequence_classifier
 from kdl.models.style_transfer import StyleTransfer
 from kdl.models.style_transfer import build_random_vgg
 from kdl.models.style_transfer import build_style_extractor
+from kdl.models.translation import build_translation_model
+from kdl.models.translation import compile_translation_model
+from kdl.models.translation import corpus_bleu
+from kdl.models.translation import evaluate_translation
+from kdl.models.translation import masked_loss
+from kdl.models.translation import reference_tokens
+from kdl.models.translation import score_translations
+from kdl.models.translation import source_lengths
+from kdl.models.translation import target_tokens
+from kdl.models.translation import translate
+from kdl.models.translation import translation_alignment
+from kdl.models.translation import translation_alignments
 from kdl.models.weight_change_callback import WeightChangeCallback
 from kdl.models.xor_net import XOR_INPUTS
 from kdl.models.xor_net import XOR_TARGETS
@@ -76,22 +88,34 @@ __all__ = [
     "build_normalized_convnet",
     "build_sequence_classifier",
     "build_softmax_classifier",
+    "build_translation_model",
     "build_xor_net",
     "compile_classifier",
+    "compile_translation_model",
+    "corpus_bleu",
     "evaluate_perplexity",
+    "evaluate_translation",
     "fine_tune_accuracy",
     "linear_probe",
     "make_glo_loss",
+    "masked_loss",
     "normalization_layer",
     "pca_codes",
     "perplexity",
     "pretrain_dbn",
     "pretrain_denoising_autoencoders",
     "pretrain_supervised",
+    "reference_tokens",
     "renorm_schedule",
+    "score_translations",
     "small_convnet",
+    "source_lengths",
+    "target_tokens",
     "transfer_model",
     "StyleTransfer",
     "build_random_vgg",
     "build_style_extractor",
+    "translate",
+    "translation_alignment",
+    "translation_alignments",
 ]

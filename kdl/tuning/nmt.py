@@ -1,12 +1,11 @@
 """KerasTuner HyperModel for the attention translation recipe."""
 
-import keras
 import keras_tuner
 
-from kdl.models.seq2seq import Seq2Seq
-from kdl.models.seq2seq_attention import Seq2SeqAttention
+from kdl.models import build_translation_model
 
-# The recipe defaults per dataset (recipes/nmt_attention.py uses these).
+# Per dataset: the recipe flag defaults (kjv_rv1909) and the model flags of
+# its fast `--dataset=dates` command (recipes/nmt_attention.py docstring).
 PRESETS = {
     "kjv_rv1909": {
         "units": 128,
@@ -25,26 +24,6 @@ PRESETS = {
         "learning_rate": 3e-3,
     },
 }
-
-
-def masked_loss():
-    """Token cross-entropy; the model's output mask drops the padding."""
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def compile_translation_model(model, learning_rate, clipnorm=1.0):
-    """Adam with gradient clipping, masked loss and token accuracy.
-
-    `jit_compile=False`: XLA cannot compile the gradient of the decoder's
-    `ops.scan` (TensorArray accumulators captured by the while loop).
-    """
-    model.compile(
-        jit_compile=False,
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=clipnorm),
-        loss=masked_loss(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    return model
 
 
 class NMTHyperModel(keras_tuner.HyperModel):
@@ -106,19 +85,17 @@ class NMTHyperModel(keras_tuner.HyperModel):
             default=d["learning_rate"],
         )
         attention = hp.Boolean("attention", default=True)
-        common = dict(
-            source_vocab_size=self.source_vocab_size,
-            target_vocab_size=self.target_vocab_size,
-            start_id=self.start_id,
-            end_id=self.end_id,
+        return build_translation_model(
+            self.source_vocab_size,
+            self.target_vocab_size,
+            self.start_id,
+            self.end_id,
+            attention=attention,
             embedding_dim=embedding_dim,
             units=units,
+            attention_units=attention_units,
             cell=cell,
             dropout=dropout,
+            learning_rate=learning_rate,
             max_output_length=self.max_output_length,
         )
-        if attention:
-            model = Seq2SeqAttention(attention_units=attention_units, **common)
-        else:
-            model = Seq2Seq(**common)
-        return compile_translation_model(model, learning_rate)

@@ -1,7 +1,7 @@
 import keras_tuner
 
-from kdl.models.seq2seq import Seq2Seq
-from kdl.models.seq2seq_attention import Seq2SeqAttention
+from kdl.models import Seq2Seq
+from kdl.models import Seq2SeqAttention
 from kdl.tuning.nmt import PRESETS
 from kdl.tuning.nmt import NMTHyperModel
 from tests.test_case import TestCase
