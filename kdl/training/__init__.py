@@ -44,6 +44,7 @@ from kdl.training.recipe import setup
 from kdl.training.reporting import markdown_table
 from kdl.training.reporting import mean_sd
 from kdl.training.reporting import plot_curves
+from kdl.training.reporting import plot_heatmap
 from kdl.training.reporting import plot_history
 from kdl.training.reporting import pyplot
 from kdl.training.reporting import save_image_grid
@@ -72,6 +73,7 @@ __all__ = [
     "markdown_table",
     "mean_sd",
     "plot_curves",
+    "plot_heatmap",
     "plot_history",
     "provenance",
     "pyplot",

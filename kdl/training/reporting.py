@@ -131,6 +131,56 @@ def plot_history(history, path, metrics=("loss",), title=""):
     return plot_curves(curves, path, ylabel=", ".join(metrics), title=title)
 
 
+def plot_heatmap(
+    matrix,
+    path,
+    xticklabels=None,
+    yticklabels=None,
+    xlabel="",
+    ylabel="",
+    title="",
+    vmin=0.0,
+    vmax=1.0,
+    cmap="gray_r",
+):
+    """Plots a labelled matrix (e.g. attention weights) as an image.
+
+    Args:
+        matrix: a 2-D array, row i drawn at height i.
+        path: the output file (written atomically).
+        xticklabels, yticklabels: optional label per column / row (words
+            of the source / output sentence for an alignment).
+        xlabel, ylabel, title: axis labels and title.
+        vmin, vmax, cmap: the color scale (default: 0 white, 1 black).
+
+    Returns:
+        `path`.
+    """
+    matrix = np.asarray(matrix, dtype="float32")
+    if matrix.ndim != 2:
+        raise ValueError(
+            f"`matrix` must be 2-D. Received: matrix.shape={matrix.shape}"
+        )
+    rows, cols = matrix.shape
+    plt = pyplot()
+    fig, ax = plt.subplots(
+        figsize=(max(4, 0.35 * cols + 1.5), max(3, 0.35 * rows + 1.5))
+    )
+    ax.imshow(matrix, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    if xticklabels is not None:
+        ax.set_xticks(range(cols))
+        ax.set_xticklabels([str(t) for t in xticklabels], rotation=90)
+    if yticklabels is not None:
+        ax.set_yticks(range(rows))
+        ax.set_yticklabels([str(t) for t in yticklabels])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _as_image(image):
     image = np.asarray(image, dtype="float32")
     if image.ndim == 3 and image.shape[-1] == 1:

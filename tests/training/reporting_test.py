@@ -63,3 +63,19 @@ def test_image_grid(tmp_path):
         training.save_image_grid(
             rng.rand(2, 4, 4), str(tmp_path / "n.png"), normalize="minmax"
         )
+
+
+def test_heatmap(tmp_path):
+    weights = np.random.RandomState(0).dirichlet(np.ones(4), size=3)
+    path = training.plot_heatmap(
+        weights,
+        str(tmp_path / "a.png"),
+        xticklabels=["the", "house", "is", "."],
+        yticklabels=["la", "casa", "[end]"],
+        xlabel="source",
+        ylabel="output",
+        title="the house is.",
+    )
+    assert open(path, "rb").read(8) == PNG
+    with pytest.raises(ValueError, match="2-D"):
+        training.plot_heatmap(weights[0], str(tmp_path / "b.png"))
