@@ -1,567 +1,312 @@
 """python recipes/nmt_attention.py --output_dir=out/nmt_attention
 
-Neural machine translation with attention (Bahdanau, Cho, Bengio 2015,
-"Neural Machine Translation by Jointly Learning to Align and Translate"):
-a bidirectional-GRU encoder with an attention decoder (RNNsearch,
-`kdl.models.Seq2SeqAttention`) against the same network without attention
-(the source summarised in the final encoder states, "sentence-level
-conditioning", `kdl.models.Seq2Seq`, RNNencdec in the paper). Paper,
-WMT'14 En->Fr test BLEU: RNNsearch-50 26.75 (28.45 on sentences without
-unknown words) vs RNNencdec-50 17.82; and the RNNencdec BLEU falls with
-sentence length while RNNsearch holds up (their figure 2).
+Reproduces Bahdanau, Cho, Bengio (ICLR 2015), "Neural Machine Translation
+by Jointly Learning to Align and Translate": a bidirectional-GRU encoder
+with an attention decoder (RNNsearch, `kdl.models.Seq2SeqAttention`) vs
+the same network without attention (RNNencdec, `kdl.models.Seq2Seq`).
+Paper, WMT'14 En->Fr test BLEU: RNNsearch-50 26.75 vs RNNencdec-50 17.82;
+RNNencdec falls with sentence length, RNNsearch holds up (their fig. 2).
 
-Default data: King James (English) -> Reina-Valera 1909 (Spanish) verses
-(`kdl.datasets.load_pairs("kjv_rv1909")`, split by book), trained on the
-verses of at most --max_length tokens, with a vocabulary of
---vocab_size words per side; evaluated on test verses of up to
---eval_max_length tokens, so that the longer ones were never seen at that
-length. `--dataset=dates` is a fast task (English -> German dates, babel).
+Data: King James (English) -> Reina-Valera 1909 (Spanish) verses, split
+by book; trained on verses of <= --max_length tokens, tested on verses of
+<= --eval_max_length tokens. The fast task, English -> German dates:
 
-Reports (results.json, table.md): corpus BLEU (sacrebleu, lower-cased
-tokenised text) and exact match on the test split for greedy and beam
-search, attention vs no attention; BLEU by source length
-(bleu_by_length.png); alignment heatmaps of a few test sentences
-(alignment_*.png); learning curves.
+    python recipes/nmt_attention.py --dataset=dates --vocab_size=600
+      --eval_max_length=20 --eval_examples=1000 --length_bins=4,6,8,20
+      --embedding_dim=64 --attention_units=64 --dropout=0
+      --learning_rate=3e-3 --output_dir=out/nmt_dates
 
-Takes about 25 minutes on a 2-core CPU (default flags; `--dataset=dates`
-about 5 minutes); --smoke: seconds. --tune searches
-`kdl.tuning.nmt.NMTHyperModel` on the validation loss.
+A run measures, per model, corpus BLEU (sacrebleu, lower-cased tokenised
+text) and exact match of greedy and beam-search outputs on the test
+sentences, BLEU by source length (bleu_by_length.png), decoding speed and
+seconds per epoch; it saves alignment heatmaps (alignment_*.png), learning
+curves, table.md and results.json. --tune searches
+`kdl.tuning.NMTHyperModel` on the validation loss.
+Budget: see provenance in results/nmt_attention.json; --smoke: seconds.
 """
 
+import collections
 import time
 
 import numpy as np
-import sacrebleu
 from absl import app
 from absl import flags
 
 import kdl
 from kdl import training
-from kdl.tuning import nmt as nmt_tuning
 
-FLAGS = flags.FLAGS
-
-DATASETS = ("kjv_rv1909", "dates")
-# Per-dataset defaults of the data flags (the model ones are in
-# kdl.tuning.nmt.PRESETS). A flag left at 0 / "" takes these.
-DATA_PRESETS = {
-    "kjv_rv1909": {
-        "max_length": 20,
-        "eval_max_length": 40,
-        "vocab_size": 4000,
-        "eval_examples": 500,
-        "length_bins": "10,20,30,40",
-    },
-    "dates": {
-        "max_length": 20,
-        "eval_max_length": 20,
-        "vocab_size": 600,
-        "eval_examples": 1000,
-        "length_bins": "4,6,8,20",
-    },
+SMOKE = {
+    "epochs": 1,
+    "units": 16,
+    "embedding_dim": 16,
+    "attention_units": 16,
+    "vocab_size": 300,
+    "eval_examples": 16,
+    "max_pairs": 256,
+    "beam_widths": ["4"],
 }
-PAPER = {"RNNsearch-50": 26.75, "RNNencdec-50": 17.82}
+MODELS = ("attention", "no_attention")
+LABELS = {"kjv_rv1909": "KJV -> Reina-Valera 1909", "dates": "dates en -> de"}
+PAPER = "WMT'14 En->Fr: RNNsearch-50 26.75, RNNencdec-50 17.82"
+HYPER = "units embedding_dim attention_units cell dropout learning_rate".split()
+IDS = ("source_vocab_size", "target_vocab_size", "start_id", "end_id")
+Data = collections.namedtuple(
+    "Data", "vectorizers ids fit sources references sizes"
+)
 
 
-def define_flags():
+def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(
-        output_dir="out/nmt_attention", epochs=8, batch_size=64, max_trials=6
+        flag_values,
+        output_dir="out/nmt_attention",
+        epochs=8,
+        batch_size=64,
+        max_trials=6,
     )
-    _define(
-        flags.DEFINE_enum,
-        "dataset",
-        "kjv_rv1909",
-        list(DATASETS),
-        "Parallel corpus (kdl.datasets.load_pairs).",
-    )
-    _define(
-        flags.DEFINE_integer,
-        "units",
-        0,
-        "Encoder (per direction) and decoder units (0 = preset).",
-        lower_bound=0,
-    )
-    _define(
-        flags.DEFINE_integer,
-        "embedding_dim",
-        0,
-        "Embedding and readout size (0 = preset).",
-        lower_bound=0,
-    )
-    _define(
-        flags.DEFINE_integer,
-        "attention_units",
-        0,
-        "Attention MLP units (0 = preset).",
-        lower_bound=0,
-    )
-    _define(flags.DEFINE_enum, "cell", "", ["", "gru", "lstm"], "RNN cell.")
-    _define(
-        flags.DEFINE_float,
-        "dropout",
-        -1.0,
-        "Dropout on embeddings and readout (-1 = preset).",
-    )
-    _define(
-        flags.DEFINE_float,
-        "learning_rate",
-        0.0,
-        "Adam learning rate (0 = preset).",
-        lower_bound=0.0,
-    )
-    _define(
-        flags.DEFINE_integer,
-        "max_length",
-        0,
-        "Longest training source/target in tokens (0 = preset).",
-        lower_bound=0,
-    )
-    _define(
-        flags.DEFINE_integer,
-        "eval_max_length",
-        0,
-        "Longest test source in tokens (0 = preset).",
-        lower_bound=0,
-    )
-    _define(
-        flags.DEFINE_integer,
-        "vocab_size",
-        0,
-        "Vocabulary size per side, reserved ids included (0 = preset).",
-        lower_bound=0,
-    )
-    _define(
-        flags.DEFINE_integer,
-        "eval_examples",
-        0,
-        "Test sentences decoded (0 = preset).",
-        lower_bound=0,
-    )
-    _define(
-        flags.DEFINE_string,
-        "length_bins",
-        "",
-        "Upper edges of the source-length bins of the BLEU-by-length "
-        "figure, e.g. '10,20,30,40' ('' = preset).",
-    )
-    _define(
-        flags.DEFINE_list,
-        "beam_widths",
-        ["4"],
-        "Beam widths evaluated besides greedy.",
-    )
-    _define(
-        flags.DEFINE_float,
-        "length_penalty",
-        0.6,
-        "GNMT length penalty alpha of beam search.",
-        lower_bound=0.0,
-    )
-    _define(
-        flags.DEFINE_list,
-        "models",
-        ["attention", "no_attention"],
-        "Models to train and evaluate: attention (RNNsearch) and/or "
-        "no_attention (the RNNencdec baseline).",
-    )
-    _define(
-        flags.DEFINE_integer,
-        "heatmaps",
-        4,
-        "Alignment heatmaps of test sentences to save.",
-        lower_bound=0,
-    )
-
-
-def _define(define, name, *args, **kwargs):
-    """Defines a flag unless an imported recipe already did (tests)."""
-    if name not in FLAGS:
-        define(name, *args, **kwargs)
-
-
-def settings(flags_obj):
-    """The effective settings: flags, with 0 / '' / -1 taking the preset."""
-    dataset = flags_obj.dataset
-    out = {**nmt_tuning.PRESETS[dataset], **DATA_PRESETS[dataset]}
-    for name in (
-        "units",
-        "embedding_dim",
-        "attention_units",
-        "learning_rate",
-        "max_length",
-        "eval_max_length",
-        "vocab_size",
-        "eval_examples",
+    fv = dict(flag_values=flag_values)
+    flags.DEFINE_enum("dataset", "kjv_rv1909", list(LABELS), "Corpus.", **fv)
+    for name, default, text in (
+        ("units", 128, "Encoder (per direction) and decoder units."),
+        ("embedding_dim", 128, "Embedding and readout size."),
+        ("attention_units", 128, "Attention MLP units."),
+        ("max_length", 20, "Longest training source/target (tokens)."),
+        ("eval_max_length", 40, "Longest test source (tokens)."),
+        ("vocab_size", 4000, "Vocabulary per side, reserved ids included."),
+        ("eval_examples", 500, "Test sentences decoded."),
     ):
-        value = getattr(flags_obj, name)
-        if value:
-            out[name] = value
-    if flags_obj.cell:
-        out["cell"] = flags_obj.cell
-    if flags_obj.dropout >= 0:
-        out["dropout"] = flags_obj.dropout
-    if flags_obj.length_bins:
-        out["length_bins"] = flags_obj.length_bins
-    out["epochs"] = flags_obj.epochs
-    out["length_bins"] = [int(b) for b in str(out["length_bins"]).split(",")]
-    out["beam_widths"] = [int(b) for b in flags_obj.beam_widths]
-    if flags_obj.smoke:
-        out.update(
-            units=16,
-            embedding_dim=16,
-            attention_units=16,
-            epochs=1,
-            eval_examples=16,
-            vocab_size=min(out["vocab_size"], 300),
-            beam_widths=out["beam_widths"][:1],
+        flags.DEFINE_integer(name, default, text, lower_bound=1, **fv)
+    flags.DEFINE_integer("heatmaps", 4, "Heatmaps saved.", lower_bound=0, **fv)
+    flags.DEFINE_integer("max_pairs", None, "Pairs per split (all).", **fv)
+    flags.DEFINE_enum("cell", "gru", ["gru", "lstm"], "RNN cell.", **fv)
+    flags.DEFINE_float(
+        "dropout", 0.2, "Embedding/readout dropout.", 0, 0.9, **fv
+    )
+    flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate.", 0, **fv)
+    flags.DEFINE_float(
+        "length_penalty", 0.6, "Beam search GNMT alpha.", 0, **fv
+    )
+    flags.DEFINE_list("length_bins", "10,20,30,40", "BLEU bin edges.", **fv)
+    flags.DEFINE_list("beam_widths", ["4"], "Beam widths (+ greedy).", **fv)
+    flags.DEFINE_list("models", list(MODELS), "Arms to run.", **fv)
+    for name, ok in (
+        ("length_bins", lambda v: v and all(b.isdigit() for b in v)),
+        ("beam_widths", lambda v: v and all(b.isdigit() for b in v)),
+        ("models", lambda v: v and set(v) <= set(MODELS)),
+    ):
+        flags.register_validator(name, ok, f"invalid --{name}", **fv)
+
+
+def load_data(cfg, datasets_override=None):
+    """Vectorizers, train/valid datasets and the selected test sentences."""
+    pairs = datasets_override or kdl.datasets.load_pairs(cfg.dataset)
+    train, valid, test = (
+        list(s)[: cfg.max_pairs] for s in (pairs.train, pairs.valid, pairs.test)
+    )
+    vec = kdl.datasets.TranslationVectorizers.adapt(
+        train, cfg.vocab_size, cfg.vocab_size
+    )
+    train_ds, valid_ds = (
+        kdl.datasets.translation_dataset(
+            p, vec, cfg.batch_size, cfg.max_length, shuffle=s, seed=cfg.seed
         )
-    return out
-
-
-# ----------------------------------------------------------------------
-# Data.
-
-
-def source_lengths(vectorizers, texts):
-    return np.array(
-        [len(r) for r in vectorizers.source(list(texts)).to_list()], "int32"
+        for p, s in ((train, True), (valid, False))
+    )
+    lengths = kdl.models.source_lengths(vec, [s for s, _ in test])
+    keep = np.flatnonzero((lengths > 0) & (lengths <= cfg.eval_max_length))
+    if len(keep) > cfg.eval_examples:
+        rng = np.random.RandomState(cfg.seed)
+        keep = np.sort(rng.choice(keep, cfg.eval_examples, replace=False))
+    return Data(
+        vectorizers=vec,
+        ids=[getattr(vec, name) for name in IDS],
+        fit=dict(
+            x=train_ds, validation_data=valid_ds, shuffle=False, verbose=2
+        ),
+        sources=[test[i][0] for i in keep],
+        references=kdl.models.reference_tokens(vec, [test[i][1] for i in keep]),
+        sizes=[len(train), len(valid), len(keep)],
     )
 
 
-def load_data(flags_obj, cfg, datasets_override=None):
-    """Pairs, vectorizers, train/valid datasets and the test selection."""
-    data = datasets_override or kdl.datasets.load_pairs(flags_obj.dataset)
-    train, valid, test = list(data.train), list(data.valid), list(data.test)
-    if flags_obj.smoke:
-        train, valid, test = train[:256], valid[:64], test[:64]
-    vectorizers = kdl.datasets.TranslationVectorizers.adapt(
-        train, cfg["vocab_size"], cfg["vocab_size"]
+def save_heatmaps(model, data, env):
+    """Alignment heatmaps of a few test sentences (the paper's figure 3)."""
+    found = kdl.models.translation_alignments(
+        model, data.vectorizers, data.sources, env.settings.heatmaps
     )
-    make = kdl.datasets.translation_dataset
-    train_ds = make(
-        train,
-        vectorizers,
-        batch_size=flags_obj.batch_size,
-        max_length=cfg["max_length"],
-        seed=flags_obj.seed,
-    )
-    valid_ds = make(
-        valid,
-        vectorizers,
-        batch_size=flags_obj.batch_size,
-        max_length=cfg["max_length"],
-        shuffle=False,
-    )
-    lengths = source_lengths(vectorizers, [s for s, _ in test])
-    keep = np.flatnonzero((lengths > 0) & (lengths <= cfg["eval_max_length"]))
-    rng = np.random.RandomState(flags_obj.seed)
-    if len(keep) > cfg["eval_examples"]:
-        keep = np.sort(rng.choice(keep, cfg["eval_examples"], replace=False))
-    test = [test[i] for i in keep]
-    return vectorizers, train_ds, valid_ds, test, len(train)
-
-
-# ----------------------------------------------------------------------
-# Evaluation.
-
-
-def target_tokens(vectorizers, ids):
-    """Decoded ids -> space-joined target tokens (stops at [end])."""
-    vocab = vectorizers.target_vocabulary
-    out = []
-    for row in ids:
-        row = np.asarray(row).tolist()
-        words = []
-        for i in row:
-            if i == vectorizers.end_id:
-                break
-            if i not in (vectorizers.pad_id, vectorizers.start_id):
-                words.append(vocab[i])
-        out.append(" ".join(words))
-    return out
-
-
-def references(texts):
-    """Lower-cased, punctuation-split references (what the model emits)."""
-    std = kdl.datasets.translation_vectorizers.standardize_text
-    return [std(t).numpy().decode("utf-8") for t in texts]
-
-
-def decode_all(model, vectorizers, sources, beam_width, length_penalty, batch):
-    """Decodes `sources` in length-sorted batches; ids in input order."""
-    lengths = source_lengths(vectorizers, sources)
-    order = np.argsort(lengths, kind="stable")
-    results = [None] * len(sources)
-    for start in range(0, len(order), batch):
-        idx = order[start : start + batch]
-        src = vectorizers.encode_source([sources[i] for i in idx])
-        max_length = int(2 * src.shape[1] + 10)
-        if beam_width == 1:
-            tokens = model.greedy_decode(src, max_length=max_length)
-        else:
-            tokens, _ = model.beam_search(
-                src,
-                beam_width=beam_width,
-                length_penalty=length_penalty,
-                max_length=max_length,
-            )
-            tokens = tokens[:, 0]
-        for i, row in zip(idx, np.asarray(tokens)):
-            results[i] = row
-    return results
-
-
-def bleu(hypotheses, refs):
-    if not hypotheses:
-        return float("nan")
-    return float(sacrebleu.corpus_bleu(hypotheses, [refs]).score)
-
-
-def evaluate(model, vectorizers, test, cfg, flags_obj):
-    sources = [s for s, _ in test]
-    refs = references([t for _, t in test])
-    lengths = source_lengths(vectorizers, sources)
-    bins = cfg["length_bins"]
-    out = {}
-    for width in [1] + cfg["beam_widths"]:
-        name = "greedy" if width == 1 else f"beam{width}"
-        start = time.time()
-        ids = decode_all(
-            model,
-            vectorizers,
-            sources,
-            width,
-            flags_obj.length_penalty,
-            batch=128 if width <= 4 else 64,
+    return [
+        training.plot_heatmap(
+            w, env.path(f"alignment_{n}.png"), x, y, "source", "output", text
         )
-        seconds = time.time() - start
-        hyps = target_tokens(vectorizers, ids)
-        by_length = {}
-        low = 0
-        for high in bins:
-            sel = [i for i, n in enumerate(lengths) if low < n <= high]
-            by_length[f"{low + 1}-{high}"] = {
-                "bleu": bleu([hyps[i] for i in sel], [refs[i] for i in sel]),
-                "sentences": len(sel),
-            }
-            low = high
-        out[name] = {
-            "bleu": bleu(hyps, refs),
-            "exact_match": float(np.mean([h == r for h, r in zip(hyps, refs)])),
-            "bleu_by_source_length": by_length,
-            "decode_seconds": seconds,
-            "sentences_per_second": len(sources) / max(seconds, 1e-9),
-            "examples": [
-                {"source": sources[i], "reference": refs[i], "output": hyps[i]}
-                for i in range(min(3, len(hyps)))
-            ],
-        }
-        print(
-            f"{model.name} {name}: BLEU {out[name]['bleu']:.2f}, exact "
-            f"{out[name]['exact_match']:.3f} ({seconds:.1f}s)"
-        )
-    return out
-
-
-def plot_alignment(weights, source_words, target_words, path, title=""):
-    plt = training.pyplot()
-    fig, ax = plt.subplots(
-        figsize=(
-            max(4, 0.35 * len(source_words) + 1.5),
-            max(3, 0.35 * len(target_words) + 1.5),
-        )
-    )
-    ax.imshow(weights, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(source_words)))
-    ax.set_xticklabels(source_words, rotation=90)
-    ax.set_yticks(range(len(target_words)))
-    ax.set_yticklabels(target_words)
-    ax.set_xlabel("source")
-    ax.set_ylabel("output")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def save_heatmaps(model, vectorizers, test, count, env):
-    """Greedy-decodes a few short test sentences; plots their alignments."""
-    sources = [s for s, _ in test]
-    lengths = source_lengths(vectorizers, sources)
-    picks = [i for i in np.argsort(lengths, kind="stable") if lengths[i] >= 5]
-    picks = picks[len(picks) // 3 :][:: max(1, len(picks) // (3 * count))]
-    paths = []
-    for n, i in enumerate(picks[:count]):
-        src = vectorizers.encode_source([sources[i]])
-        tokens = np.asarray(model.greedy_decode(src, 2 * src.shape[1] + 10))[0]
-        hyp = []
-        for t in tokens.tolist():
-            hyp.append(t)
-            if t == vectorizers.end_id or t == 0:
-                break
-        target_in = np.array([[vectorizers.start_id] + hyp[:-1]], "int32")
-        weights = np.asarray(model.alignments(src, target_in))[0]
-        source_words = [
-            vectorizers.source_vocabulary[t] for t in np.asarray(src)[0]
-        ]
-        target_words = [vectorizers.target_vocabulary[t] for t in hyp]
-        path = env.path(f"alignment_{n}.png")
-        plot_alignment(weights, source_words, target_words, path, sources[i])
-        paths.append(path)
-    return paths
-
-
-# ----------------------------------------------------------------------
-# Main.
-
-
-def build_model(attention, vectorizers, cfg):
-    common = dict(
-        source_vocab_size=vectorizers.source_vocab_size,
-        target_vocab_size=vectorizers.target_vocab_size,
-        start_id=vectorizers.start_id,
-        end_id=vectorizers.end_id,
-        embedding_dim=cfg["embedding_dim"],
-        units=cfg["units"],
-        cell=cfg["cell"],
-        dropout=cfg["dropout"],
-        max_output_length=2 * cfg["eval_max_length"] + 10,
-    )
-    if attention:
-        model = kdl.models.Seq2SeqAttention(
-            attention_units=cfg["attention_units"], name="attention", **common
-        )
-    else:
-        model = kdl.models.Seq2Seq(name="no_attention", **common)
-    model.build()  # BackupAndRestore needs the weights before fit.
-    return nmt_tuning.compile_translation_model(model, cfg["learning_rate"])
-
-
-def markdown_table(results, cfg):
-    widths = ["greedy"] + [f"beam{w}" for w in cfg["beam_widths"]]
-    lines = [
-        "| model | " + " | ".join(f"BLEU {w}" for w in widths) + " | "
-        "exact match (greedy) | train minutes |",
-        "|---|" + "---|" * (len(widths) + 2),
+        for n, (text, w, x, y) in enumerate(found)
     ]
-    for name, r in results["models"].items():
-        cells = [f"{r['test'][w]['bleu']:.2f}" for w in widths]
-        lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | "
-            f"{r['test']['greedy']['exact_match']:.3f} | "
-            f"{r['train_seconds'] / 60:.1f} |"
+
+
+def translation_arm(env, data, name):
+    """Trains RNNsearch ("attention") or RNNencdec; saves and scores it."""
+    cfg = env.settings
+    with env.strategy.scope():
+        model = kdl.models.build_translation_model(
+            *data.ids,
+            attention=name == "attention",
+            max_output_length=2 * cfg.eval_max_length + 10,
+            **{k: cfg[k] for k in HYPER},
         )
-    return "\n".join(lines) + "\n"
+    timer, start = training.EpochTimer(), time.time()
+    callbacks = training.standard_callbacks(
+        env.path(f"train_{name}"), extra=[timer]
+    )
+    history = model.fit(**data.fit, epochs=cfg.epochs, callbacks=callbacks)
+    train_seconds = time.time() - start
+    model.save(env.path(f"{name}.keras"))
+    test = kdl.models.evaluate_translation(
+        model,
+        data.vectorizers,
+        data.sources,
+        data.references,
+        bins=[int(b) for b in cfg.length_bins],
+        beam_widths=[int(w) for w in cfg.beam_widths],
+        length_penalty=cfg.length_penalty,
+    )
+    heatmaps = save_heatmaps(model, data, env) if model.uses_attention else []
+    return {
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": timer.steady_seconds(),
+        "params": model.count_params(),
+        "history": history.history,
+        "test": test,
+        "heatmaps": heatmaps,
+    }
+
+
+def holds(values):
+    """Attention > no attention in all / some / none of the comparisons."""
+    pairs = zip(*values) if len(values) == 2 else []
+    return training.claims_hold(a > b for a, b in pairs if None not in (a, b))
+
+
+def readme_rows(cfg, arms):
+    """README rows: BLEU, BLEU by source length, exact match."""
+    names = [m for m in MODELS if m in arms]
+    shown = " vs ".join(names).replace("_", " ")
+    beam = f"beam{cfg.beam_widths[0]}"
+
+    def row(what, paper, values, spec=".1f"):
+        per_model = [values(arms[m]["test"]) for m in names]
+        ours = (", ".join(_fmt(v, spec) for v in vs) for vs in per_model)
+        return {
+            "what": f"{LABELS[cfg.dataset]}, {what}: {shown}",
+            "ours": " vs ".join(ours),
+            "paper": paper,
+            "holds": holds(per_model),
+        }
+
+    return [
+        row(
+            f"test BLEU, {beam}, greedy",
+            PAPER,
+            lambda t: [t[beam]["bleu"], t["greedy"]["bleu"]],
+            ".2f",
+        ),
+        row(
+            f"BLEU by source length, {beam}, bins up to "
+            f"{', '.join(cfg.length_bins)} tokens",
+            "RNNencdec falls with length, RNNsearch holds up (fig. 2)",
+            lambda t: by_length(t, beam),
+        ),
+        row(
+            "exact match %, greedy",
+            "-",
+            lambda t: [100 * t["greedy"]["exact_match"]],
+        ),
+    ]
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def by_length(test, decoder):
+    bins = test[decoder]["bleu_by_source_length"].values()
+    return [b["bleu"] for b in bins]
+
+
+def report(env, arms):
+    """Learning curves, BLEU by source length and table.md."""
+    cfg, beam = env.settings, f"beam{env.settings.beam_widths[0]}"
+    training.plot_curves(
+        {
+            f"{m} {k}": r["history"][k]
+            for m, r in arms.items()
+            for k in ("loss", "val_loss")
+        },
+        env.path("learning_curves.png"),
+        ylabel="masked token loss",
+    )
+    training.plot_curves(
+        {
+            f"{m} {d}": by_length(r["test"], d)
+            for m, r in arms.items()
+            for d in ("greedy", beam)
+        },
+        env.path("bleu_by_length.png"),
+        x=[int(b) for b in cfg.length_bins],
+        xlabel="source length (tokens, bin upper edge)",
+        ylabel="BLEU",
+        title=f"{cfg.dataset}: BLEU by source length",
+    )
+    decoders = ["greedy"] + [f"beam{w}" for w in cfg.beam_widths]
+    table = training.markdown_table(
+        [{"model": m, **r["test"], **r} for m, r in arms.items()],
+        [("model", "model")]
+        + [(f"BLEU {d}", lambda r, d=d: r[d]["bleu"], ".2f") for d in decoders]
+        + [
+            ("exact (greedy)", lambda r: r["greedy"]["exact_match"], ".3f"),
+            ("train min", lambda r: r["train_seconds"] / 60, ".1f"),
+        ],
+    )
+    training.write_text(env.path("table.md"), table + "\n")
+    print(table)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
-    env = training.setup(flags_obj, strategy_override)
-    cfg = settings(flags_obj)
-    vectorizers, train_ds, valid_ds, test, num_train = load_data(
-        flags_obj, cfg, datasets_override
-    )
-    vectorizers.save(env.path("vocabulary.json"))
-
-    if flags_obj.tune:
-        hypermodel = nmt_tuning.NMTHyperModel(
-            vectorizers.source_vocab_size,
-            vectorizers.target_vocab_size,
-            vectorizers.start_id,
-            vectorizers.end_id,
-            defaults={k: cfg[k] for k in nmt_tuning.PRESETS[flags_obj.dataset]},
-            preset=flags_obj.dataset,
+    env = training.setup(flags_obj, strategy_override, SMOKE)
+    cfg = env.settings
+    data = load_data(cfg, datasets_override)
+    data.vectorizers.save(env.path("vocabulary.json"))
+    if cfg.tune:
+        hypermodel = kdl.tuning.NMTHyperModel(
+            *data.ids,
+            defaults={k: cfg[k] for k in HYPER},
+            max_output_length=2 * cfg.eval_max_length + 10,
         )
-        return training.run_tuner(
-            hypermodel,
-            env.path("tune"),
-            tuner=flags_obj.tuner,
-            max_trials=flags_obj.max_trials,
-            seed=flags_obj.seed,
-            x=train_ds,
-            validation_data=valid_ds,
-            epochs=cfg["epochs"],
-            verbose=2,
+        return training.tune(hypermodel, env, epochs=cfg.epochs, **data.fit)
+    fingerprint = {"data": data.sizes} if datasets_override else {}
+    arms = {
+        m: env.cached(
+            m, lambda m=m: translation_arm(env, data, m), **fingerprint
         )
-
-    results = {
-        "dataset": flags_obj.dataset,
-        "settings": cfg,
-        "train_pairs": num_train,
-        "test_sentences": len(test),
-        "source_vocab_size": vectorizers.source_vocab_size,
-        "target_vocab_size": vectorizers.target_vocab_size,
-        "bleu": "sacrebleu corpus BLEU on lower-cased, tokenised text",
-        "paper_wmt14_en_fr": PAPER,
-        "models": {},
+        for m in cfg.models
     }
-    curves = {}
-    unknown = set(flags_obj.models) - {"attention", "no_attention"}
-    if unknown or not flags_obj.models:
-        raise ValueError(
-            "--models must list attention and/or no_attention. "
-            f"Received: models={flags_obj.models}"
-        )
-    for name in flags_obj.models:
-        attention = name == "attention"
-        with env.strategy.scope():
-            model = build_model(attention, vectorizers, cfg)
-        start = time.time()
-        history = model.fit(
-            train_ds,
-            validation_data=valid_ds,
-            epochs=cfg["epochs"],
-            callbacks=training.standard_callbacks(env.path(f"train_{name}")),
-            verbose=2,
-        )
-        train_seconds = time.time() - start
-        model.save(env.path(f"{name}.keras"))
-        curves[f"{name} loss"] = history.history["loss"]
-        curves[f"{name} val_loss"] = history.history["val_loss"]
-        results["models"][name] = {
-            "train_seconds": train_seconds,
-            "final_val_loss": history.history["val_loss"][-1],
-            "final_val_accuracy": history.history["val_accuracy"][-1],
-            "params": model.count_params(),
-            "test": evaluate(model, vectorizers, test, cfg, flags_obj),
-        }
-        if attention and flags_obj.heatmaps:
-            results["heatmaps"] = save_heatmaps(
-                model, vectorizers, test, flags_obj.heatmaps, env
-            )
-        training.write_results(env.output_dir, results)
-
-    training.plot_curves(
-        curves, env.path("learning_curves.png"), ylabel="masked token loss"
-    )
-    by_length = {}
-    x = {}
-    for name, r in results["models"].items():
-        for width in ("greedy", f"beam{cfg['beam_widths'][0]}"):
-            bins = r["test"][width]["bleu_by_source_length"]
-            by_length[f"{name} {width}"] = [
-                np.nan if b["sentences"] == 0 else b["bleu"]
-                for b in bins.values()
-            ]
-            x[f"{name} {width}"] = cfg["length_bins"]
-    training.plot_curves(
-        by_length,
-        env.path("bleu_by_length.png"),
-        xlabel="source length (tokens, bin upper edge)",
-        ylabel="BLEU",
-        title=f"{flags_obj.dataset}: BLEU by source length",
-        x=x,
-    )
-    with open(env.path("table.md"), "w") as f:
-        f.write(markdown_table(results, cfg))
-    training.write_results(env.output_dir, results)
-    print(markdown_table(results, cfg))
-    return results
+    report(env, arms)
+    results = {
+        "dataset": cfg.dataset,
+        "train_pairs": data.sizes[0],
+        "test_sentences": data.sizes[2],
+        "source_vocab_size": data.ids[0],
+        "target_vocab_size": data.ids[1],
+        "bleu": "sacrebleu corpus BLEU on lower-cased, tokenised text",
+        "paper": PAPER,
+        "models": {
+            m: {k: v for k, v in r.items() if k != "history"}
+            for m, r in arms.items()
+        },
+        "readme_rows": readme_rows(cfg, arms),
+    }
+    return env.finish(results, seeds=[cfg.seed])
 
 
 def main(_):
-    run(FLAGS)
+    run(flags.FLAGS)
 
 
 if __name__ == "__main__":

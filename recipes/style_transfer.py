@@ -164,7 +164,7 @@ def readme_rows(cfg, size, r):
             "ours": f"{style['start']:.3g} -> {style['end']:.2g} "
             f"({content['end']:.3g})",
             "paper": "- (the optimisation lowers the style loss)",
-            "holds": "yes" if style["end"] < style["start"] else "no",
+            "holds": training.claims_hold([style["end"] < style["start"]]),
         }
     ]
 

@@ -1,9 +1,11 @@
-"""recipes/nmt_attention.py: in-process smoke run, subprocess --smoke, help."""
+"""recipes/nmt_attention.py: smoke run, cached arms, --tune, CLI and help."""
 
 import json
+import time
 
 import numpy as np
 import pytest
+from absl import flags
 
 import kdl
 from tests.recipes import recipe_testing
@@ -45,68 +47,89 @@ def _flags(tmp_path, **overrides):
         dataset="dates",
         batch_size=32,
         heatmaps=2,
+        length_bins=["4", "6", "8", "20"],
     )
     values.update(overrides)
     return recipe_testing.flags_for(nmt, **values)
 
 
-def test_settings_presets_and_overrides(tmp_path):
-    cfg = nmt.settings(_flags(tmp_path, smoke=False, dataset="kjv_rv1909"))
-    assert cfg["units"] == kdl.tuning.nmt.PRESETS["kjv_rv1909"]["units"]
-    assert cfg["max_length"] == nmt.DATA_PRESETS["kjv_rv1909"]["max_length"]
-    assert cfg["length_bins"] == [10, 20, 30, 40]
-    assert cfg["beam_widths"] == [4]
-    cfg = nmt.settings(
-        _flags(tmp_path, smoke=False, units=40, cell="lstm", dropout=0.0)
-    )
-    assert (cfg["units"], cfg["cell"], cfg["dropout"]) == (40, "lstm", 0.0)
-    assert cfg["vocab_size"] == nmt.DATA_PRESETS["dates"]["vocab_size"]
+def test_defaults_are_the_hypermodel_defaults(tmp_path):
+    values = _flags(tmp_path, smoke=False)
+    defaults = kdl.tuning.NMTHyperModel(50, 60, 2, 3).defaults
+    assert {k: values[k].value for k in nmt.HYPER} == defaults
+    with pytest.raises(flags.IllegalFlagValueError, match="models"):
+        _flags(tmp_path, models=["transformer"])
+    with pytest.raises(flags.IllegalFlagValueError, match="length_bins"):
+        _flags(tmp_path, length_bins=["ten"])
 
 
-@pytest.mark.slow  # ~40 s; test_subprocess_smoke_and_help runs it too.
-def test_smoke_run_in_process(tmp_path):
+def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     results = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
     assert set(results["models"]) == {"attention", "no_attention"}
+    assert results["train_pairs"] == 128 and results["smoke"]
     for model in results["models"].values():
+        assert model["seconds_per_epoch"] > 0
         for decode in ("greedy", "beam4"):
             r = model["test"][decode]
             assert 0.0 <= r["bleu"] <= 100.0
             assert 0.0 <= r["exact_match"] <= 1.0
-            assert set(r["bleu_by_source_length"]) == {
-                "1-4",
-                "5-6",
-                "7-8",
-                "9-20",
-            }
-    assert len(results["heatmaps"]) == 2
+            bins = r["bleu_by_source_length"]
+            assert list(bins) == ["1-4", "5-6", "7-8", "9-20"]
+    assert len(results["models"]["attention"]["heatmaps"]) == 2
+    rows = results["readme_rows"]
+    assert len(rows) == 3
+    for row in rows:
+        assert set(row) == {"what", "ours", "paper", "holds"}
+        assert row["holds"] in {"yes", "no", "partly", "n/a"}
+        assert " vs " in row["ours"]
+    assert "attention vs no attention" in rows[0]["what"]
     for name in (
-        "alignment_0.png",
+        "alignment_1.png",
         "bleu_by_length.png",
         "learning_curves.png",
         "table.md",
         "vocabulary.json",
         "attention.keras",
+        "results.json",
     ):
         assert (tmp_path / name).exists(), name
     assert "| attention |" in (tmp_path / "table.md").read_text()
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["train_pairs"] == 128
+    assert on_disk["readme_rows"] == rows
+    assert on_disk["provenance"]["seeds"] == [0]
+
+    capsys.readouterr()
+    start = time.perf_counter()
+    again = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
+    assert time.perf_counter() - start < 10
+    assert again["models"] == results["models"]
+    assert capsys.readouterr().out.count("Reusing the finished run") == 2
+
+    one = nmt.run(
+        _flags(tmp_path, models=["no_attention"], length_penalty=0.0),
+        datasets_override=tiny_data(),
+    )
+    assert "Reusing" not in capsys.readouterr().out
+    assert set(one["models"]) == {"no_attention"}
+    old, new = (r["models"]["no_attention"] for r in (results, one))
+    assert new["train_seconds"] != old["train_seconds"]
+    assert [r["holds"] for r in one["readme_rows"]] == ["n/a"] * 3
 
 
-def test_references_and_tokens():
-    vec = kdl.datasets.TranslationVectorizers.adapt(tiny_pairs(64, 0), 20, 20)
-    ids = vec.target(["uno dos."]).to_list()[0]
-    tokens = nmt.target_tokens(vec, [[vec.start_id] + ids + [vec.end_id, 5]])
-    assert tokens == ["uno dos ."]
-    assert nmt.references(["Uno dos."]) == ["uno dos ."]
+@pytest.mark.slow  # two trials, ~30 s
+def test_tune_two_trials(tmp_path):
+    results = nmt.run(
+        _flags(tmp_path, tune=True, max_trials=2),
+        datasets_override=tiny_data(),
+    )
+    assert len(results["trials"]) == 2
+    assert "units" in results["best_hyperparameters"]
+    assert (tmp_path / "tune" / "trials.csv").exists()
+    assert json.loads((tmp_path / "results.json").read_text())["tuner"]
 
 
-def test_subprocess_smoke_and_help(tmp_path):
-    done = recipe_testing.run_recipe("nmt_attention", "--help")
-    # absl's --help prints the flags and exits with status 1.
-    assert done.returncode in (0, 1), done.stderr[-2000:]
-    assert "Traceback" not in done.stderr
-    assert "--length_penalty" in done.stdout + done.stderr
+@pytest.mark.slow  # two subprocesses, ~30 s CPU
+def test_cli_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe(
         "nmt_attention",
         "--smoke",
@@ -119,4 +142,8 @@ def test_subprocess_smoke_and_help(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["models"]) == {"attention"}
+    assert results["smoke"] and results["settings"]["units"] == 16
     assert (tmp_path / "alignment_0.png").exists()
+    help_text = recipe_testing.run_recipe("nmt_attention", "--helpfull").stdout
+    for flag in ("--length_penalty", "--beam_widths", "--tune", "--epochs"):
+        assert flag in help_text, flag
