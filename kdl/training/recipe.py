@@ -43,18 +43,30 @@ class RecipeSetup:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
 
-    def cached(self, name, fn, **config):
+    def cached(self, name, fn, ignore=(), **config):
         """Runs one experiment arm once; reuses it while its config holds.
 
         The cache key is every setting (all flags after --smoke, except the
         output locations) plus `name` and `config` (e.g. the arm's seed or a
         fingerprint of overridden data). The result lives in
         `output_dir/<name>/result.json`.
+
+        Args:
+            name: the arm's folder below the output folder.
+            fn: callable with no arguments returning the arm's result.
+            ignore: names of flags that only select which arms run (e.g.
+                `models`, `parts`), which cannot change this arm's result;
+                they are left out of the key so that running a subset
+                reuses the finished arms. Everything else stays in.
+            **config: extra key entries.
         """
+        unknown = sorted(set(ignore) - set(self.settings.to_dict()))
+        if unknown:
+            raise ValueError(f"`ignore` names unknown flags: {unknown}")
         full = {
             k: v
             for k, v in self.settings.to_dict().items()
-            if k not in NOT_IN_CACHE_KEY
+            if k not in NOT_IN_CACHE_KEY and k not in ignore
         }
         full.update(arm=name, **config)
         return cached_run(self.path(name), full, fn)

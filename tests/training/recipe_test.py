@@ -58,3 +58,20 @@ def test_cached_arms_follow_every_flag_and_finish_writes(tmp_path):
     assert on_disk["settings"]["units"] == 100
     assert "output_dir" not in on_disk["settings"]
     assert results["smoke"] is False
+
+
+def test_cached_ignore_leaves_selection_flags_out_of_the_key(tmp_path):
+    calls = []
+
+    def arm():
+        calls.append(1)
+        return {"acc": 0.5}
+
+    training.setup(_values(tmp_path)).cached("a", arm, ignore=("units",))
+    env = training.setup(_values(tmp_path, "--units=7"))
+    env.cached("a", arm, ignore=("units",))
+    assert len(calls) == 1
+    env.cached("a", arm)
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="bogus"):
+        env.cached("a", arm, ignore=("bogus",))
