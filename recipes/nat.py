@@ -302,7 +302,7 @@ def report(env, data, arms):
     training.write_text(env.path("table.md"), table + "\n")
     print(table)
     if "nat" in arms:
-        points = arms["nat"]["probe_curve"]
+        points, curve_n = arms["nat"]["probe_curve"], len(data["curve"][0])
         epochs = sorted(points, key=int)
         training.plot_curves(
             {"NAT backbone": [points[e] for e in epochs]},
@@ -310,7 +310,7 @@ def report(env, data, arms):
             x=[int(e) for e in epochs],
             xlabel="NAT epoch",
             ylabel="linear-probe test accuracy",
-            title=f"Linear probe ({len(data['curve'][0]):,} images) over NAT",
+            title=f"Linear probe ({curve_n:,} images) over the NAT epochs",
         )
         training.plot_history(
             arms["nat"]["history"], env.path("nat_loss.png"), title="NAT loss"
