@@ -12,6 +12,7 @@ under `$KDL_DATA_DIR` (default ~/.cache/kdl). When nothing works a
 
 from kdl.datasets.images import augment_images
 from kdl.datasets.images import image_dataset
+from kdl.datasets.images import image_splits
 from kdl.datasets.images import load_images
 from kdl.datasets.images import normalize_images
 from kdl.datasets.pair_data import PairData
@@ -37,6 +38,7 @@ __all__ = [
     "augment_images",
     "cache_dir",
     "image_dataset",
+    "image_splits",
     "load_images",
     "load_pairs",
     "load_text",

@@ -28,6 +28,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from kdl import _validation
 from kdl.datasets import sources
 
 IMAGE_DATASETS = ("fashion_mnist", "mnist", "mnist_5k", "digits")
@@ -315,6 +316,66 @@ def load_images(name="fashion_mnist", data_dir=None, path=None, download=True):
     else:
         cands = _candidates(name, data_dir, download)
     return sources.resolve(name, cands).value
+
+
+def image_splits(
+    name="fashion_mnist",
+    train_size=None,
+    test_size=None,
+    valid_fraction=0.1,
+    seed=0,
+    flatten=True,
+    **load_kwargs,
+):
+    """A named image dataset as float32 train / valid / test splits.
+
+    The training set is shuffled with `seed` and cut to `train_size`; its
+    first `valid_fraction` (at least one example) is the validation split,
+    a random sample of the training data. The test set is a random sample
+    of `test_size` test images.
+
+    Args:
+        name: a `load_images` name.
+        train_size, test_size: the most examples to keep (None: all).
+        valid_fraction: the share of the kept training examples that
+            validates, in [0, 1).
+        seed: the seed of both samples.
+        flatten: images as vectors `(N, H * W)` (for MLPs, RBMs) instead of
+            `(N, H, W, 1)`.
+        **load_kwargs: passed to `load_images` (data_dir, path, download).
+
+    Returns:
+        A dict: "train", "valid", "test" as `(x, y)` (x float32 in [0, 1],
+        y int32), "shape" the image size `(H, W)`, "num_classes".
+
+    Example:
+        >>> data = kdl.datasets.image_splits("digits", train_size=500)
+        >>> data["train"][0].shape, data["valid"][0].shape
+        ((450, 64), (50, 64))
+    """
+    train_size = _validation.positive_integer("train_size", train_size, True)
+    test_size = _validation.positive_integer("test_size", test_size, True)
+    valid_fraction = _validation.rate("valid_fraction", valid_fraction)
+    seed = _validation.non_negative_integer("seed", seed)
+    (x, y), (xt, yt) = load_images(name, **load_kwargs)
+    rng = np.random.RandomState(seed)
+    train = rng.permutation(len(x))[:train_size]
+    test = rng.permutation(len(xt))[:test_size]
+
+    def images(a):
+        a = a.astype("float32") / 255.0
+        return a.reshape(len(a), -1) if flatten else a[..., None]
+
+    x, y = images(x[train]), y[train].astype("int32")
+    n_valid = int(len(x) * valid_fraction + 1e-9)  # 0.1 * 70 is 7.0000001
+    n_valid = max(1, n_valid) if valid_fraction else 0
+    return {
+        "train": (x[n_valid:], y[n_valid:]),
+        "valid": (x[:n_valid], y[:n_valid]),
+        "test": (images(xt[test]), yt[test].astype("int32")),
+        "shape": tuple(int(d) for d in xt.shape[1:3]),
+        "num_classes": int(max(y.max(), yt.max()) + 1),
+    }
 
 
 # ----------------------------------------------------------------------------

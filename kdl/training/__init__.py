@@ -35,14 +35,17 @@ from kdl.training.diagnostics import kernel_gradient_norms
 from kdl.training.distribute import STRATEGIES
 from kdl.training.distribute import get_strategy
 from kdl.training.flags import define_common_flags
+from kdl.training.flags import define_list
 from kdl.training.precision import PRECISIONS
 from kdl.training.precision import set_precision
 from kdl.training.provenance import Clock
 from kdl.training.provenance import provenance
 from kdl.training.recipe import RecipeSetup
 from kdl.training.recipe import setup
+from kdl.training.reporting import claims_hold
 from kdl.training.reporting import markdown_table
 from kdl.training.reporting import mean_sd
+from kdl.training.reporting import ordering_holds
 from kdl.training.reporting import plot_curves
 from kdl.training.reporting import plot_heatmap
 from kdl.training.reporting import plot_history
@@ -66,12 +69,15 @@ __all__ = [
     "TUNERS",
     "atomic_open",
     "cached_run",
+    "claims_hold",
     "define_common_flags",
+    "define_list",
     "get_strategy",
     "kernel_gradient_norms",
     "make_settings",
     "markdown_table",
     "mean_sd",
+    "ordering_holds",
     "plot_curves",
     "plot_heatmap",
     "plot_history",

@@ -51,6 +51,50 @@ def mean_sd(values, fmt=".3f"):
     return f"{format(values.mean(), fmt)} ± {format(values.std(ddof=1), fmt)}"
 
 
+def claims_hold(claims):
+    """The verdict yes / partly / no: all / some / none of `claims` hold.
+
+    A README row's "paper's ordering holds?" cell from the checks a recipe
+    makes of the paper's claims against its own numbers; "n/a" when there
+    is no claim to check.
+    """
+    claims = [bool(c) for c in claims]
+    if not claims:
+        return "n/a"
+    return "yes" if all(claims) else "partly" if any(claims) else "no"
+
+
+def ordering_holds(values, expected_order):
+    """Whether `values` are ordered as expected, compared pair by pair.
+
+    Args:
+        values: dict name -> number (e.g. test error per method).
+        expected_order: names from the smallest to the largest expected
+            value (e.g. the paper's methods sorted by its error). Names
+            missing from either side are left out.
+
+    Returns:
+        "yes" when every pair of the names in both is ordered as expected
+        (a tie counts as out of order), "partly" when more than half of the
+        pairs are, "no" otherwise; "n/a" with fewer than two names.
+
+    Example:
+        >>> ordering_holds({"a": 0.1, "b": 0.3, "c": 0.2}, ["a", "b", "c"])
+        'partly'
+    """
+    names = [n for n in expected_order if n in values]
+    agree = [
+        values[a] < values[b]
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    ]
+    if not agree:
+        return "n/a"
+    if all(agree):
+        return "yes"
+    return "partly" if np.mean(agree) > 0.5 else "no"
+
+
 def pyplot():
     """matplotlib.pyplot with the non-interactive Agg backend."""
     import matplotlib

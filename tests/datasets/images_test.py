@@ -196,6 +196,32 @@ class SourcesTest(test_case.TestCase):
         self.assertEqual(x.dtype, np.uint8)
         self.assertEqual(int(x.max()), 255)
 
+    def test_image_splits(self):
+        data = datasets.image_splits("digits", 500, 100, seed=1)
+        x, y = data["train"]
+        self.assertEqual((x.shape, x.dtype), ((450, 64), np.float32))
+        self.assertTrue(0.0 <= x.min() and x.max() == 1.0)
+        self.assertEqual(data["valid"][0].shape, (50, 64))
+        self.assertEqual(data["test"][0].shape, (100, 64))
+        self.assertEqual((y.dtype, data["test"][1].dtype), (np.int32,) * 2)
+        self.assertLen(set(data["valid"][1]), 10)  # random, not sorted
+        self.assertEqual((data["shape"], data["num_classes"]), ((8, 8), 10))
+        again = datasets.image_splits("digits", 500, 100, seed=1)
+        self.assertAllEqual(again["valid"][0], data["valid"][0])
+        whole = datasets.image_splits("digits", flatten=False)
+        self.assertEqual(whole["train"][0].shape, (1437 - 143, 8, 8, 1))
+        self.assertEqual(whole["test"][0].shape, (360, 8, 8, 1))
+        none = datasets.image_splits("digits", 10, valid_fraction=0)
+        self.assertEqual(len(none["valid"][0]), 0)
+        for name, value in (
+            ("train_size", 0),
+            ("test_size", 2.5),
+            ("valid_fraction", 1.0),
+            ("seed", -1),
+        ):
+            with self.assertRaisesRegex(ValueError, f"{name}={value}"):
+                datasets.image_splits("digits", **{name: value})
+
     def test_unknown_name(self):
         with self.assertRaisesRegex(ValueError, "name='cifar'"):
             datasets.load_images("cifar")

@@ -3,22 +3,15 @@
 import json
 import time
 
-import numpy as np
 import pytest
 from absl import flags
 
+from kdl import datasets
 from tests import test_case
 from tests.recipes import recipe_testing
 
 basics = recipe_testing.load_recipe("basics")
-HOLDS = {"yes", "no", "partly", "n/a"}
-PNGS = (
-    "perceptron_mistakes.png",
-    "weight_change.png",
-    "sin_fit.png",
-    "init_gradient_norms.png",
-    "mlp_curves.png",
-)
+PNGS = ("sin_fit.png", "init_gradient_norms.png", "mlp_curves.png")
 
 
 def _flags(tmp_path, **overrides):
@@ -28,8 +21,7 @@ def _flags(tmp_path, **overrides):
 
 
 def _digits(n_train=400, n_test=100):
-    (x, y), (xt, yt) = basics.load_digits()
-    return (x[:n_train], y[:n_train]), (xt[:n_test], yt[:n_test])
+    return datasets.image_splits("digits", n_train, n_test)
 
 
 def test_smoke_run_reuses_finished_arms_and_reruns_changed_ones(
@@ -38,38 +30,30 @@ def test_smoke_run_reuses_finished_arms_and_reruns_changed_ones(
     data = _digits()
     results = basics.run(_flags(tmp_path), datasets_override=data)
     assert set(basics.PARTS) <= set(results)
-    assert results["xor"]["hand_set_accuracy"] == 1.0
-    np.testing.assert_allclose(
-        results["xor"]["hand_set_logits"], [-1, 1, 1, -1], atol=1e-6
-    )
-    separable = results["perceptron"]["separable"]
-    assert separable["perceptron_mistakes_per_epoch"][-1] == 0
-    assert len(separable["perceptron_weight_change_per_epoch"]) == 3
-    assert np.isfinite(results["sin"]["grid_mse"])
-    assert set(results["init"]["first_over_last_hidden"]) == {
-        "fan_in_uniform",
-        "glorot_uniform",
-    }
+    assert results["sin"]["steps"] == 50
+    assert 0 <= results["sin"]["train_mse"] < 10
+    norms = results["init"]["gradient_norm_per_layer"]
+    assert set(norms) == {"fan_in_uniform", "glorot_uniform"}
+    assert len(norms["glorot_uniform"]) == 4  # 3 hidden + output
     assert 0 <= results["mlp"]["test_accuracy"] <= 1
     rows = results["readme_rows"]
     assert len(rows) == len(basics.PARTS)
     for row in rows:
         assert set(row) == {"what", "ours", "paper", "holds"}
-        assert row["holds"] in HOLDS
-    assert rows[0]["holds"] == "yes"  # separable: 0 mistakes; other: > 0
-    assert rows[1]["ours"].startswith("4/4;")
+        assert row["holds"] in {"yes", "no", "partly", "n/a"}
+    assert rows[1]["what"].startswith("3x256 sigmoid MLP")
     assert rows[-1]["holds"] == "n/a"
     for png in PNGS:
         assert (tmp_path / png).exists(), png
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["readme_rows"] == rows
-    assert on_disk["smoke"] and on_disk["provenance"]["seeds"] == [0, 1]
+    assert on_disk["smoke"] and on_disk["provenance"]["seeds"] == [0]
     capsys.readouterr()
 
     start = time.process_time()
     again = basics.run(_flags(tmp_path), datasets_override=data)
     assert time.process_time() - start < 5
-    assert capsys.readouterr().out.count("Reusing the finished run") == 5
+    assert capsys.readouterr().out.count("Reusing the finished run") == 3
     assert again["readme_rows"] == rows
     assert again["sin"] == results["sin"]
 
@@ -99,29 +83,28 @@ def test_tune_two_trials(tmp_path):
 def test_bad_flag_values_name_the_flag_and_the_choices():
     values = flags.FlagValues()
     basics.define_flags(values)
-    with pytest.raises(flags.Error, match="perceptron.*mlp"):
-        values(["basics", "--parts=everything"])
+    with pytest.raises(flags.Error, match="sin.*mlp"):
+        values(["basics", "--parts=perceptron"])  # now recipes/perceptron.py
     with pytest.raises(flags.Error, match="one_device"):
         values(["basics", "--strategy=cluster"])
 
 
 def test_cli_smoke_and_helpfull(tmp_path):
     done = recipe_testing.run_recipe(
-        "basics", "--smoke", f"--output_dir={tmp_path}", "--parts=xor"
+        "basics", "--smoke", f"--output_dir={tmp_path}", "--parts=sin"
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["readme_rows"][0]["ours"].startswith("4/4;")
-    assert "--parts=xor" in results["provenance"]["command"]
+    assert results["readme_rows"][0]["what"].startswith("sin(x)")
+    assert "--parts=sin" in results["provenance"]["command"]
     help_text = recipe_testing.run_recipe("basics", "--helpfull").stdout
     for flag in (
         "--output_dir",
         "--strategy",
         "--tune",
         "--parts",
-        "--perceptron_epochs",
-        "--xor_steps",
         "--sin_steps",
+        "--init_depth",
         "--init_seeds",
     ):
         assert flag in help_text, flag

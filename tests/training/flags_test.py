@@ -50,3 +50,37 @@ def test_bad_flags_name_the_flag_and_allowed_values(argv, pattern):
     values = _flag_values()
     with pytest.raises(flags.IllegalFlagValueError, match=pattern):
         values(["prog", argv])
+
+
+def test_define_list_checks_choices_and_integers():
+    values = flags.FlagValues()
+    methods = ("dbn", "none")
+    training.define_list("methods", methods, "Arms.", values, choices=methods)
+    training.define_list("units", ["500"] * 2, "Sizes.", values, min_value=1)
+    values(["prog"])
+    assert values.methods == ["dbn", "none"] and values.units == [500, 500]
+    assert "of ['dbn', 'none']" in values["methods"].help
+    values(["prog", "--methods=none", "--units=16,32"])
+    assert values.methods == ["none"] and values.units == [16, 32]
+    values.units = [8]  # assignment is parsed and checked too
+    assert values.units == [8]
+    with pytest.raises(flags.IllegalFlagValueError, match="units.*0"):
+        values.units = ["8", "0"]
+
+
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        ("--methods=dbn,rbm", "methods=dbn,rbm: expected items of.*'rbm'"),
+        ("--methods=", "methods=: expected a non-empty"),
+        ("--units=500,0", "units=500,0: expected integers >= 1.*: \\[0\\]"),
+        ("--units=1.5", "units=1.5: expected integers"),
+        ("--units=x", "units=x: expected integers"),
+    ],
+)
+def test_define_list_rejects_bad_values_naming_the_flag(argv, pattern):
+    values = flags.FlagValues()
+    training.define_list("methods", ["dbn"], "", values, choices=["dbn"])
+    training.define_list("units", [1], "", values, min_value=1)
+    with pytest.raises(flags.IllegalFlagValueError, match=pattern):
+        values(["prog", argv])

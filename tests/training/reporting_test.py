@@ -79,3 +79,31 @@ def test_heatmap(tmp_path):
     assert open(path, "rb").read(8) == PNG
     with pytest.raises(ValueError, match="2-D"):
         training.plot_heatmap(weights[0], str(tmp_path / "b.png"))
+
+
+def test_claims_hold():
+    assert training.claims_hold([True, 1]) == "yes"
+    assert training.claims_hold([True, False]) == "partly"
+    assert training.claims_hold(v < 0 for v in (1, 2)) == "no"
+    assert training.claims_hold([]) == "n/a"
+
+
+def test_ordering_holds_compares_every_pair():
+    order = ["dbn", "ae", "shallow", "supervised", "none"]  # ascending
+    errors = {"dbn": 1.2, "ae": 1.4, "shallow": 1.9, "supervised": 2.0}
+    assert training.ordering_holds({**errors, "none": 2.4}, order) == "yes"
+    # One swapped pair of 10 (shallow vs supervised): partly.
+    swapped = {**errors, "shallow": 2.1, "none": 2.4}
+    assert training.ordering_holds(swapped, order) == "partly"
+    reversed_ = {name: -e for name, e in errors.items()}
+    assert training.ordering_holds(reversed_, order) == "no"
+    # 4 of 6 pairs: partly; 3 of 6 is not more than half; a tie is out
+    # of order.
+    four = {"dbn": 1.0, "ae": 0.5, "shallow": 2.0, "supervised": 1.5}
+    assert training.ordering_holds(four, order) == "partly"
+    three = {"dbn": 3, "ae": 2, "shallow": 1, "supervised": 4}
+    assert training.ordering_holds(three, order) == "no"
+    assert training.ordering_holds({"dbn": 1, "ae": 1}, order) == "no"
+    # Names missing on either side are left out; < 2 names: n/a.
+    assert training.ordering_holds({"dbn": 1, "x": 0}, order) == "n/a"
+    assert training.ordering_holds({"dbn": 1, "none": 2}, order) == "yes"
