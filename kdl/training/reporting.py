@@ -249,9 +249,13 @@ def save_image_grid(
 ):
     """Saves a grid of images, one list of images per row, as a PNG.
 
+    The grid is tiled into one mosaic (2-pixel gaps) and drawn with a single
+    `imshow`, so a grid of hundreds of images costs about one plot.
+
     Args:
         rows: a list of rows, each a sequence of images ((H, W), (H, W, 1)
-            or (H, W, 3)); or one array (N, H, W[, C]) shown as one row.
+            or (H, W, 3)) of one size; or one array (N, H, W[, C]) shown as
+            one row.
         path: the output file (written atomically).
         row_labels: optional label per row (left of the row).
         col_titles: optional title per column (above the first row).
@@ -270,37 +274,44 @@ def save_image_grid(
         )
     if isinstance(rows, np.ndarray):
         rows = [list(rows)]
-    rows = [list(r) for r in rows]
+    rows = [[_as_image(image) for image in row] for row in rows]
     if not rows or not any(rows):
         raise ValueError(f"`rows` holds no image. Received: rows={rows!r}")
+    shapes = {image.shape[:2] for row in rows for image in row}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"All images must have one size. Received: shapes={sorted(shapes)}"
+        )
+    (h, w), gap = shapes.pop(), 2
+    color = any(image.ndim == 3 for row in rows for image in row)
     ncols = max(len(r) for r in rows)
-    plt = pyplot()
-    fig, axes = plt.subplots(
-        len(rows),
-        ncols,
-        figsize=(cell_inches * ncols + 0.8, cell_inches * len(rows) + 0.5),
-        squeeze=False,
+    mosaic = np.ones(
+        (len(rows) * (h + gap) - gap, ncols * (w + gap) - gap, 3), "float32"
     )
     for i, row in enumerate(rows):
-        for j in range(ncols):
-            ax = axes[i][j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if j >= len(row):
-                continue
-            image = _as_image(row[j])
+        for j, image in enumerate(row):
             if normalize == "each":
                 lo, hi = float(image.min()), float(image.max())
                 image = (image - lo) / (hi - lo) if hi > lo else image * 0
             image = np.clip(image, 0.0, 1.0)
-            ax.imshow(image, cmap=cmap if image.ndim == 2 else None)
-            if i == 0 and col_titles is not None and j < len(col_titles):
-                ax.set_title(str(col_titles[j]), fontsize=8)
-        if row_labels is not None and i < len(row_labels):
-            axes[i][0].set_ylabel(str(row_labels[i]), fontsize=8)
+            if image.ndim == 2:
+                image = image[..., None]
+            top, left = i * (h + gap), j * (w + gap)
+            mosaic[top : top + h, left : left + w] = image
+    plt = pyplot()
+    fig, ax = plt.subplots(
+        figsize=(cell_inches * ncols + 0.8, cell_inches * len(rows) + 0.5)
+    )
+    ax.imshow(mosaic if color else mosaic[..., 0], cmap=None if color else cmap)
+    ax.set_xticks([j * (w + gap) + w / 2 for j in range(len(col_titles or []))])
+    ax.set_xticklabels([str(t) for t in col_titles or []], fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks([i * (h + gap) + h / 2 for i in range(len(row_labels or []))])
+    ax.set_yticklabels([str(t) for t in row_labels or []], fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     if title:
-        fig.suptitle(title, fontsize=10)
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)

@@ -66,13 +66,27 @@ class Settings:
         return self._values.get(name, default)
 
 
+# Flags that libraries define into the global FLAGS (absl logging, TF/Keras
+# test helpers); they say nothing about a recipe's experiment.
+_LIBRARY_PREFIXES = ("absl", "tensorflow", "keras", "tf_keras", "jax")
+
+
+def _library_flag(flags_obj, name):
+    module = flags_obj.find_module_defining_flag(name, default="")
+    return module.split(".")[0] in _LIBRARY_PREFIXES
+
+
 def flag_dict(flags_obj):
-    """The flag values of `flags_obj` (absl `FlagValues` or a namespace)."""
+    """The recipe's flag values of `flags_obj` (absl `FlagValues` or a
+    namespace), without the flags absl, TF or Keras define for themselves."""
     if hasattr(flags_obj, "flag_values_dict"):
-        values = flags_obj.flag_values_dict()
+        values = {
+            name: value
+            for name, value in flags_obj.flag_values_dict().items()
+            if not _library_flag(flags_obj, name)
+        }
     else:
         values = dict(vars(flags_obj))
-    # absl adds its own flags (help, logging ...) to the global FLAGS.
     for name in ("help", "helpfull", "helpshort", "helpxml", "flagfile"):
         values.pop(name, None)
     return {
@@ -94,8 +108,7 @@ def make_settings(flags_obj, smoke_overrides=None):
     unknown = sorted(set(smoke_overrides) - set(values))
     if unknown:
         raise ValueError(
-            f"smoke_overrides name flags the recipe does not define: "
-            f"{unknown}"
+            f"smoke_overrides name flags the recipe does not define: {unknown}"
         )
     if values.get("smoke"):
         values.update(smoke_overrides)

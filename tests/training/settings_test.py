@@ -53,3 +53,15 @@ def test_reads_absl_flag_values_without_absl_own_flags():
     assert settings.epochs == 1 and settings.models == ["a", "b"]
     assert "help" not in settings
     assert settings == training.make_settings(values, {"epochs": 1})
+
+
+def test_library_flags_of_the_global_flags_are_left_out():
+    from absl import logging  # noqa: F401  (defines its flags into FLAGS)
+
+    values = flags.FLAGS
+    if "recipe_test_units" not in values:
+        flags.DEFINE_integer("recipe_test_units", 3, "")
+    values.mark_as_parsed()
+    settings = training.make_settings(values)
+    assert settings.recipe_test_units == 3
+    assert "logtostderr" not in settings and "verbosity" not in settings
