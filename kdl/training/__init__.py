@@ -34,6 +34,7 @@ from kdl.training.callbacks import standard_callbacks
 from kdl.training.diagnostics import kernel_gradient_norms
 from kdl.training.distribute import STRATEGIES
 from kdl.training.distribute import get_strategy
+from kdl.training.fitting import fit
 from kdl.training.flags import define_common_flags
 from kdl.training.flags import define_list
 from kdl.training.precision import PRECISIONS
@@ -71,6 +72,7 @@ __all__ = [
     "cached_run",
     "claims_hold",
     "define_common_flags",
+    "fit",
     "define_list",
     "get_strategy",
     "kernel_gradient_norms",
