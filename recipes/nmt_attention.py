@@ -64,7 +64,9 @@ def define_flags(flag_values=flags.FLAGS):
         max_trials=6,
     )
     fv = dict(flag_values=flag_values)
-    flags.DEFINE_enum("dataset", "kjv_rv1909", list(LABELS), "Corpus.", **fv)
+    flags.DEFINE_enum(
+        "dataset", "kjv_rv1909", list(LABELS), "kdl.datasets.load_pairs.", **fv
+    )
     for name, default, text in (
         ("units", 128, "Encoder (per direction) and decoder units."),
         ("embedding_dim", 128, "Embedding and readout size."),
@@ -72,28 +74,40 @@ def define_flags(flag_values=flags.FLAGS):
         ("max_length", 20, "Longest training source/target (tokens)."),
         ("eval_max_length", 40, "Longest test source (tokens)."),
         ("vocab_size", 4000, "Vocabulary per side, reserved ids included."),
-        ("eval_examples", 500, "Test sentences decoded."),
+        ("eval_examples", 500, "Test sentences decoded (a random subset)."),
     ):
         flags.DEFINE_integer(name, default, text, lower_bound=1, **fv)
-    flags.DEFINE_integer("heatmaps", 4, "Heatmaps saved.", lower_bound=0, **fv)
-    flags.DEFINE_integer("max_pairs", None, "Pairs per split (all).", **fv)
+    flags.DEFINE_integer(
+        "heatmaps", 4, "Alignment heatmaps to save.", lower_bound=0, **fv
+    )
+    flags.DEFINE_integer(
+        "max_pairs", None, "At most this many pairs per split (all).", **fv
+    )
     flags.DEFINE_enum("cell", "gru", ["gru", "lstm"], "RNN cell.", **fv)
     flags.DEFINE_float(
-        "dropout", 0.2, "Embedding/readout dropout.", 0, 0.9, **fv
+        "dropout", 0.2, "Dropout on embeddings and readout.", 0, 0.9, **fv
     )
     flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate.", 0, **fv)
     flags.DEFINE_float(
-        "length_penalty", 0.6, "Beam search GNMT alpha.", 0, **fv
+        "length_penalty", 0.6, "GNMT length penalty of beam search.", 0, **fv
     )
-    flags.DEFINE_list("length_bins", "10,20,30,40", "BLEU bin edges.", **fv)
-    flags.DEFINE_list("beam_widths", ["4"], "Beam widths (+ greedy).", **fv)
-    flags.DEFINE_list("models", list(MODELS), "Arms to run.", **fv)
+    flags.DEFINE_list(
+        "length_bins", "10,20,30,40", "Source-length bin edges (BLEU).", **fv
+    )
+    flags.DEFINE_list("beam_widths", ["4"], "Beam widths besides greedy.", **fv)
+    flags.DEFINE_list(
+        "models", list(MODELS), "attention and/or no_attention.", **fv
+    )
+
+    def positive(values):
+        return bool(values) and all(v.isdigit() and int(v) > 0 for v in values)
+
     for name, ok in (
-        ("length_bins", lambda v: v and all(b.isdigit() for b in v)),
-        ("beam_widths", lambda v: v and all(b.isdigit() for b in v)),
+        ("length_bins", positive),
+        ("beam_widths", positive),
         ("models", lambda v: v and set(v) <= set(MODELS)),
     ):
-        flags.register_validator(name, ok, f"invalid --{name}", **fv)
+        flags.register_validator(name, ok, f"--{name}: bad value", **fv)
 
 
 def load_data(cfg, datasets_override=None):
@@ -283,7 +297,10 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     fingerprint = {"data": data.sizes} if datasets_override else {}
     arms = {
         m: env.cached(
-            m, lambda m=m: translation_arm(env, data, m), **fingerprint
+            m,
+            lambda m=m: translation_arm(env, data, m),
+            ignore=["models"],
+            **fingerprint,
         )
         for m in cfg.models
     }

@@ -105,6 +105,11 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     assert again["models"] == results["models"]
     assert capsys.readouterr().out.count("Reusing the finished run") == 2
 
+    subset = nmt.run(
+        _flags(tmp_path, models=["no_attention"]), datasets_override=tiny_data()
+    )
+    assert capsys.readouterr().out.count("Reusing the finished run") == 1
+    assert subset["models"]["no_attention"] == results["models"]["no_attention"]
     one = nmt.run(
         _flags(tmp_path, models=["no_attention"], length_penalty=0.0),
         datasets_override=tiny_data(),
