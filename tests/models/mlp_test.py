@@ -73,17 +73,18 @@ class BuildMLPTest(TestCase):
 
     def test_fits_a_nonlinear_problem(self):
         # XOR-like quadrants: a linear model cannot get below 50 % error.
+        # (Many small steps in 2 epochs: Keras's per-epoch cost dominates.)
         rng = np.random.RandomState(2)
-        x = rng.uniform(-1, 1, (256, 2)).astype("float32")
+        x = rng.uniform(-1, 1, (512, 2)).astype("float32")
         y = ((x[:, 0] > 0) != (x[:, 1] > 0)).astype("int32")
         model = kdl.models.build_mlp((2,), [16], 2)
         model.compile(
-            keras.optimizers.Adam(0.05),
+            keras.optimizers.Adam(0.02),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
         )
-        history = model.fit(x, y, batch_size=32, epochs=30, verbose=0)
-        self.assertGreater(history.history["accuracy"][-1], 0.9)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        logits = model.predict(x, batch_size=512, verbose=0)
+        self.assertGreater(np.mean(logits.argmax(-1) == y), 0.9)
 
     def test_errors(self):
         for bad in ([0], [4, -1]):
