@@ -7,8 +7,8 @@ from keras import ops
 
 from kdl import _validation
 from kdl.layers.latent_table import LatentTable
-from kdl.optimizers.row_sparse import RowSparseAdam
-from kdl.optimizers.row_sparse import RowSparseOptimizer
+from kdl.optimizers.row_sparse_adam import RowSparseAdam
+from kdl.optimizers.row_sparse_optimizer import RowSparseOptimizer
 
 
 def build_dcgan_generator(latent_dim, image_shape=(28, 28, 1), filters=64):
