@@ -15,6 +15,8 @@ from kdl.datasets.images import image_dataset
 from kdl.datasets.images import image_splits
 from kdl.datasets.images import load_images
 from kdl.datasets.images import normalize_images
+from kdl.datasets.ngram_windows import ngram_dataset
+from kdl.datasets.ngram_windows import ngram_windows
 from kdl.datasets.pair_data import PairData
 from kdl.datasets.pair_data import load_pairs
 from kdl.datasets.sources import CorruptDataError
@@ -42,6 +44,8 @@ __all__ = [
     "load_images",
     "load_pairs",
     "load_text",
+    "ngram_dataset",
+    "ngram_windows",
     "normalize_images",
     "tbptt_dataset",
     "teacher_forcing",

@@ -5,16 +5,20 @@ from kdl.models.pretraining import build_deep_classifier
 from kdl.models.pretraining import pretrain_dbn
 from kdl.models.pretraining import pretrain_denoising_autoencoders
 from kdl.models.pretraining import pretrain_supervised
+from kdl.models.cache_lm import CacheLM
+from kdl.models.cache_lm import cache_log_probs
 from kdl.models.classifier import compile_classifier
 from kdl.models.convnets import build_conv_autoencoder
 from kdl.models.convnets import build_softmax_classifier
 from kdl.models.convnets import small_convnet
+from kdl.models.feed_forward_lm import FeedForwardLM
 from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
 from kdl.models.glo import pca_codes
 from kdl.models.glo_builders import build_glo
 from kdl.models.glo_builders import make_glo_loss
 from kdl.models.reset_states_callback import ResetStatesCallback
+from kdl.models.kneser_ney_lm import KneserNeyLM
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
 from kdl.models.language_model import perplexity
@@ -60,7 +64,10 @@ from kdl.models.xor_net import XOR_TARGETS
 from kdl.models.xor_net import build_xor_net
 
 __all__ = [
+    "CacheLM",
+    "FeedForwardLM",
     "GLO",
+    "KneserNeyLM",
     "LENET_DENSES",
     "LENET_FEATURE_LAYERS",
     "LENET_MIN_SIZE",
@@ -90,6 +97,7 @@ __all__ = [
     "build_softmax_classifier",
     "build_translation_model",
     "build_xor_net",
+    "cache_log_probs",
     "compile_classifier",
     "compile_translation_model",
     "corpus_bleu",
