@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import sacrebleu
 
+from kdl import _validation
 from kdl.models.seq2seq import Seq2Seq
 from kdl.models.seq2seq_attention import Seq2SeqAttention
 
@@ -202,7 +203,8 @@ def score_translations(hypotheses, references, lengths, bins):
             f"per sentence. Received: {len(hypotheses)}, {len(references)}, "
             f"{len(lengths)}"
         )
-    if list(bins) != sorted(set(int(b) for b in bins)) or not bins:
+    bins = _validation.integer_list("bins", list(bins))
+    if bins != sorted(set(bins)):
         raise ValueError(
             f"`bins` must be increasing upper edges. Received: bins={bins}"
         )
