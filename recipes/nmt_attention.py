@@ -43,7 +43,7 @@ SMOKE = {
     "vocab_size": 300,
     "eval_examples": 16,
     "max_pairs": 256,
-    "beam_widths": ["4"],
+    "beam_widths": [4],
 }
 MODELS = ("attention", "no_attention")
 LABELS = {"kjv_rv1909": "KJV -> Reina-Valera 1909", "dates": "dates en -> de"}
@@ -91,23 +91,19 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_float(
         "length_penalty", 0.6, "GNMT length penalty of beam search.", 0, **fv
     )
-    flags.DEFINE_list(
-        "length_bins", "10,20,30,40", "Source-length bin edges (BLEU).", **fv
+    training.define_list(
+        "length_bins",
+        [10, 20, 30, 40],
+        "Upper edges of the source-length bins of BLEU by length.",
+        min_value=1,
+        **fv,
     )
-    flags.DEFINE_list("beam_widths", ["4"], "Beam widths besides greedy.", **fv)
-    flags.DEFINE_list(
-        "models", list(MODELS), "attention and/or no_attention.", **fv
+    training.define_list(
+        "beam_widths", [4], "Beam widths besides greedy.", min_value=1, **fv
     )
-
-    def positive(values):
-        return bool(values) and all(v.isdigit() and int(v) > 0 for v in values)
-
-    for name, ok in (
-        ("length_bins", positive),
-        ("beam_widths", positive),
-        ("models", lambda v: v and set(v) <= set(MODELS)),
-    ):
-        flags.register_validator(name, ok, f"--{name}: bad value", **fv)
+    training.define_list(
+        "models", MODELS, "Models to train.", choices=MODELS, **fv
+    )
 
 
 def load_data(cfg, datasets_override=None):
@@ -177,8 +173,8 @@ def translation_arm(env, data, name):
         data.vectorizers,
         data.sources,
         data.references,
-        bins=[int(b) for b in cfg.length_bins],
-        beam_widths=[int(w) for w in cfg.beam_widths],
+        bins=cfg.length_bins,
+        beam_widths=cfg.beam_widths,
         length_penalty=cfg.length_penalty,
     )
     heatmaps = save_heatmaps(model, data, env) if model.uses_attention else []
@@ -223,7 +219,7 @@ def readme_rows(cfg, arms):
         ),
         row(
             f"BLEU by source length, {beam}, bins up to "
-            f"{', '.join(cfg.length_bins)} tokens",
+            f"{', '.join(map(str, cfg.length_bins))} tokens",
             "RNNencdec falls with length, RNNsearch holds up (fig. 2)",
             lambda t: by_length(t, beam),
         ),
@@ -263,7 +259,7 @@ def report(env, arms):
             for d in ("greedy", beam)
         },
         env.path("bleu_by_length.png"),
-        x=[int(b) for b in cfg.length_bins],
+        x=cfg.length_bins,
         xlabel="source length (tokens, bin upper edge)",
         ylabel="BLEU",
         title=f"{cfg.dataset}: BLEU by source length",

@@ -47,7 +47,7 @@ def _flags(tmp_path, **overrides):
         dataset="dates",
         batch_size=32,
         heatmaps=2,
-        length_bins=["4", "6", "8", "20"],
+        length_bins=[4, 6, 8, 20],
     )
     values.update(overrides)
     return recipe_testing.flags_for(nmt, **values)
