@@ -8,6 +8,7 @@ from kdl.models.pretraining import pretrain_supervised
 from kdl.models.cache_lm import CacheLM
 from kdl.models.cache_lm import cache_log_probs
 from kdl.models.classifier import compile_classifier
+from kdl.models.classifier_training import train_classifier
 from kdl.models.convnets import build_conv_autoencoder
 from kdl.models.convnets import build_softmax_classifier
 from kdl.models.convnets import small_convnet
@@ -119,6 +120,7 @@ __all__ = [
     "small_convnet",
     "source_lengths",
     "target_tokens",
+    "train_classifier",
     "transfer_model",
     "StyleTransfer",
     "build_random_vgg",

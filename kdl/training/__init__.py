@@ -52,8 +52,10 @@ from kdl.training.reporting import plot_heatmap
 from kdl.training.reporting import plot_history
 from kdl.training.reporting import pyplot
 from kdl.training.reporting import save_image_grid
+from kdl.training.reporting import save_table
 from kdl.training.settings import Settings
 from kdl.training.settings import make_settings
+from kdl.training.subsample import subsample
 from kdl.training.timing import EpochTimer
 from kdl.training.tuner import TUNERS
 from kdl.training.tuner import run_tuner
@@ -87,9 +89,11 @@ __all__ = [
     "pyplot",
     "run_tuner",
     "save_image_grid",
+    "save_table",
     "set_precision",
     "setup",
     "standard_callbacks",
+    "subsample",
     "to_jsonable",
     "tune",
     "write_json",

@@ -14,6 +14,7 @@ def fit(
     validation_data=None,
     callbacks=(),
     verbose=2,
+    tensorboard=True,
     **fit_kwargs,
 ):
     """`model.fit` with `standard_callbacks(directory)` and an `EpochTimer`.
@@ -27,6 +28,8 @@ def fit(
         directory: the arm's folder for backups and logs.
         x, y, epochs, validation_data, verbose, **fit_kwargs: for `fit`.
         callbacks: extra callbacks (e.g. `ReduceLROnPlateau`).
+        tensorboard: whether to write TensorBoard logs (smoke runs may
+            skip them).
 
     Returns:
         `(history, timer)`: the `History.history` dict and the `EpochTimer`
@@ -38,7 +41,9 @@ def fit(
         y,
         epochs=epochs,
         validation_data=validation_data,
-        callbacks=standard_callbacks(directory, extra=[*callbacks, timer]),
+        callbacks=standard_callbacks(
+            directory, tensorboard=tensorboard, extra=[*callbacks, timer]
+        ),
         verbose=verbose,
         **fit_kwargs,
     )

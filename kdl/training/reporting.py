@@ -41,6 +41,24 @@ def markdown_table(rows, columns):
     return "\n".join(lines)
 
 
+def save_table(rows, columns, path, echo=True):
+    """`markdown_table(rows, columns)` written to `path` (and printed).
+
+    The recipe's `table.md`: written atomically with a final newline; with
+    `echo`, also printed for the run's log.
+
+    Returns:
+        The table as one string (no trailing newline).
+    """
+    from kdl.training.atomic import write_text
+
+    table = markdown_table(rows, columns)
+    write_text(path, table + "\n")
+    if echo:
+        print(table)
+    return table
+
+
 def mean_sd(values, fmt=".3f"):
     """'mean +- sd' over seeds (sd with ddof=1; one value prints alone)."""
     values = np.asarray([v for v in values if v is not None], "float64")

@@ -30,3 +30,15 @@ def test_fit_logs_times_and_resumes(tmp_path):
     assert len(timer.seconds) == 3
     rows = (tmp_path / "history.csv").read_text().strip().splitlines()
     assert len(rows) == 4
+
+
+def test_fit_without_tensorboard(tmp_path):
+    x = np.ones((4, 2), "float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    history, _ = training.fit(
+        model, str(tmp_path), x, x[:, :1], epochs=1, tensorboard=False
+    )
+    assert len(history["loss"]) == 1
+    assert not (tmp_path / "logs").exists()
+    assert (tmp_path / "history.csv").exists()

@@ -8,6 +8,7 @@ import pytest
 from kdl import training
 
 PNG = b"\x89PNG\r\n\x1a\n"
+REPORT = [("model", "m"), ("test ppl", "ppl", ".1f")]
 
 
 def test_markdown_table_formats_and_missing_values():
@@ -25,6 +26,17 @@ def test_markdown_table_formats_and_missing_values():
         "| SRN | 200.1 | 400 |",
         "| LSTM | - | 0 |",
     ]
+
+
+def test_save_table_writes_and_prints(tmp_path, capsys):
+    path = str(tmp_path / "sub" / "table.md")
+    table = training.save_table([{"m": "SRN", "ppl": 2.25}], REPORT, path)
+    assert open(path).read() == table + "\n"
+    assert table.splitlines()[-1] == "| SRN | 2.2 |"
+    assert table in capsys.readouterr().out
+    training.save_table([], REPORT, path, echo=False)
+    assert capsys.readouterr().out == ""
+    assert open(path).read().count("\n") == 2
 
 
 def test_mean_sd():
