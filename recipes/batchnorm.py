@@ -1,23 +1,24 @@
 r"""python recipes/batchnorm.py --output_dir=out/batchnorm
 
-Reproduces, on Fashion-MNIST: batch renorm (Ioffe 2017) removes most of
-batch norm's small-batch loss; ghost batch norm (Hoffer et al. 2017)
-narrows the large-batch gap; BN-LSTM converges faster than LSTM (Cooijmans
-et al. 2016; sequential MNIST test accuracy 99.0 vs 98.9 %).
+Reproduces, on Fashion-MNIST: batch renorm (Ioffe 2017) removes most of batch
+norm's small-batch loss; ghost batch norm (Hoffer et al. 2017) narrows the
+large-batch gap; BN-LSTM converges faster than LSTM (Cooijmans et al. 2016;
+sequential MNIST test accuracy 99.0 vs 98.9 %).
 
-A run measures the test accuracy of one small convnet
-(`kdl.models.build_normalized_convnet`) with no normalization, BN, renorm
-(the paper's schedule scaled to the run), ghost BN (`--virtual_batch_size`;
-not run where the batch is no larger: that is plain BN) and L1 BN (Hoffer
-et al. 2018) at each of `--batch_sizes` for `--epochs` (the same examples,
-so small batches take more steps); and, reading the images row by row,
-LSTM vs `RNN(kdl.layers.BNLSTMCell)`: the training loss every ~1/10 epoch
-(its mean over the run says which converges faster) and test accuracy.
+A run measures the test accuracy of a small convnet
+(`kdl.models.build_normalized_convnet`) with no normalization, BN, renorm (the
+paper's schedule scaled to the run), ghost BN (`--virtual_batch_size`; not run
+where the batch is no larger: that is plain BN) and L1 BN (Hoffer et al. 2018)
+at each of `--batch_sizes` for `--epochs` (the same examples: small batches
+take more steps); and, reading the images row by row, LSTM vs
+`RNN(kdl.layers.BNLSTMCell)`: the training loss every ~1/10 epoch (its mean
+says which converges faster) and test accuracy.
 
-Default: 10k training images (a fixed shuffle), the 10k test images, 3
-epochs at batch 4 16 64 256; LSTMs of 64 units, 3 epochs at batch 64;
-budget: see provenance in results/batchnorm.json. Finished arms are reused
-while every setting holds. `--smoke`: 128 images, one batch, 7x7 pixels.
+Default: 10k training images (a fixed shuffle), the 10k test images, 3 epochs
+at batch 4 16 64 256; LSTMs of 64 units, 3 epochs at batch 64; budget: see
+provenance in results/batchnorm.json. A finished arm is reused while its
+settings hold (`--parts`, `--variants`, `--batch_sizes` only pick arms).
+`--smoke`: 128 images, one batch, 7x7 pixels.
 """
 
 import functools
@@ -32,17 +33,18 @@ import kdl
 from kdl import training
 from kdl.tuning import BatchNormConvNetHyperModel
 
+OUT = "out/batchnorm"
 PARTS = ("convnet", "lstm")
+SELECTION = ("parts", "variants", "batch_sizes")  # which arms run
 SMOKE = {
     "train_examples": 128,
     "test_examples": 128,
     "epochs": 1,
     "lstm_epochs": 1,
-    "batch_sizes": ["32"],  # one batch size above the ghost batch
+    "batch_sizes": [32],  # one batch size above the ghost batch
     "filters": 4,
     "lstm_units": 8,
     "row_stride": 4,  # 7 rows of 7 pixels: a short loop to compile
-    "jit_compile": False,
 }
 NAMES = {"bn": "BN", "l1": "L1", "ghost": "ghost({})"}
 CLAIMS = {  # README rows: the paper's claim; the share of BN's loss to win
@@ -53,14 +55,8 @@ CLAIMS = {  # README rows: the paper's claim; the share of BN's loss to win
 
 
 def define_flags(flag_values=flags.FLAGS):
-    training.define_common_flags(
-        flag_values,
-        output_dir="out/batchnorm",
-        epochs=3,
-        batch_size=64,
-        tune=True,
-        max_trials=8,
-    )
+    defaults = dict(epochs=3, batch_size=64, max_trials=8)
+    training.define_common_flags(flag_values, output_dir=OUT, **defaults)
     fv = {"flag_values": flag_values}
     integer = functools.partial(flags.DEFINE_integer, lower_bound=1, **fv)
     integer("train_examples", 10000, "Train images (0: all).", lower_bound=0)
@@ -74,12 +70,8 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_multi_enum("parts", list(PARTS), PARTS, "Parts to run.", **fv)
     flags.DEFINE_multi_enum("variants", norms, norms, "Convnet norms.", **fv)
     flags.DEFINE_enum("tune_variant", "bn", norms, "For --tune.", **fv)
-    flags.DEFINE_list("batch_sizes", "4,16,64,256", "Convnet batches.", **fv)
-    flags.register_validator(
-        "batch_sizes",
-        lambda v: bool(v) and all(s.isdigit() and int(s) > 0 for s in v),
-        "--batch_sizes must be positive integers, e.g. 4,16,64",
-        **fv,
+    training.define_list(
+        "batch_sizes", [4, 16, 64, 256], "Convnet batches.", min_value=1, **fv
     )
     flags.DEFINE_float("bn_momentum", 0.95, "Moving-average momentum.", **fv)
     flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", **fv)
@@ -87,41 +79,16 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_bool("jit_compile", False, xla, **fv)
 
 
-def load_data(cfg, datasets_override):
-    data = datasets_override or kdl.datasets.load_images("fashion_mnist")
-    (x, y), (x_test, y_test) = data
-    keep = np.random.RandomState(cfg.seed).permutation(len(x))
-    keep, n_test = keep[: cfg.train_examples or None], cfg.test_examples or None
-    return (x[keep], y[keep]), (x_test[:n_test], y_test[:n_test])
-
-
-def pipelines(cfg, data, batch_size):
-    train = kdl.datasets.image_dataset(*data[0], batch_size, seed=cfg.seed)
-    return train, kdl.datasets.image_dataset(*data[1], 1000, shuffle=False)
-
-
 def fit(env, name, model, data, batch_size, epochs):
-    """Compiles, trains and scores one arm's model."""
+    """Trains and scores one arm's model (loss every ~1/10 epoch)."""
     cfg = env.settings
-    with env.strategy.scope():
-        kdl.models.compile_classifier(model, cfg.learning_rate, cfg.jit_compile)
-    train, test = pipelines(cfg, data, batch_size)
-    timer = training.EpochTimer()
-    losses = training.BatchLossRecorder(max(len(train) // 10, 1))
-    cbs = training.standard_callbacks(env.path(name), extra=[timer, losses])
-    history = model.fit(
-        train, validation_data=test, epochs=epochs, callbacks=cbs, verbose=2
-    ).history
-    loss, accuracy = model.evaluate(test, verbose=0)
-    return {
-        "test_accuracy": accuracy,
-        "test_loss": loss,
-        "val_accuracy": history["val_accuracy"],
-        "train_seconds": sum(timer.seconds),
-        "seconds_per_epoch": timer.steady_seconds(),
-        "batch_loss_steps": losses.steps,
-        "batch_loss": losses.losses,
-    }
+    options = dict(epochs=epochs, batch_size=batch_size, batch_loss_points=10)
+    options.update(
+        {k: cfg[k] for k in ("learning_rate", "jit_compile", "seed")}
+    )
+    return kdl.models.train_classifier(
+        model, env.path(name), *data, strategy=env.strategy, **options
+    )
 
 
 def convnet_arm(env, name, data, variant, batch_size):
@@ -160,20 +127,21 @@ def lstm_arm(env, name, data, cell):
 
 def tune(env, data):
     cfg, (x, y) = env.settings, data[0]
-    train, test = pipelines(cfg, data, cfg.batch_size)
+    train = kdl.datasets.image_dataset(x, y, cfg.batch_size, seed=cfg.seed)
     hypermodel = BatchNormConvNetHyperModel(
         cfg.tune_variant,
         total_steps=len(train) * cfg.epochs,
         input_shape=x.shape[1:] + (1,),
         num_classes=int(y.max()) + 1,
     )
+    test = kdl.datasets.image_dataset(*data[1], 1000, shuffle=False)
     fit_kwargs = dict(x=train, validation_data=test, epochs=cfg.epochs)
     return training.tune(hypermodel, env, "val_accuracy", **fit_kwargs)
 
 
 def holds(acc, variant, batch, enough):
-    """Does `variant` win back `enough` of BN's loss at `batch` against BN's
-    best batch size? "n/a" when BN loses nothing there or a run is missing."""
+    """Does `variant` win back `enough` of BN's loss at `batch` (vs BN's best
+    batch size)? n/a when BN loses nothing there or a run is missing."""
     bn = [a for a in acc.get("bn", {}).values() if a is not None]
     at, won = acc.get("bn", {}).get(batch), acc.get(variant, {}).get(batch)
     if at is None or won is None or max(bn) <= at:
@@ -182,8 +150,9 @@ def holds(acc, variant, batch, enough):
     return "no" if share <= 0 else "yes" if share >= enough else "partly"
 
 
-def convnet_report(env, runs, n_train):
-    cfg, sizes = env.settings, sorted(env.settings.batch_sizes, key=int)
+def convnet_report(env, runs, results):
+    cfg = env.settings
+    sizes = [str(b) for b in sorted(cfg.batch_sizes)]
     acc = {v: {} for v in cfg.variants}
     for v, b in itertools.product(cfg.variants, sizes):
         acc[v][b] = runs.get(f"convnet_{v}_b{b}", {}).get("test_accuracy")
@@ -196,24 +165,24 @@ def convnet_report(env, runs, n_train):
     )
     columns = [("", "variant")] + [(f"batch {b}", b, ".3f") for b in sizes]
     table = [{"variant": v, **acc[v]} for v in acc]
-    print(training.markdown_table(table, columns))
-    rows, epochs = [], cfg.epochs
+    training.save_table(table, columns, env.path("table.md"))
+    rows, n_train = [], results["train_examples"]
     for b, variant in ((sizes[0], "renorm"), (sizes[-1], "ghost")):
         shown = [v for v in acc if acc[v][b] is not None]
         names = [NAMES.get(v, v).format(cfg.virtual_batch_size) for v in shown]
-        rows.append(
-            {
-                "what": f"convnet test acc. at batch {b} ({n_train} images x "
-                f"{epochs} epochs): " + " / ".join(names),
-                "ours": " / ".join(f"{acc[v][b]:.3f}" for v in shown),
-                "paper": CLAIMS[variant][0],
-                "holds": holds(acc, variant, b, CLAIMS[variant][1]),
-            }
-        )
-    return {"test_accuracy": acc}, rows
+        row = {
+            "what": f"convnet test acc. at batch {b} ({n_train} images x "
+            f"{cfg.epochs} epochs): " + " / ".join(names),
+            "ours": " / ".join(f"{acc[v][b]:.3f}" for v in shown),
+            "paper": CLAIMS[variant][0],
+            "holds": holds(acc, variant, b, CLAIMS[variant][1]),
+        }
+        rows.append(row)
+    results["convnet"] = {"test_accuracy": acc}
+    return rows
 
 
-def lstm_report(env, runs):
+def lstm_report(env, runs, results):
     cfg, title = env.settings, "Row-by-row images: LSTM vs BN-LSTM"
     lstm = {c: runs[f"lstm_{c}"] for c in kdl.models.SEQUENCE_CELLS}
     training.plot_curves(
@@ -232,37 +201,40 @@ def lstm_report(env, runs):
         "ours": f"{acc['lstm']:.3f} vs {acc['bnlstm']:.3f}; "
         f"{loss['lstm']:.3f} vs {loss['bnlstm']:.3f}",
         "paper": CLAIMS["bnlstm"][0],
-        "holds": "yes" if loss["bnlstm"] < loss["lstm"] else "no",
+        "holds": training.claims_hold([loss["bnlstm"] < loss["lstm"]]),
     }
-    return {"test_accuracy": acc, "mean_train_loss": loss}, [row]
+    results["lstm"] = {"test_accuracy": acc, "mean_train_loss": loss}
+    return [row]
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
     env = training.setup(flags_obj, strategy_override, SMOKE)
     cfg = env.settings
-    data = load_data(cfg, datasets_override)
+    images = datasets_override or kdl.datasets.load_images("fashion_mnist")
+    data = training.subsample(
+        images, cfg.train_examples, cfg.test_examples, cfg.seed
+    )
     if cfg.tune:
         return tune(env, data)
     sizes = [len(data[0][0]), len(data[1][0])]
     # Data passed in is named by no flag: its sizes join the cache key.
     key = {"data": sizes} if datasets_override else {}
+
+    def arm(name, fn, *args):  # a subset of the arms reuses the others
+        arm_fn = functools.partial(fn, env, name, data, *args)
+        runs[name] = env.cached(name, arm_fn, ignore=SELECTION, **key)
+
     results = {"train_examples": sizes[0], "test_examples": sizes[1]}
     runs, rows = {}, []
     if "convnet" in cfg.parts:
         for v, b in itertools.product(cfg.variants, cfg.batch_sizes):
-            if v == "ghost" and int(b) <= cfg.virtual_batch_size:
-                continue  # a single ghost batch is plain BN
-            name = f"convnet_{v}_b{b}"
-            arm = functools.partial(convnet_arm, env, name, data, v, int(b))
-            runs[name] = env.cached(name, arm, **key)
-        results["convnet"], rows = convnet_report(env, runs, sizes[0])
+            if v != "ghost" or b > cfg.virtual_batch_size:  # else plain BN
+                arm(f"convnet_{v}_b{b}", convnet_arm, v, b)
+        rows += convnet_report(env, runs, results)
     if "lstm" in cfg.parts:
         for cell in kdl.models.SEQUENCE_CELLS:
-            name = f"lstm_{cell}"
-            arm = functools.partial(lstm_arm, env, name, data, cell)
-            runs[name] = env.cached(name, arm, **key)
-        results["lstm"], lstm_rows = lstm_report(env, runs)
-        rows += lstm_rows
+            arm(f"lstm_{cell}", lstm_arm, cell)
+        rows += lstm_report(env, runs, results)
     results.update(arms=runs, readme_rows=rows)
     return env.finish(results, seeds=[cfg.seed])
 

@@ -74,6 +74,12 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     assert arm.read_text() == first_arm
     assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
 
+    # Running fewer arms (--parts, --variants) reuses the finished ones.
+    lstm_arm = (tmp_path / "lstm_bnlstm" / "result.json").read_text()
+    fewer = recipe.run(_flags(tmp_path, parts=["lstm"]), datasets_override=DATA)
+    assert fewer["lstm"] == results["lstm"] and "convnet" not in fewer
+    assert (tmp_path / "lstm_bnlstm" / "result.json").read_text() == lstm_arm
+
     # A changed flag reruns the arm it changes, under the given strategy.
     changed = _flags(
         tmp_path, variants=["renorm"], bn_momentum=0.5, parts=["convnet"]
