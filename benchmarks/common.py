@@ -75,24 +75,41 @@ def headline(what, stats, goal=None, met=None):
     }
 
 
-def write(name, rows, details, repeats, clock, publish):
-    """Prints the rows; writes benchmarks/results/<name>.json if `publish`.
+def check_publish(publish, repeats, quick=False):
+    """Refuses to publish a trial: < 5 repeats, or a `--quick` run.
 
-    Publishing needs >= 5 repeats (a smaller run is a trial, not a figure).
+    Scripts call it before measuring (to fail at once) and `write` again.
     """
-    for row in rows:
-        met = {True: "met", False: "NOT met", None: ""}[row["met"]]
-        print(
-            f"{row['what']}: {row['median']:.3g} "
-            f"[{row['min']:.3g}, {row['max']:.3g}] goal {row['goal']} {met}"
-        )
     if not publish:
-        return None
+        return
+    if quick:
+        raise ValueError(
+            "A --quick run is a trial and is not published. Received: "
+            "quick=True, publish=True"
+        )
     if repeats < MIN_REPEATS:
         raise ValueError(
             f"A published benchmark needs >= {MIN_REPEATS} repeats. "
             f"Received: repeats={repeats}"
         )
+
+
+def write(name, rows, details, repeats, clock, publish, quick=False):
+    """Prints the rows; writes benchmarks/results/<name>.json if `publish`.
+
+    Publishing needs >= 5 repeats and a full-size run: a smaller run
+    (`quick`, the scripts' `--quick`) is a trial, not a figure.
+    """
+    for row in rows:
+        met = {True: " met", False: " NOT met", None: ""}[row["met"]]
+        goal = "" if row["goal"] is None else f" goal {row['goal']}"
+        print(
+            f"{row['what']}: {row['median']:.3g} "
+            f"[{row['min']:.3g}, {row['max']:.3g}]{goal}{met}"
+        )
+    if not publish:
+        return None
+    check_publish(publish, repeats, quick)
     path = os.path.join(ROOT, "benchmarks", "results", f"{name}.json")
     data = {
         "headline": rows,

@@ -1,19 +1,32 @@
-"""python benchmarks/latent_table_scaling.py [--rows=1000,100000,1000000]
+"""python benchmarks/latent_table_scaling.py --repeats=5 --publish
 
-Training-step time of a GLO-style model (code table -> the same small
-generator, the same batch) at 1K, 100K and 1M table rows, for
-`kdl.layers.LatentTable` + `kdl.optimizers.RowSparse{SGD,Adam}` ("ours") and
-`keras.layers.Embedding` + `keras.optimizers.{SGD,Adam}` ("keras"), all in one
-run. Prints the median step time (wall clock, and the process's CPU time,
-which a shared machine's load disturbs less), the ratios 1M/1K per config
-(goal for ours with Adam: <= 1.2), and the bytes held by the table and the
-optimizer slots of table size. Takes about 10-15 minutes on a shared
-2-core CPU (Keras Adam at 1M rows needs seconds per step).
+Does a training step cost O(batch) or O(table)? The training-step time of
+a GLO-style model (a code table -> the same small generator, the same
+batch) at 1K, 100K and 1M table rows, for
+
+* "kdl": `kdl.layers.LatentTable` + `kdl.optimizers.RowSparseAdam` (and
+  `RowSparseSGD` with `--optimizers=sgd,adam`): only the batch rows of the
+  table and of its slots are read and written;
+* "keras": `keras.layers.Embedding` + `keras.optimizers.Adam` (SGD): Keras
+  densifies the sparse gradient and updates the whole table and slots.
+
+Goal (issue 8): kdl's step at 1M rows <= 1.2x its step at 1K rows. Every
+(implementation, optimizer, rows) variant is one model, all alive at once,
+timed over `--steps` steps once per repeat in a shuffled order; the ratio
+1M / 1K is taken per repeat and reported as median [min, max] over
+`--repeats` (>= 5). Also reported: Keras's own 1M / 1K ratio and Keras /
+kdl at 1M rows, and (details) the bytes of table-sized state per variant.
+
+No XLA on either side (`jit_compile=False`): the row-sparse update's
+`tf.unique` has no static shape (`kdl.models.GLO` refuses XLA too), and the
+Keras baseline runs the same graph mode. Memory: about 3 GB at 1M rows
+(Adam's two slots of 256 MB each per table). `--quick` (rows 1K and 100K,
+3 steps, 2 repeats) is a trial, never published. `--publish` writes
+benchmarks/results/latent_table_scaling.json.
 """
 
-import gc
 import os
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,151 +35,178 @@ import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import kdl  # noqa: E402
+from benchmarks import common  # noqa: E402
+from kdl import training  # noqa: E402
 
 FLAGS = flags.FLAGS
+GOAL = 1.2
+OPTIMIZERS = ("sgd", "adam")
 
 
 def define_flags():
-    if "rows" in FLAGS:
-        return
     flags.DEFINE_list("rows", ["1000", "100000", "1000000"], "Table sizes.")
-    flags.DEFINE_integer("latent_dim", 64, "Code size.")
-    flags.DEFINE_integer("batch_size", 128, "Batch size.")
-    flags.DEFINE_integer("steps", 20, "Steps per timed block.")
-    flags.DEFINE_integer("warmup", 5, "Untimed steps (tracing) first.")
-    flags.DEFINE_integer(
-        "repeats", 7, "Timed blocks per size (round-robin); median kept."
-    )
-    flags.DEFINE_list("optimizers", ["sgd", "adam"], "sgd, momentum, adam.")
+    flags.DEFINE_list("optimizers", ["adam"], f"Of {list(OPTIMIZERS)}.")
+    flags.DEFINE_integer("latent_dim", 64, "Code size.", lower_bound=1)
+    flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
+    flags.DEFINE_integer("steps", 20, "Timed steps per variant and repeat.")
+    flags.DEFINE_integer("repeats", 5, "Interleaved repeats (median kept).")
+    flags.DEFINE_bool("publish", False, "Write the results JSON.")
+    flags.DEFINE_bool("quick", False, "Rows 1K/100K, 3 steps, 2 repeats.")
 
 
-def generator(latent_dim):
-    return keras.Sequential(
+def build(rows, latent_dim, optimizer, ours):
+    """A compiled table -> MLP generator (64-256-784) model."""
+    if ours:
+        table = kdl.layers.LatentTable(rows, latent_dim, projection="ball")
+        optimizer = {
+            "adam": kdl.optimizers.RowSparseAdam(1e-3),
+            "sgd": kdl.optimizers.RowSparseSGD(0.1),
+        }[optimizer]
+    else:
+        table = keras.layers.Embedding(rows, latent_dim)
+        optimizer = {
+            "adam": keras.optimizers.Adam(1e-3),
+            "sgd": keras.optimizers.SGD(0.1),
+        }[optimizer]
+    model = keras.Sequential(
         [
-            keras.Input(shape=(latent_dim,)),
+            keras.Input(shape=(), dtype="int32"),
+            table,
             keras.layers.Dense(256, activation="relu"),
             keras.layers.Dense(28 * 28, activation="sigmoid"),
         ]
     )
-
-
-def make_optimizer(kind, ours):
-    if kind == "adam":
-        cls = kdl.optimizers.RowSparseAdam if ours else keras.optimizers.Adam
-        return cls(1e-3)
-    cls = kdl.optimizers.RowSparseSGD if ours else keras.optimizers.SGD
-    return cls(0.1, momentum=0.9 if kind == "momentum" else 0.0)
-
-
-def build(rows, latent_dim, kind, ours):
-    if ours:
-        table = kdl.layers.LatentTable(rows, latent_dim, projection="ball")
-    else:
-        table = keras.layers.Embedding(rows, latent_dim)
-    model = keras.Sequential(
-        [keras.Input(shape=(), dtype="int32"), table, generator(latent_dim)]
-    )
-    model.compile(
-        optimizer=make_optimizer(kind, ours), loss="mse", jit_compile=False
-    )
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
     return model, table
 
 
 def table_bytes(model, table):
-    variable = table.embeddings
-    shape = tuple(variable.shape)
+    """Bytes of the table and of the optimizer slots of the table's shape."""
+    shape = tuple(table.embeddings.shape)
     slots = [
         v
         for v in model.optimizer.variables
-        if tuple(v.shape) == shape and v is not variable
+        if tuple(v.shape) == shape and v is not table.embeddings
     ]
-    nbytes = int(np.prod(shape)) * 4
-    return nbytes, sum(int(np.prod(v.shape)) * 4 for v in slots)
+    size = int(np.prod(shape)) * 4
+    return {"table": size, "slots": size * len(slots)}
 
 
-def time_configs(rows_list, kind, ours, rng):
-    """Median step time per table size; sizes timed round-robin.
+def runner(model, rows, batch_size, steps, rng):
+    """Warms `model` up; returns a callable doing `steps` train steps.
 
-    All sizes' models live together and are timed in interleaved blocks
-    (1K, 100K, 1M, 1K, ...), so a change in the load of a shared machine
-    hits every size alike instead of biasing the ratio.
+    Each call trains on fresh random rows (every call its own block of
+    indices), the same targets.
     """
-    keras.utils.set_random_seed(0)
-    batch = FLAGS.batch_size
-    y = rng.uniform(size=(batch, 28 * 28)).astype("float32")
-    total = FLAGS.warmup + FLAGS.steps * FLAGS.repeats
-    setups = []
-    for rows in rows_list:
-        model, table = build(rows, FLAGS.latent_dim, kind, ours)
-        indices = rng.randint(0, rows, size=(total, batch)).astype("int32")
-        for step in range(FLAGS.warmup):
-            model.train_on_batch(indices[step], y)
-        setups.append((model, table, indices))
-    wall = [[] for _ in rows_list]
-    cpu = [[] for _ in rows_list]
-    for r in range(FLAGS.repeats):
-        for k, (model, _, indices) in enumerate(setups):
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for s in range(FLAGS.steps):
-                i = FLAGS.warmup + r * FLAGS.steps + s
-                model.train_on_batch(indices[i], y)
-            wall[k].append((time.perf_counter() - start) / FLAGS.steps)
-            cpu[k].append((time.process_time() - start_cpu) / FLAGS.steps)
-    out = []
-    for (model, table, _), w, c in zip(setups, wall, cpu):
-        out.append(
-            (
-                float(np.median(w)),
-                float(np.median(c)),
-                *table_bytes(model, table),
-            )
-        )
-    del setups, model, table
-    keras.backend.clear_session()
-    gc.collect()
-    return out
+    y = rng.uniform(size=(batch_size, 28 * 28)).astype("float32")
+    indices = rng.randint(0, rows, size=(64, batch_size)).astype("int32")
+    state = {"next": 0}
+
+    def go():
+        for _ in range(steps):
+            model.train_on_batch(indices[state["next"] % len(indices)], y)
+            state["next"] += 1
+
+    for _ in range(2):  # trace, then one more step
+        model.train_on_batch(indices[-1], y)
+    return go
 
 
-def run():
-    rows_list = [int(r) for r in FLAGS.rows]
+def name(impl, optimizer, rows):
+    return f"{impl} {optimizer}, {rows} rows"
+
+
+def measure(rows_list, optimizers, latent_dim, batch_size, steps, repeats):
+    """Seconds per step per variant (one list entry per repeat)."""
     rng = np.random.RandomState(0)
-    results = {}
-    print(
-        f"batch={FLAGS.batch_size} latent_dim={FLAGS.latent_dim} "
-        f"generator=MLP 64-256-784, {FLAGS.steps}x{FLAGS.repeats} steps"
-    )
-    print(
-        f"{'impl':6} {'opt':8} {'rows':>8} {'ms/step':>8} {'cpu ms':>8} "
-        f"{'table MB':>9} {'slots MB':>9}"
-    )
-    for kind in FLAGS.optimizers:
-        for ours in (True, False):
-            name = "ours" if ours else "keras"
-            timed = time_configs(rows_list, kind, ours, rng)
-            for rows, (sec, cpu, table_b, slot_b) in zip(rows_list, timed):
-                ms, cpu_ms = sec * 1000.0, cpu * 1000.0
-                results[(name, kind, rows)] = (ms, cpu_ms)
-                print(
-                    f"{name:6} {kind:8} {rows:>8} {ms:8.2f} {cpu_ms:8.2f} "
-                    f"{table_b / 1e6:9.1f} {slot_b / 1e6:9.1f}",
-                    flush=True,
-                )
-    lo, hi = min(rows_list), max(rows_list)
-    print(f"\nratio {hi} rows / {lo} rows (wall time, process CPU time):")
-    for kind in FLAGS.optimizers:
-        for name in ("ours", "keras"):
-            w_hi, c_hi = results[(name, kind, hi)]
-            w_lo, c_lo = results[(name, kind, lo)]
-            print(
-                f"  {name:6} {kind:8} wall {w_hi / w_lo:7.2f}   "
-                f"cpu {c_hi / c_lo:7.2f}"
-            )
-    return results
+    runs, sizes = {}, {}
+    for optimizer in optimizers:
+        for impl in ("kdl", "keras"):
+            for rows in rows_list:
+                keras.utils.set_random_seed(0)
+                model, table = build(rows, latent_dim, optimizer, impl == "kdl")
+                key = name(impl, optimizer, rows)
+                runs[key] = runner(model, rows, batch_size, steps, rng)
+                sizes[key] = table_bytes(model, table)
+    times = common.interleaved(runs, repeats)
+    return {k: [t / steps for t in v] for k, v in times.items()}, sizes
 
 
 def main(_):
-    run()
+    clock = training.Clock()
+    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
+    rows_list = sorted(int(r) for r in FLAGS.rows)
+    steps, repeats = FLAGS.steps, FLAGS.repeats
+    if FLAGS.quick:
+        rows_list, steps, repeats = [1000, 100000], 3, 2
+    unknown = sorted(set(FLAGS.optimizers) - set(OPTIMIZERS))
+    if unknown or len(rows_list) < 2:
+        raise app.UsageError(
+            f"--optimizers of {list(OPTIMIZERS)} and >= 2 --rows. Received: "
+            f"optimizers={FLAGS.optimizers}, rows={rows_list}"
+        )
+    times, sizes = measure(
+        rows_list,
+        FLAGS.optimizers,
+        FLAGS.latent_dim,
+        FLAGS.batch_size,
+        steps,
+        repeats,
+    )
+    lo, hi = rows_list[0], rows_list[-1]
+    setting = (
+        f"batch {FLAGS.batch_size}, codes {FLAGS.latent_dim}, "
+        f"generator MLP 256-784, {steps} steps per repeat"
+    )
+    details = {
+        "setting": setting,
+        "ms_per_step": {
+            k: common.summary([1000 * t for t in v]) for k, v in times.items()
+        },
+        "table_and_slot_bytes": sizes,
+        "ratios": {},
+    }
+    rows = []
+    for optimizer in FLAGS.optimizers:
+        for impl in ("kdl", "keras"):
+            stats = common.ratio(
+                times, name(impl, optimizer, hi), name(impl, optimizer, lo)
+            )
+            details["ratios"][f"{impl} {optimizer}, {hi} / {lo} rows"] = stats
+            claimed = impl == "kdl" and optimizer == "adam"
+            what = {
+                "kdl": "kdl LatentTable + RowSparse",
+                "keras": "Keras Embedding + ",
+            }[impl] + {"adam": "Adam", "sgd": "SGD"}[optimizer]
+            rows.append(
+                common.headline(
+                    f"step time {hi:,} rows / {lo:,} rows, {what} ({setting})",
+                    stats,
+                    f"<= {GOAL}" if claimed else None,
+                    stats["median"] <= GOAL if claimed else None,
+                )
+            )
+        stats = common.ratio(
+            times, name("keras", optimizer, hi), name("kdl", optimizer, hi)
+        )
+        details["ratios"][f"keras / kdl {optimizer}, {hi} rows"] = stats
+        rows.append(
+            common.headline(
+                f"step time at {hi:,} rows, Keras / kdl ({optimizer})", stats
+            )
+        )
+    common.write(
+        "latent_table_scaling",
+        rows,
+        details,
+        repeats,
+        clock,
+        FLAGS.publish,
+        quick=FLAGS.quick,
+    )
 
 
 if __name__ == "__main__":

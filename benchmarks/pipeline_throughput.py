@@ -1,218 +1,245 @@
-r"""python benchmarks/pipeline_throughput.py [--seconds=5] [--output=f.json]
+"""python benchmarks/pipeline_throughput.py --repeats=5 --publish
 
-For each `kdl.datasets` pipeline, in one run: the examples/s that the
-`tf.data` pipeline alone delivers (iterating it, nothing else running)
-vs the examples/s that the matching model consumes in training
-(`train_on_batch` on one batch already in memory, so the input costs
-nothing). Goal (issue 3): the pipeline is >= 5x the model's rate, so input
-is never the bottleneck.
+Is input ever the bottleneck? For each `kdl.datasets` pipeline, in one
+run: the examples/s that the `tf.data` pipeline alone delivers (pulling
+batches from it, nothing else running) over the examples/s that the
+matching recipe model consumes in training (`train_on_batch` on one batch
+already in memory, so its input costs nothing). Goal (issue 3): >= 5x for
+every pipeline.
 
-Pipelines and models (the recipes' default sizes):
+Pipelines and models, at the recipes' default sizes and compile settings:
 
-* `tbptt_dataset` on austen (word level, batch 64, bptt 30) vs
-  `kdl.models.RNNLanguageModel("scrn", 100, 40)` stateful (recipes/scrn_lm);
-* `image_dataset` on fashion_mnist (batch 64, augment) vs the batch-norm
-  convnet (recipes/batchnorm, `kdl.tuning.batchnorm.build_convnet("bn")`);
-* `image_dataset(with_index=True)` on fashion_mnist (batch 128) vs
-  `kdl.models.GLO` (recipes/glo, `kdl.tuning.glo.build_glo`);
-* `translation_dataset` on kjv_rv1909 (batch 64, max_length 20, vocab 4000)
-  vs `kdl.models.Seq2SeqAttention` (recipes/nmt_attention preset).
+* tbptt: `tbptt_dataset` on austen (words, vocabulary 10K, batch 64, bptt
+  30) vs `kdl.models.build_language_model("scrn", 100, 40)`, stateful,
+  `jit_compile=True` (recipes/scrn_lm.py trains with XLA by default);
+* images: `image_dataset` on fashion_mnist (batch 64) vs
+  `kdl.models.build_normalized_convnet("bn")` (recipes/batchnorm.py);
+* glo: `image_dataset(with_index=True)` on 20K fashion_mnist images (batch
+  128) vs `kdl.models.build_glo` (recipes/glo.py);
+* translation: `translation_dataset` on kjv_rv1909 (batch 64, max_length
+  20, vocabulary 4000) vs `kdl.models.build_translation_model` with the
+  kjv_rv1909 preset (recipes/nmt_attention.py), on a full batch of the
+  longest bucket.
 
-An "example" is a sequence row of seq_len tokens (tbptt), an image, or a
-sentence pair. Each rate is measured for about `--seconds` after a warm-up
-(tracing/compilation excluded). Takes about 1-2 minutes on a 2-core CPU
-(the datasets are loaded from the kdl cache or the installed packages).
+An example is a row of `bptt` tokens (tbptt), an image, or a sentence
+pair. Every pipeline and every model is warmed up (tracing, compilation,
+shuffle buffers), then, once per repeat and all in a shuffled order, each
+model runs `--steps` steps and each pipeline delivers `--pipeline_steps`
+batches (many: the batches its prefetch buffer filled while the others
+ran come for free, so a short pull would overstate its rate); the ratio
+pipeline rate / model rate is taken per repeat and reported as median
+[min, max] over `--repeats` (>= 5). `--datasets` picks a subset;
+`--quick` (3 model steps, 30 batches, 2 repeats) is a trial, never
+published. `--publish` writes benchmarks/results/
+pipeline_throughput.json. The datasets load from the kdl cache or the
+installed packages (`kdl.datasets`).
 """
 
-import json
 import os
-import platform
-import time
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import kdl  # noqa: E402
+from benchmarks import common  # noqa: E402
+from kdl import training  # noqa: E402
+from kdl.tuning import nmt  # noqa: E402
 
 FLAGS = flags.FLAGS
 GOAL = 5.0
+DATASETS = ("tbptt", "images", "glo", "translation")
 
 
 def define_flags():
-    if "seconds" in FLAGS:
-        return
-    flags.DEFINE_float("seconds", 5.0, "Seconds per measurement.")
-    flags.DEFINE_string("output", "", "Optional JSON file for the results.")
+    flags.DEFINE_list("datasets", list(DATASETS), f"Of {list(DATASETS)}.")
+    flags.DEFINE_integer("steps", 50, "Model steps per repeat.")
+    flags.DEFINE_integer("pipeline_steps", 500, "Batches pulled per repeat.")
+    flags.DEFINE_integer("repeats", 5, "Interleaved repeats (median kept).")
+    flags.DEFINE_bool("publish", False, "Write the results JSON.")
+    flags.DEFINE_bool("quick", False, "3/30 steps, 2 repeats (a trial).")
 
 
-def pipeline_rate(ds, seconds, batch_of=lambda b: len(b[0])):
-    """Examples/s of iterating `ds` (repeated), after one warm-up batch."""
+def batch_size_of(batch):
+    """Examples in a batch: the leading size of its first tensor."""
+    return int(tf.nest.flatten(batch)[0].shape[0])
+
+
+def pipeline_runner(ds, steps):
+    """Warms the pipeline up; returns (callable pulling `steps` batches,
+    list receiving the examples pulled per call)."""
     it = iter(ds.repeat())
-    next(it)
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        n += int(batch_of(next(it)))
-    return n / (time.perf_counter() - start)
+    batch_size_of(next(it))
+    examples = []
+
+    def go():
+        examples.append(sum(batch_size_of(next(it)) for _ in range(steps)))
+
+    return go, examples
 
 
-def model_rate(model, batch, batch_size, seconds, reset=None):
-    """Examples/s of `train_on_batch` on one in-memory batch."""
+def model_runner(model, batch, steps, reset=None):
+    """Warms the model up; returns a callable of `steps` training steps on
+    the in-memory `batch` (`reset()` first, e.g. stateful RNN states)."""
     x, y = batch
-    for _ in range(3):  # Trace, compile, warm up.
-        model.train_on_batch(x, y)
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        model.train_on_batch(x, y)
-        steps += 1
-        if reset is not None and steps % 50 == 0:
+
+    def go():
+        if reset is not None:
             reset()
-    return steps * batch_size / (time.perf_counter() - start)
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+
+    for _ in range(3):  # trace, compile, warm up
+        model.train_on_batch(x, y)
+    return go
 
 
-def bench_tbptt(seconds):
-    from kdl.models.language_model import RNNLanguageModel
-    from kdl.models.reset_states_callback import reset_rnn_states
-
+def tbptt():
     data = kdl.datasets.load_text("austen", vocab_size=10000)
-    b, t = 64, 30
-    ds = kdl.datasets.tbptt_dataset(data.train, b, t)
-    pipe = pipeline_rate(ds, seconds)
-    model = RNNLanguageModel(
-        len(data.vocab), "scrn", 100, 40, stateful=True, batch_size=b
+    ds = kdl.datasets.tbptt_dataset(data.train, 64, 30)
+    model = kdl.models.build_language_model(
+        len(data.vocab),
+        "scrn",
+        100,
+        40,
+        embedding_dim=100,
+        batch_size=64,
+        learning_rate=3e-3,
+        clipnorm=1.0,
+        jit_compile=True,
+        seq_len=30,
     )
-    model.compile(
-        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
+    reset = kdl.models.ResetStatesCallback()
+    reset.set_model(model)
     batch = next(iter(ds))
-    rate = model_rate(
-        model, batch, b, seconds, reset=lambda: reset_rnn_states(model)
-    )
-    return "tbptt_dataset austen (b64 x 30)", "SCRN LM 100+40", pipe, rate
+    what = "tbptt_dataset austen (b64 x 30) / SCRN LM 100+40 (XLA)"
+    return what, ds, model, batch, lambda: reset.on_epoch_begin(0)
 
 
-def bench_images(seconds):
-    from kdl.tuning import batchnorm
-
+def images():
     (x, y), _ = kdl.datasets.load_images("fashion_mnist")
-    b = 64
-    ds = kdl.datasets.image_dataset(x, y, batch_size=b, augment=True)
-    pipe = pipeline_rate(ds, seconds)
-    model = batchnorm.build_convnet("bn")
+    ds = kdl.datasets.image_dataset(x, y, batch_size=64)
+    model = kdl.models.build_normalized_convnet("bn")
     model.compile(
-        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        "adam",
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,  # the recipe's default
     )
-    rate = model_rate(model, next(iter(ds)), b, seconds)
-    return (
-        "image_dataset fashion_mnist (b64, augment)",
-        "BN convnet",
-        pipe,
-        rate,
-    )
+    what = "image_dataset fashion_mnist (b64) / BN convnet"
+    return what, ds, model, next(iter(ds)), None
 
 
-def bench_glo(seconds):
-    from kdl.tuning import glo
-
+def glo():
     (x, _), _ = kdl.datasets.load_images("fashion_mnist")
-    b = 128
-    ds = kdl.datasets.image_dataset(x, batch_size=b, with_index=True)
-    pipe = pipeline_rate(ds, seconds)
-    model = glo.build_glo(len(x))
-    rate = model_rate(model, next(iter(ds)), b, seconds)
-    return (
-        "image_dataset fashion_mnist (b128, with_index)",
-        "GLO (DCGAN)",
-        pipe,
-        rate,
-    )
+    x = x[:20000]
+    ds = kdl.datasets.image_dataset(x, batch_size=128, with_index=True)
+    model = kdl.models.build_glo(len(x))
+    what = "image_dataset fashion_mnist (b128, with_index) / GLO (DCGAN)"
+    return what, ds, model, next(iter(ds)), None
 
 
-def bench_translation(seconds):
-    from kdl.tuning import nmt
-
-    data = kdl.datasets.load_pairs("kjv_rv1909")
-    vec = kdl.datasets.TranslationVectorizers.adapt(data.train, 4000, 4000)
-    b = 64
+def translation():
+    pairs = kdl.datasets.load_pairs("kjv_rv1909")
+    vec = kdl.datasets.TranslationVectorizers.adapt(pairs.train, 4000, 4000)
     ds = kdl.datasets.translation_dataset(
-        data.train, vec, batch_size=b, max_length=20
+        pairs.train, vec, batch_size=64, max_length=20
     )
-    pipe = pipeline_rate(ds, seconds, batch_of=lambda e: e[1].shape[0])
-    preset = nmt.PRESETS["kjv_rv1909"]
-    model = kdl.models.Seq2SeqAttention(
+    model = kdl.models.build_translation_model(
         vec.source_vocab_size,
         vec.target_vocab_size,
         vec.start_id,
         vec.end_id,
-        embedding_dim=preset["embedding_dim"],
-        units=preset["units"],
-        attention_units=preset["attention_units"],
-        dropout=preset["dropout"],
+        **nmt.PRESETS["kjv_rv1909"],
     )
-    nmt.compile_translation_model(model, preset["learning_rate"])
     # A full batch of typical length (the bucket of the longest batches).
     batch = max(
-        (e for _, e in zip(range(20), ds) if e[1].shape[0] == b),
+        (e for _, e in zip(range(20), ds) if batch_size_of(e) == 64),
         key=lambda e: e[1].shape[1],
     )
-    rate = model_rate(model, batch, b, seconds)
-    return (
-        "translation_dataset kjv_rv1909 (b64, len<=20)",
-        "Seq2SeqAttention GRU 192",
-        pipe,
-        rate,
-    )
+    what = "translation_dataset kjv_rv1909 (b64, len<=20) / Seq2SeqAttention"
+    return what, ds, model, batch, None
 
 
-def measure(seconds):
-    rows = []
-    for bench in (bench_tbptt, bench_images, bench_glo, bench_translation):
-        name, model, pipe, rate = bench(seconds)
-        rows.append(
-            {
-                "pipeline": name,
-                "model": model,
-                "pipeline_examples_per_s": pipe,
-                "model_examples_per_s": rate,
-                "ratio": pipe / rate,
-            }
+BUILDERS = {
+    "tbptt": tbptt,
+    "images": images,
+    "glo": glo,
+    "translation": translation,
+}
+
+
+def measure(names, steps, pipeline_steps, repeats):
+    """Examples/s per (dataset, "pipeline" | "model"), one per repeat."""
+    runs, pulled, per_call, labels = {}, {}, {}, {}
+    for name in names:
+        keras.utils.set_random_seed(0)
+        labels[name], ds, model, batch, reset = BUILDERS[name]()
+        runs[(name, "pipeline")], pulled[name] = pipeline_runner(
+            ds, pipeline_steps
         )
-        keras.backend.clear_session()
-    return {
-        "rows": rows,
-        "seconds": seconds,
-        "tensorflow": __import__("tensorflow").__version__,
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average": os.getloadavg()[0],
-    }
-
-
-def markdown(result):
-    lines = [
-        "| pipeline | model | pipeline ex/s | model ex/s | ratio (goal >= 5) |",
-        "|---|---|---|---|---|",
-    ]
-    for r in result["rows"]:
-        ok = "ok" if r["ratio"] >= GOAL else "MISSED"
-        lines.append(
-            f"| {r['pipeline']} | {r['model']} | "
-            f"{r['pipeline_examples_per_s']:,.0f} | "
-            f"{r['model_examples_per_s']:,.0f} | "
-            f"{r['ratio']:.1f}x {ok} |"
-        )
-    return "\n".join(lines)
+        runs[(name, "model")] = model_runner(model, batch, steps, reset)
+        per_call[name] = batch_size_of(batch) * steps
+    times = common.interleaved(runs, repeats)
+    rates = {}
+    for name in names:
+        pipeline = zip(pulled[name], times[(name, "pipeline")])
+        rates[(name, "pipeline")] = [n / t for n, t in pipeline]
+        model = times[(name, "model")]
+        rates[(name, "model")] = [per_call[name] / t for t in model]
+    return rates, labels
 
 
 def main(_):
-    result = measure(FLAGS.seconds)
-    print(markdown(result))
-    print(f"(load average at the end: {result['load_average']:.1f})")
-    if FLAGS.output:
-        with open(FLAGS.output, "w") as f:
-            json.dump(result, f, indent=2)
+    clock = training.Clock()
+    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
+    steps, repeats = FLAGS.steps, FLAGS.repeats
+    pipeline_steps = FLAGS.pipeline_steps
+    if FLAGS.quick:
+        steps, pipeline_steps, repeats = 3, 30, 2
+    names = [n for n in DATASETS if n in FLAGS.datasets]
+    if not names or set(FLAGS.datasets) - set(DATASETS):
+        raise app.UsageError(
+            f"--datasets takes names of {list(DATASETS)}. "
+            f"Received: {FLAGS.datasets}"
+        )
+    rates, labels = measure(names, steps, pipeline_steps, repeats)
+    details = {
+        "model_steps": steps,
+        "pipeline_batches": pipeline_steps,
+        "examples_per_second": {},
+        "ratios": {},
+    }
+    rows = []
+    for name in names:
+        for part in ("pipeline", "model"):
+            details["examples_per_second"][f"{name} {part}"] = common.summary(
+                rates[(name, part)]
+            )
+        stats = common.ratio(rates, (name, "pipeline"), (name, "model"))
+        details["ratios"][name] = stats
+        rows.append(
+            common.headline(
+                f"pipeline examples/s / model examples/s: {labels[name]}",
+                stats,
+                f">= {GOAL}",
+                stats["median"] >= GOAL,
+            )
+        )
+    common.write(
+        "pipeline_throughput",
+        rows,
+        details,
+        repeats,
+        clock,
+        FLAGS.publish,
+        quick=FLAGS.quick,
+    )
 
 
 if __name__ == "__main__":
