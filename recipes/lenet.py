@@ -1,27 +1,26 @@
 """python recipes/lenet.py --output_dir=out/lenet
 
 Reproduces LeNet-5 (LeCun et al. 1998) as in the lecture, its DeepFool
-robustness (Moosavi-Dezfooli et al. 2016, Table 1: LeNet on MNIST, rho =
-0.20) and the lecture's transfer slide: early layers frozen from a source
-task under a new head beat training from scratch on few labels.
+robustness (Moosavi-Dezfooli et al. 2016, Table 1: LeNet on MNIST, rho = 0.20)
+and the lecture's transfer slide: early layers frozen from a source task under
+a new head beat training from scratch on few labels.
 
 A run measures LeNet-5's test error on `--source` (Fashion-MNIST); on
-`--target` (MNIST digits, `--target_train_size` labels) the test error of
-its frozen `--freeze` layers (c1-s4) under a new head, of fine-tuning it all
-and of training from scratch; DeepFool's rho = mean ||r|| / ||x|| of the
-source model; and it draws one activation-maximisation image per class and
-a deep dream. Options: `--pooling=max|avg|lp|stochastic|fractional`,
-`--dense=low_rank --rank=16` (stochastic pooling needs ReLU: it overrides
-`--activation`, as results.json records).
+`--target` (MNIST digits, `--target_train_size` labels) the test error of its
+frozen `--freeze` layers (c1-s4) under a new head, of fine-tuning it all and of
+training from scratch; DeepFool's rho = mean ||r|| / ||x|| of the source model;
+and it draws one activation-maximisation image per class and a deep dream.
+Options: `--pooling=max|avg|lp|stochastic|fractional`, `--dense=low_rank
+--rank=16` (stochastic pooling needs ReLU: it overrides `--activation`, as
+results.json records).
 
-Default: 20k source images x 8 epochs, 500 target labels x 30 epochs,
-batch 64, 500 DeepFool images; budget: see provenance in results/lenet.json.
+Default: 20k source images x 8 epochs, 500 target labels x 30 epochs, batch 64,
+500 DeepFool images; budget: see provenance in results/lenet.json.
 """
 
 import functools
 
 import keras
-import numpy as np
 from absl import app
 from absl import flags
 
@@ -57,9 +56,7 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string("target", "mnist_5k", "New task data.", **fv)
     integer("source_train_size", 20000, "Source training images.")
     integer("target_train_size", 500, "New task's labelled images.")
-    integer(
-        "test_examples", 0, "Test images of each task (0: all).", lower_bound=0
-    )
+    integer("test_examples", 0, "Test images per task (0: all).", lower_bound=0)
     integer("transfer_epochs", 30, "Epochs on the new task.")
     freeze = list(kdl.models.LENET_FEATURE_LAYERS)
     flags.DEFINE_list("freeze", freeze, "Layers frozen in transfer.", **fv)
@@ -69,35 +66,27 @@ def define_flags(flag_values=flags.FLAGS):
 
 def load(cfg, task):
     """`--source` or `--target`: a fixed shuffle's first train images."""
-    (x, y), (x_test, y_test) = kdl.datasets.load_images(cfg[task])
-    keep = np.random.RandomState(cfg.seed).permutation(len(x))
-    keep = keep[: cfg[f"{task}_train_size"]]
-    n_test = cfg.test_examples or None
-    return (x[keep], y[keep]), (x_test[:n_test], y_test[:n_test])
+    data, size = kdl.datasets.load_images(cfg[task]), cfg[f"{task}_train_size"]
+    return training.subsample(data, size, cfg.test_examples, cfg.seed)
 
 
 def classes(data):
     return int(max(data[0][1].max(), data[1][1].max())) + 1
 
 
-def activation(cfg):
+def options(cfg):
+    """LeNet-5's options from the flags, as results.json records them."""
     # Stochastic pooling samples by activation size: it needs ReLU.
-    return "relu" if cfg.pooling == "stochastic" else cfg.activation
+    relu = cfg.pooling == "stochastic"
+    chosen = {k: cfg[k] for k in ("pooling", "dense", "rank")}
+    return {**chosen, "activation": "relu" if relu else cfg.activation}
 
 
 def lenet(env, data, trained=False):
-    """LeNet-5 with the flags' options for `data`'s images and classes;
-    `trained`: with the weights the source arm saved."""
-    cfg = env.settings
+    """LeNet-5 for `data` with the flags' options (`trained`: source's)."""
+    shape, cfg = data[0][0].shape[1:] + (1,), env.settings
     with env.strategy.scope():
-        model = kdl.models.build_lenet5(
-            data[0][0].shape[1:] + (1,),
-            classes(data),
-            pooling=cfg.pooling,
-            dense=cfg.dense,
-            rank=cfg.rank,
-            activation=activation(cfg),
-        )
+        model = kdl.models.build_lenet5(shape, classes(data), **options(cfg))
     if trained:
         model.load_weights(env.path("source", WEIGHTS))
     return model
@@ -105,24 +94,9 @@ def lenet(env, data, trained=False):
 
 def fit(env, name, model, data, epochs):
     """Compiles, trains and scores a model; logs in <output_dir>/<name>."""
-    cfg = env.settings
-    with env.strategy.scope():
-        kdl.models.compile_classifier(model, cfg.learning_rate)
-    train = kdl.datasets.image_dataset(*data[0], cfg.batch_size, seed=cfg.seed)
-    test = kdl.datasets.image_dataset(*data[1], 256, shuffle=False)
-    timer = training.EpochTimer()
-    cbs = training.standard_callbacks(env.path(name), extra=[timer])
-    history = model.fit(
-        train, validation_data=test, epochs=epochs, callbacks=cbs, verbose=2
-    ).history
-    _, accuracy = model.evaluate(test, verbose=0)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    return {
-        "test_error": 1.0 - accuracy,
-        "trainable_params": trainable,
-        "seconds_per_epoch": timer.steady_seconds(),
-        "history": history,
-    }
+    options = {k: env.settings[k] for k in ("batch_size", "learning_rate")}
+    options.update(epochs=epochs, seed=env.seed, strategy=env.strategy)
+    return kdl.models.train_classifier(model, env.path(name), *data, **options)
 
 
 def source_arm(env, source):
@@ -146,59 +120,38 @@ def transfer_arm(env, source, target, mode):
             model = kdl.models.transfer_model(
                 lenet(env, source, True), classes(target), freeze=freeze
             )
-    result = fit(env, mode, model, target, cfg.transfer_epochs)
-    return {**result, "val_accuracy": result.pop("history")["val_accuracy"]}
+    return fit(env, mode, model, target, cfg.transfer_epochs)
 
 
 def deepfool_arm(env, source):
     """DeepFool's rho of the source model; an image grid of examples."""
     images = source[1][0][: env.settings.deepfool_examples]
     x = kdl.datasets.normalize_images(images).numpy()
-    found = kdl.attacks.deepfool(
-        lenet(env, source, True), x, clip_min=0.0, clip_max=1.0
+    found = kdl.models.deepfool_robustness(
+        lenet(env, source, True), x, env.path("deepfool_examples.png")
     )
-    r = found.perturbation
-    pairs = zip(found.original_label[:8], found.adversarial_label[:8])
-    training.save_image_grid(
-        [x[:8], found.adversarial[:8], 0.5 + 5 * r[:8]],
-        env.path("deepfool_examples.png"),
-        row_labels=["image", "adversarial", "0.5 + 5 r"],
-        col_titles=[f"{a}->{b}" for a, b in pairs],
-        normalize="none",
-    )
-    return {
-        "examples": len(x),
-        "fooled_fraction": found.fooled.mean(),
-        "rho_all": kdl.attacks.robustness(x, r),
-        "rho_fooled": kdl.attacks.robustness(x, r, found.fooled),
-        "mean_iterations": found.iterations.mean(),
-        "paper_rho_lenet_mnist": PAPER_RHO,
-    }
+    return {**found, "paper_rho_lenet_mnist": PAPER_RHO}
 
 
 def visualization_arm(env, source):
     """One activation-maximisation image per class and a deep dream."""
-    cfg, model = env.settings, lenet(env, source, True)
-    images = kdl.attacks.class_images(
-        model, classes(source), steps=cfg.ascent_steps, seed=cfg.seed
-    )
-    first = kdl.datasets.normalize_images(source[1][0][:1]).numpy()
-    dream, objective = kdl.attacks.deep_dream(
-        model, first, ["c3"], steps=cfg.ascent_steps
-    )
-    training.save_image_grid(
-        [list(images), [first[0], dream[0]]],
+    first = kdl.datasets.normalize_images(source[1][0][:1]).numpy()[0]
+    objective = kdl.models.visualize_classifier(
+        lenet(env, source, True),
+        classes(source),
+        first,
+        ["c3"],
         env.path("activation_maximization.png"),
-        row_labels=["class", "deep dream"],
-        col_titles=[str(k) for k in range(len(images))],
-        normalize="none",
+        steps=env.settings.ascent_steps,
+        seed=env.seed,
     )
-    return {"deep_dream_objective": [objective[0], objective[-1]]}
+    return {"deep_dream_objective": objective}
 
 
 def readme_rows(cfg, results):
     err = {m: 100 * r["test_error"] for m, r in results["transfer"].items()}
     n, found = results["target_train_size"], results.get("deepfool")
+    beats = [err[TRANSFER[0]] < err[TRANSFER[2]]]  # frozen beats scratch
     rows = [
         {
             "what": f"{cfg.source} test error; transfer to {n} {cfg.target} "
@@ -207,7 +160,7 @@ def readme_rows(cfg, results):
             f"{' / '.join(f'{err[m]:.1f}' for m in TRANSFER)} %",
             "paper": "frozen features + new head beat training from scratch "
             "on few labels (lecture)",
-            "holds": "yes" if err[TRANSFER[0]] < err[TRANSFER[2]] else "no",
+            "holds": training.claims_hold(beats),
         }
     ]
     if found:
@@ -241,14 +194,14 @@ def report(env, results, history):
     )
     transfer = results["transfer"]
     training.plot_curves(
-        {m: r["val_accuracy"] for m, r in transfer.items()},
+        {m: r["history"]["val_accuracy"] for m, r in transfer.items()},
         env.path("transfer_curves.png"),
         ylabel="test accuracy (new task)",
     )
     columns = [("new task", "mode"), ("test error", "test_error", ".3f")]
     columns.append(("trainable params", "trainable_params", ","))
     rows = [{"mode": m, **r} for m, r in transfer.items()]
-    print(training.markdown_table(rows, columns))
+    training.save_table(rows, columns, env.path("table.md"))
     return {**results, "readme_rows": readme_rows(env.settings, results)}
 
 
@@ -268,7 +221,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
 
     first = arm("source", source_arm, source)
     results = {
-        "options": {k: cfg[k] for k in ("pooling", "dense", "rank")},
+        "options": options(cfg),
         "source": cfg.source,
         "source_test_error": first["test_error"],
         "params": first["params"],
@@ -279,7 +232,6 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             m: arm(m, transfer_arm, source, target, m) for m in TRANSFER
         },
     }
-    results["options"]["activation"] = activation(cfg)
     if cfg.deepfool_examples:
         results["deepfool"] = arm("deepfool", deepfool_arm, source)
     results.update(arm("visualization", visualization_arm, source))

@@ -19,6 +19,7 @@ from kdl.models.glo import pca_codes
 from kdl.models.glo_builders import build_glo
 from kdl.models.glo_builders import make_glo_loss
 from kdl.models.reset_states_callback import ResetStatesCallback
+from kdl.models.robustness import deepfool_robustness
 from kdl.models.kneser_ney_lm import KneserNeyLM
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
@@ -59,6 +60,7 @@ from kdl.models.translation import target_tokens
 from kdl.models.translation import translate
 from kdl.models.translation import translation_alignment
 from kdl.models.translation import translation_alignments
+from kdl.models.visualization import visualize_classifier
 from kdl.models.weight_change_callback import WeightChangeCallback
 from kdl.models.xor_net import XOR_INPUTS
 from kdl.models.xor_net import XOR_TARGETS
@@ -102,6 +104,7 @@ __all__ = [
     "compile_classifier",
     "compile_translation_model",
     "corpus_bleu",
+    "deepfool_robustness",
     "evaluate_perplexity",
     "evaluate_translation",
     "fine_tune_accuracy",
@@ -128,4 +131,5 @@ __all__ = [
     "translate",
     "translation_alignment",
     "translation_alignments",
+    "visualize_classifier",
 ]

@@ -67,6 +67,7 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
         "activation_maximization.png",
         "source/lenet5.weights.h5",
         "from_scratch/history.csv",
+        "table.md",
     ):
         assert (tmp_path / name).exists(), name
     on_disk = json.loads((tmp_path / "results.json").read_text())
