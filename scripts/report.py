@@ -49,9 +49,19 @@ def _run_cell(prov, path):
     cpu = prov["cpu_seconds"] / 60.0
     seeds = ",".join(str(s) for s in prov["seeds"])
     dirty = " (uncommitted changes)" if prov.get("dirty") else ""
+    reused = [a for a in prov.get("arm_seconds", []) if a.get("reused")]
+    if reused:
+        earlier = sum(a.get("wall_seconds", 0) for a in reused) / 60.0
+        minutes_text = (
+            f"{len(reused)} arm(s) reused from an earlier run "
+            f"({earlier:.1f} min wall then); "
+        )
+    else:
+        minutes_text = ""
     return (
         f"`{_escape(prov['command'])}`; {minutes:.1f} min wall, {cpu:.1f} min "
-        f"CPU; seeds {seeds}; commit {str(prov['commit'])[:8]}{dirty}; "
+        f"CPU; {minutes_text}seeds {seeds}; "
+        f"commit {str(prov['commit'])[:8]}{dirty}; "
         f"[{os.path.basename(path)}]({path})"
     )
 

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 
 from kdl.training.atomic import to_jsonable
 from kdl.training.atomic import write_json
@@ -15,7 +16,7 @@ def config_key(config):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached_run(directory, config, fn, verbose=True):
+def cached_run(directory, config, fn, verbose=True, timings=None):
     """Returns `fn()`'s result, reusing the one saved in `directory`.
 
     A recipe made of several arms (models, methods) calls this per arm, so
@@ -34,6 +35,10 @@ def cached_run(directory, config, fn, verbose=True):
         directory: the arm's folder (created).
         config: everything the result depends on (JSON-able).
         fn: a callable with no arguments returning a JSON-able result.
+        timings: optional list; gets `{"arm", "wall_seconds", "cpu_seconds",
+            "reused"}` with the seconds the arm took when it was computed
+            (also when it is reused now), so a report can state the whole
+            cost of its numbers.
 
     Returns:
         The result as it reads back from JSON (tuples become lists, NumPy
@@ -56,6 +61,8 @@ def cached_run(directory, config, fn, verbose=True):
         elif saved.get("key") == key:
             if verbose:
                 print(f"Reusing the finished run in {directory}")
+            if timings is not None:
+                timings.append({**saved.get("seconds", {}), "reused": True})
             return saved["result"]
         elif verbose:
             print(f"{directory}: the config changed; rerunning.")
@@ -70,8 +77,17 @@ def cached_run(directory, config, fn, verbose=True):
         shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
     write_json(started, {"config": config, "key": key})
+    wall, cpu = time.perf_counter(), time.process_time()
     result = to_jsonable(fn())
+    seconds = {
+        "arm": os.path.basename(os.path.normpath(directory)),
+        "wall_seconds": round(time.perf_counter() - wall, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+    }
+    if timings is not None:
+        timings.append({**seconds, "reused": False})
     record = {"config": config, "key": key, "result": result}
     record["hash"] = config_key({"config": config, "result": result})
+    record["seconds"] = seconds
     write_json(path, record)
     return json.loads(json.dumps(result))

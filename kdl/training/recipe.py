@@ -28,6 +28,7 @@ class RecipeSetup:
     settings: Settings
     output_dir: str
     clock: typing.Any
+    arm_seconds: list = dataclasses.field(default_factory=list)
 
     @property
     def smoke(self):
@@ -69,7 +70,7 @@ class RecipeSetup:
             if k not in NOT_IN_CACHE_KEY and k not in ignore
         }
         full.update(arm=name, **config)
-        return cached_run(self.path(name), full, fn)
+        return cached_run(self.path(name), full, fn, timings=self.arm_seconds)
 
     def finish(self, results, seeds=None):
         """Adds provenance and writes `results.json` (and `--results_json`).
@@ -90,7 +91,10 @@ class RecipeSetup:
                 for k, v in self.settings.to_dict().items()
                 if k not in ("output_dir", "results_json")
             },
-            "provenance": provenance(self.clock, seeds),
+            "provenance": {
+                **provenance(self.clock, seeds),
+                "arm_seconds": list(self.arm_seconds),
+            },
         }
         write_json(os.path.join(self.output_dir, "results.json"), results)
         if self.settings.get_or("results_json", ""):

@@ -55,6 +55,16 @@ def test_cached_arms_follow_every_flag_and_finish_writes(tmp_path):
     on_disk = json.loads((tmp_path / "run" / "results.json").read_text())
     assert on_disk == json.loads(out.read_text())
     assert on_disk["provenance"]["seeds"] == [0, 1, 2]
+    assert on_disk["provenance"]["arm_seconds"] == []
+    env3.cached("a", arm, seed=1)
+    env3.cached("a", arm, seed=1)  # reused: the time it took is reported
+    arm_seconds = env3.finish({})["provenance"]["arm_seconds"]
+    assert [(a["arm"], a["reused"]) for a in arm_seconds] == [
+        ("a", False),
+        ("a", True),
+    ]
+    assert arm_seconds[0]["wall_seconds"] == arm_seconds[1]["wall_seconds"]
+    assert arm_seconds[0]["wall_seconds"] >= 0
     assert on_disk["settings"]["units"] == 100
     assert "output_dir" not in on_disk["settings"]
     assert results["smoke"] is False
