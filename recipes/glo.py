@@ -2,17 +2,18 @@
 
 Reproduces Generative Latent Optimization (Bojanowski, Joulin, Lopez-Paz,
 Szlam, ICML 2018) on Fashion-MNIST: a DCGAN-style generator and one code per
-training image, trained jointly (codes on the unit ball, only the batch's
-rows updated). The paper has no Fashion-MNIST figure; its claims checked
-here are that PCA initialisation of the codes helps (measured) and that the
-Lap1 loss gives sharper images than L2 (by eye, in the image grids).
-A run trains one arm per loss in --losses and code init in --inits and
-measures the reconstruction MSE on the training images (learned codes) and
-on held-out test images (codes found by optimisation, generator fixed).
-Writes results.json, table.md, mse.png and, per arm, reconstructions.png,
-samples.png (codes from a full-covariance Gaussian fitted to the codes) and
-interpolations.png. `--tune` searches code size, generator width, learning
-rates and loss (kdl.tuning.GLOHyperModel; objective: training MSE).
+training image, trained jointly (codes on the unit ball, only the batch's rows
+updated). The paper has no Fashion-MNIST figure; its claims checked here are
+that PCA initialisation of the codes helps (measured) and that the Lap1 loss
+gives sharper images than L2 (by eye, in the image grids). A run trains one arm
+per loss in --losses and code init in --inits (a run of fewer arms reuses the
+finished ones) and measures the reconstruction MSE on the training images
+(learned codes) and on held-out test images (codes found by optimisation,
+generator fixed). Writes results.json, table.md, mse.png and, per arm,
+reconstructions.png, samples.png (codes from a full-covariance Gaussian fitted
+to the codes) and interpolations.png. `--tune` searches code size, generator
+width, learning rates and loss (kdl.tuning.GLOHyperModel; objective: training
+MSE).
 
 Default: the first 20,000 training and 1,000 test images, 4 arms (Lap1/L2 x
 PCA/random) of 10 epochs. Budget: see provenance in results/glo.json.
@@ -40,17 +41,12 @@ SMOKE = {
 }
 LOSSES = {"lap1": "Lap1", "l2": "L2"}
 INITS = {"pca": "PCA", "random": "random"}
+SELECTION = ("losses", "inits")  # which arms run
 
 
 def define_flags(flag_values=flags.FLAGS):
-    training.define_common_flags(
-        flag_values,
-        output_dir="out/glo",
-        epochs=10,
-        batch_size=128,
-        tune=True,
-        max_trials=6,
-    )
+    defaults = dict(epochs=10, batch_size=128, max_trials=6)
+    training.define_common_flags(flag_values, output_dir="out/glo", **defaults)
     fv = dict(flag_values=flag_values)
     for name, default, text in (
         ("train_size", 20000, "Training images (the first N)."),
@@ -60,39 +56,24 @@ def define_flags(flag_values=flags.FLAGS):
         ("encode_steps", 100, "Adam steps to encode held-out images."),
     ):
         flags.DEFINE_integer(name, default, text, lower_bound=1, **fv)
-    flags.DEFINE_integer(
-        "levels", 3, "Lap1 pyramid levels.", lower_bound=0, **fv
-    )
+    levels = "Lap1 pyramid levels."
+    flags.DEFINE_integer("levels", 3, levels, lower_bound=0, **fv)
     for name, default, text in (
         ("learning_rate", 1e-3, "Generator Adam rate."),
         ("code_learning_rate", 1e-2, "Code (row-sparse Adam) rate."),
         ("encode_learning_rate", 0.05, "Encoding Adam rate."),
     ):
         flags.DEFINE_float(name, default, text, lower_bound=0.0, **fv)
+    projections = ["ball", "sphere", "none"]
     flags.DEFINE_enum(
-        "projection",
-        "ball",
-        ["ball", "sphere", "none"],
-        "Code projection.",
-        **fv,
+        "projection", "ball", projections, "Code projection.", **fv
     )
-    flags.DEFINE_list(
-        "losses",
-        list(LOSSES),
-        f"Losses, of {list(LOSSES)}; --tune starts at the first.",
-        **fv,
-    )
-    flags.DEFINE_list(
-        "inits", list(INITS), f"Code inits to compare, of {list(INITS)}.", **fv
-    )
-    for name, known in (("losses", LOSSES), ("inits", INITS)):
-        flags.register_validator(
-            name,
-            lambda v, known=known: (
-                bool(v) and {s.lower() for s in v} <= set(known)
-            ),
-            f"--{name} takes a non-empty list of {list(known)}",
-            **fv,
+    for name, choices, text in (
+        ("losses", LOSSES, "Losses (any case); --tune starts at the first."),
+        ("inits", INITS, "Code inits to compare (any case)."),
+    ):
+        training.define_list(
+            name, list(choices), text, choices=choices, ignore_case=True, **fv
         )
 
 
@@ -125,53 +106,27 @@ def glo_arm(env, x, x_test, loss, init):
         )
         if init == "pca":
             model.set_codes(kdl.models.pca_codes(x, cfg.latent_dim))
-    timer = training.EpochTimer()
-    history = model.fit(
-        kdl.datasets.image_dataset(
-            x, batch_size=cfg.batch_size, with_index=True, seed=cfg.seed
-        ),
+    batches = kdl.datasets.image_dataset(
+        x, batch_size=cfg.batch_size, with_index=True, seed=cfg.seed
+    )
+    history, timer = training.fit(
+        model,
+        env.path(name, "train"),
+        batches,
         epochs=cfg.epochs,
-        callbacks=training.standard_callbacks(
-            env.path(name, "train"), tensorboard=not env.smoke, extra=[timer]
-        ),
-        verbose=2,
+        tensorboard=not env.smoke,
     )
-    recon = model.reconstruct(np.arange(len(x)))
-    codes = model.encode(
+    result = kdl.models.evaluate_glo(
+        model,
+        x,
         x_test,
-        steps=cfg.encode_steps,
-        learning_rate=cfg.encode_learning_rate,
+        encode_steps=cfg.encode_steps,
+        encode_learning_rate=cfg.encode_learning_rate,
         seed=cfg.seed,
+        directory=env.path(name),
+        label=f"GLO {label(name)} init",
     )
-    test_recon = model.decode(codes)
-    result = {
-        "train_mse": float(np.mean((recon - x) ** 2)),
-        "test_mse_encoded": float(np.mean((test_recon - x_test) ** 2)),
-        "history": history.history,
-        "epoch_s": timer.steady_seconds(),
-    }
-    label = f"GLO {LOSSES[loss]} + {INITS[init]} init"
-    training.save_image_grid(
-        [x[:8], recon[:8], x_test[:8], test_recon[:8]],
-        env.path(name, "reconstructions.png"),
-        row_labels=["train", "reconstructed", "held-out", "encoded"],
-        title=f"{label}: train MSE {result['train_mse']:.4f}, held-out "
-        f"{result['test_mse_encoded']:.4f}",
-        normalize="none",
-    )
-    training.save_image_grid(
-        np.split(model.sample(16, seed=cfg.seed), 2),
-        env.path(name, "samples.png"),
-        title=f"{label}: codes ~ full-covariance Gaussian",
-        normalize="none",
-    )
-    pairs = min(4, len(x) // 2)
-    training.save_image_grid(
-        [model.interpolate(2 * k, 2 * k + 1, steps=8) for k in range(pairs)],
-        env.path(name, "interpolations.png"),
-        title=f"{label}: linear paths between codes",
-        normalize="none",
-    )
+    result.update(history=history, epoch_s=timer.steady_seconds())
     keras.backend.clear_session()
     return {**result, "seconds": time.perf_counter() - start}
 
@@ -234,9 +189,7 @@ def readme_rows(arms):
                 "what": "same, " + "; ".join(label(n) for n in rest),
                 "ours": "; ".join(mse[n] for n in rest),
                 "paper": "PCA init helps; Lap1 sharper (by eye: image grids)",
-                "holds": ("no", "partly", "yes")[any(checks) + all(checks)]
-                if checks
-                else "n/a",
+                "holds": training.claims_hold(checks),
             }
         )
     return rows
@@ -244,7 +197,7 @@ def readme_rows(arms):
 
 def report(env, arms):
     """table.md and the training-MSE curves of every arm."""
-    table = training.markdown_table(
+    table = training.save_table(
         [{**arm, "arm": label(name)} for name, arm in arms.items()],
         [
             ("Loss + code init", "arm"),
@@ -252,9 +205,8 @@ def report(env, arms):
             ("Held-out MSE (encoded)", "test_mse_encoded", ".4f"),
             ("s/epoch", "epoch_s", ".1f"),
         ],
+        env.path("table.md"),
     )
-    training.write_text(env.path("table.md"), table + "\n")
-    print(table)
     training.plot_curves(
         {label(name): arm["history"]["mse"] for name, arm in arms.items()},
         env.path("mse.png"),
@@ -274,10 +226,9 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     arms = {}
     for init in dict.fromkeys(s.lower() for s in cfg.inits):
         for loss in dict.fromkeys(s.lower() for s in cfg.losses):
+            name = f"{loss}_{init}"  # a subset of the arms reuses the others
             arm = functools.partial(glo_arm, env, x, x_test, loss, init)
-            arms[f"{loss}_{init}"] = env.cached(
-                f"{loss}_{init}", arm, data=sizes
-            )
+            arms[name] = env.cached(name, arm, ignore=SELECTION, data=sizes)
     results = {
         "arms": arms,
         "table_markdown": report(env, arms),

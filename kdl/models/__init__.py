@@ -18,6 +18,7 @@ from kdl.models.glo import build_dcgan_generator
 from kdl.models.glo import pca_codes
 from kdl.models.glo_builders import build_glo
 from kdl.models.glo_builders import make_glo_loss
+from kdl.models.glo_evaluation import evaluate_glo
 from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.robustness import deepfool_robustness
 from kdl.models.kneser_ney_lm import KneserNeyLM
@@ -105,6 +106,7 @@ __all__ = [
     "compile_translation_model",
     "corpus_bleu",
     "deepfool_robustness",
+    "evaluate_glo",
     "evaluate_perplexity",
     "evaluate_translation",
     "fine_tune_accuracy",

@@ -136,12 +136,16 @@ def _integer(item):
     return int(text) if text.lstrip("-").isdigit() else None
 
 
-def _list_problem(items, choices, min_value):
+def _list_problem(items, choices, min_value, ignore_case=False):
     """What is wrong with a list flag's value, or None."""
     if not items:
         return "expected a non-empty comma-separated list"
     if choices is not None:
-        unknown = [s for s in items if s not in choices]
+        if ignore_case:
+            known = {str(c).lower() for c in choices}
+            unknown = [s for s in items if str(s).lower() not in known]
+        else:
+            unknown = [s for s in items if s not in choices]
         if unknown:
             return f"expected items of {list(choices)}; unknown: {unknown}"
     if min_value is not None:
@@ -154,23 +158,33 @@ def _list_problem(items, choices, min_value):
 class _CheckedListParser(flags.ListParser):
     """A comma-separated list, non-empty, of `choices` or of ints."""
 
-    def __init__(self, choices, min_value):
+    def __init__(self, choices, min_value, ignore_case=False):
         super().__init__()
         self.choices = choices
         self.min_value = min_value
+        self.ignore_case = ignore_case
 
     def parse(self, argument):
         items = super().parse(argument)
         if self.min_value is not None:
             items = [s if _integer(s) is None else _integer(s) for s in items]
-        problem = _list_problem(items, self.choices, self.min_value)
+        problem = _list_problem(
+            items, self.choices, self.min_value, self.ignore_case
+        )
         if problem:
             raise ValueError(problem)
         return items
 
 
 def define_list(
-    name, default, help_text, flag_values=None, *, choices=None, min_value=None
+    name,
+    default,
+    help_text,
+    flag_values=None,
+    *,
+    choices=None,
+    min_value=None,
+    ignore_case=False,
 ):
     """Defines a comma-separated list flag that is checked when parsed.
 
@@ -188,6 +202,8 @@ def define_list(
         flag_values: the `absl.flags.FlagValues` (default `absl.flags.FLAGS`).
         choices: the allowed items, or None.
         min_value: None (strings), or the smallest allowed integer.
+        ignore_case: with `choices`, accept items in any case (e.g. "L2"
+            for "l2"); the value keeps the case given.
 
     Returns:
         The flag holder.
@@ -198,13 +214,13 @@ def define_list(
         help_text = f"{help_text} Comma-separated, of {list(choices)}."
 
     def check(items):  # also runs when a test assigns the flag
-        problem = _list_problem(items, choices, min_value)
+        problem = _list_problem(items, choices, min_value, ignore_case)
         if problem:
             raise flags.ValidationError(f"--{name}: {problem}")
         return True
 
     holder = flags.DEFINE(
-        _CheckedListParser(choices, min_value),
+        _CheckedListParser(choices, min_value, ignore_case),
         name,
         list(default) if isinstance(default, tuple) else default,
         help_text,

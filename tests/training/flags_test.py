@@ -84,3 +84,19 @@ def test_define_list_rejects_bad_values_naming_the_flag(argv, pattern):
     training.define_list("units", [1], "", values, min_value=1)
     with pytest.raises(flags.IllegalFlagValueError, match=pattern):
         values(["prog", argv])
+
+
+def test_define_list_ignore_case_keeps_the_given_case():
+    values = flags.FlagValues()
+    losses = ("lap1", "l2")
+    training.define_list(
+        "losses", losses, "", values, choices=losses, ignore_case=True
+    )
+    training.define_list("inits", ["pca"], "", values, choices=["pca"])
+    values(["prog", "--losses=L2,lap1"])
+    assert values.losses == ["L2", "lap1"]
+    values.losses = ["LAP1"]
+    with pytest.raises(flags.IllegalFlagValueError, match="losses.*'l3'"):
+        values.losses = ["l3"]
+    with pytest.raises(flags.IllegalFlagValueError, match="inits.*'PCA'"):
+        values(["prog", "--inits=PCA"])
