@@ -1,6 +1,11 @@
 """kdl.models public API."""
 
 from kdl.models.rbm_trainer import RBMTrainer
+from kdl.models.pretext import PRETEXT_TASKS
+from kdl.models.pretext import build_pretext_model
+from kdl.models.pretext import evaluate_backbone
+from kdl.models.pretext import pretext_dataset
+from kdl.models.pretext import pretext_splits
 from kdl.models.pretraining import build_deep_classifier
 from kdl.models.pretraining import pretrain_dbn
 from kdl.models.pretraining import pretrain_denoising_autoencoders
@@ -78,6 +83,7 @@ __all__ = [
     "LENET_POOLINGS",
     "NAT",
     "NORM_VARIANTS",
+    "PRETEXT_TASKS",
     "Perceptron",
     "ProbeCurve",
     "RBMTrainer",
@@ -106,6 +112,7 @@ __all__ = [
     "compile_translation_model",
     "corpus_bleu",
     "deepfool_robustness",
+    "evaluate_backbone",
     "evaluate_glo",
     "evaluate_perplexity",
     "evaluate_translation",
@@ -116,6 +123,8 @@ __all__ = [
     "normalization_layer",
     "pca_codes",
     "perplexity",
+    "pretext_dataset",
+    "pretext_splits",
     "pretrain_dbn",
     "pretrain_denoising_autoencoders",
     "pretrain_supervised",
@@ -128,6 +137,7 @@ __all__ = [
     "train_classifier",
     "transfer_model",
     "StyleTransfer",
+    "build_pretext_model",
     "build_random_vgg",
     "build_style_extractor",
     "translate",

@@ -140,20 +140,27 @@ def plot_curves(
     """Plots named curves (`{label: sequence}`) on one axis into an image.
 
     `x` optionally gives x values: one sequence for all curves, or a dict
-    with one sequence per label. Curves given as a list of sequences (one
+    with one sequence per label. A curve given as a dict `{x: y}` (keys
+    numbers or their text, e.g. epochs read back from JSON) is drawn at its
+    keys, in increasing order. Curves given as a list of sequences (one
     per seed) are drawn as their mean with a band from min to max. Returns
     `path`; the file is written atomically.
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ys in curves.items():
-        ys = np.asarray(ys, dtype="float64")
-        if isinstance(x, dict):
-            xs = np.asarray(x[label])
-        elif x is not None:
-            xs = np.asarray(x)
+        if isinstance(ys, dict):
+            points = sorted((float(k), v) for k, v in ys.items())
+            xs = np.asarray([k for k, _ in points])
+            ys = np.asarray([v for _, v in points], dtype="float64")
         else:
-            xs = np.arange(1, ys.shape[-1] + 1)
+            ys = np.asarray(ys, dtype="float64")
+            if isinstance(x, dict):
+                xs = np.asarray(x[label])
+            elif x is not None:
+                xs = np.asarray(x)
+            else:
+                xs = np.arange(1, ys.shape[-1] + 1)
         if ys.ndim == 2:
             (line,) = ax.plot(xs, ys.mean(0), label=f"{label} (n={len(ys)})")
             ax.fill_between(

@@ -73,20 +73,27 @@ def test_smoke_run_then_reused_then_rerun(tmp_path):
     assert time.perf_counter() - start < first_seconds / 3
     assert again["arms"] == results["arms"]  # incl. each arm's seconds
 
-    # A changed flag (here --methods) reruns the arm; so does other data.
+    # --methods only picks arms: fewer reuse the finished ones; other data
+    # or a changed flag reruns them.
     one = nat.run(
         smoke_flags(tmp_path, methods=["random"]), datasets_override=tiny_data()
     )
     assert set(one["arms"]) == {"random"}
-    rerun, before = one["arms"]["random"], results["arms"]["random"]
-    assert rerun["seconds"] != before["seconds"]
+    before = results["arms"]["random"]
+    assert one["arms"]["random"] == before
     assert [row["holds"] for row in one["readme_rows"]] == ["n/a", "n/a"]
     assert one["readme_rows"][0]["ours"].startswith("- / - / - / ")
     other = nat.run(
         smoke_flags(tmp_path, methods=["random"]),
         datasets_override=tiny_data(seed=1),
     )
-    assert other["arms"]["random"]["seconds"] != rerun["seconds"]
+    rerun = other["arms"]["random"]
+    assert rerun["seconds"] != before["seconds"]
+    changed = nat.run(
+        smoke_flags(tmp_path, methods=["random"], reassign_every=0),
+        datasets_override=tiny_data(seed=1),
+    )
+    assert changed["arms"]["random"]["seconds"] != rerun["seconds"]
 
 
 def test_unknown_method_is_rejected():

@@ -60,6 +60,29 @@ def test_curves_history_and_seed_bands(tmp_path):
         training.plot_history(history, str(tmp_path / "h.png"), ("accuracy",))
 
 
+def test_curve_given_as_points(tmp_path, monkeypatch):
+    drawn = []
+    plt = training.pyplot()
+    real_subplots = plt.subplots
+
+    def subplots(*args, **kwargs):
+        fig, ax = real_subplots(*args, **kwargs)
+        real_plot = ax.plot
+        ax.plot = lambda xs, ys, **kw: (
+            drawn.append((xs, ys)) or real_plot(xs, ys, **kw)
+        )
+        return fig, ax
+
+    monkeypatch.setattr(plt, "subplots", subplots)
+    png = training.plot_curves(
+        {"probe": {"10": 0.5, "0": 0.1, "2": 0.3}}, str(tmp_path / "p.png")
+    )
+    assert open(png, "rb").read(8) == PNG
+    ((xs, ys),) = drawn
+    np.testing.assert_array_equal(xs, [0, 2, 10])
+    np.testing.assert_array_equal(ys, [0.1, 0.3, 0.5])
+
+
 def test_image_grid(tmp_path):
     rng = np.random.RandomState(0)
     path = training.save_image_grid(
