@@ -26,9 +26,9 @@ Budget: see provenance in results/nmt_attention.json; --smoke: seconds.
 """
 
 import collections
+import functools
 import time
 
-import numpy as np
 from absl import app
 from absl import flags
 
@@ -48,62 +48,45 @@ SMOKE = {
 MODELS = ("attention", "no_attention")
 LABELS = {"kjv_rv1909": "KJV -> Reina-Valera 1909", "dates": "dates en -> de"}
 PAPER = "WMT'14 En->Fr: RNNsearch-50 26.75, RNNencdec-50 17.82"
+FIG2 = "RNNencdec falls with length, RNNsearch holds up (fig. 2)"
 HYPER = "units embedding_dim attention_units cell dropout learning_rate".split()
 IDS = ("source_vocab_size", "target_vocab_size", "start_id", "end_id")
+BINS = "Upper edges of the source-length bins of BLEU by length."
 Data = collections.namedtuple(
     "Data", "vectorizers ids fit sources references sizes"
 )
 
 
 def define_flags(flag_values=flags.FLAGS):
-    training.define_common_flags(
-        flag_values,
-        output_dir="out/nmt_attention",
-        epochs=8,
-        batch_size=64,
-        max_trials=6,
-    )
+    defaults = dict(output_dir="out/nmt_attention", epochs=8, batch_size=64)
+    training.define_common_flags(flag_values, max_trials=6, **defaults)
     fv = dict(flag_values=flag_values)
     flags.DEFINE_enum(
         "dataset", "kjv_rv1909", list(LABELS), "kdl.datasets.load_pairs.", **fv
     )
-    for name, default, text in (
-        ("units", 128, "Encoder (per direction) and decoder units."),
-        ("embedding_dim", 128, "Embedding and readout size."),
-        ("attention_units", 128, "Attention MLP units."),
-        ("max_length", 20, "Longest training source/target (tokens)."),
-        ("eval_max_length", 40, "Longest test source (tokens)."),
-        ("vocab_size", 4000, "Vocabulary per side, reserved ids included."),
-        ("eval_examples", 500, "Test sentences decoded (a random subset)."),
+    for name, default, lower, text in (
+        ("units", 128, 1, "Encoder (per direction) and decoder units."),
+        ("embedding_dim", 128, 1, "Embedding and readout size."),
+        ("attention_units", 128, 1, "Attention MLP units."),
+        ("max_length", 20, 1, "Longest training source/target (tokens)."),
+        ("eval_max_length", 40, 1, "Longest test source (tokens)."),
+        ("vocab_size", 4000, 1, "Vocabulary per side, reserved ids included."),
+        ("eval_examples", 500, 1, "Test sentences decoded (a random subset)."),
+        ("heatmaps", 4, 0, "Alignment heatmaps to save."),
     ):
-        flags.DEFINE_integer(name, default, text, lower_bound=1, **fv)
-    flags.DEFINE_integer(
-        "heatmaps", 4, "Alignment heatmaps to save.", lower_bound=0, **fv
-    )
+        flags.DEFINE_integer(name, default, text, lower_bound=lower, **fv)
     flags.DEFINE_integer(
         "max_pairs", None, "At most this many pairs per split (all).", **fv
     )
     flags.DEFINE_enum("cell", "gru", ["gru", "lstm"], "RNN cell.", **fv)
-    flags.DEFINE_float(
-        "dropout", 0.2, "Dropout on embeddings and readout.", 0, 0.9, **fv
-    )
-    flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate.", 0, **fv)
-    flags.DEFINE_float(
-        "length_penalty", 0.6, "GNMT length penalty of beam search.", 0, **fv
-    )
-    training.define_list(
-        "length_bins",
-        [10, 20, 30, 40],
-        "Upper edges of the source-length bins of BLEU by length.",
-        min_value=1,
-        **fv,
-    )
-    training.define_list(
-        "beam_widths", [4], "Beam widths besides greedy.", min_value=1, **fv
-    )
-    training.define_list(
-        "models", MODELS, "Models to train.", choices=MODELS, **fv
-    )
+    real = functools.partial(flags.DEFINE_float, lower_bound=0, **fv)
+    real("dropout", 0.2, "Dropout on embeddings and readout.", upper_bound=0.9)
+    real("learning_rate", 2e-3, "Adam learning rate.")
+    real("length_penalty", 0.6, "GNMT length penalty of beam search.")
+    define_list = functools.partial(training.define_list, **fv)
+    define_list("length_bins", [10, 20, 30, 40], BINS, min_value=1)
+    define_list("beam_widths", [4], "Beam widths besides greedy.", min_value=1)
+    define_list("models", MODELS, "Models to train.", choices=MODELS)
 
 
 def load_data(cfg, datasets_override=None):
@@ -121,34 +104,13 @@ def load_data(cfg, datasets_override=None):
         )
         for p, s in ((train, True), (valid, False))
     )
-    lengths = kdl.models.source_lengths(vec, [s for s, _ in test])
-    keep = np.flatnonzero((lengths > 0) & (lengths <= cfg.eval_max_length))
-    if len(keep) > cfg.eval_examples:
-        rng = np.random.RandomState(cfg.seed)
-        keep = np.sort(rng.choice(keep, cfg.eval_examples, replace=False))
-    return Data(
-        vectorizers=vec,
-        ids=[getattr(vec, name) for name in IDS],
-        fit=dict(
-            x=train_ds, validation_data=valid_ds, shuffle=False, verbose=2
-        ),
-        sources=[test[i][0] for i in keep],
-        references=kdl.models.reference_tokens(vec, [test[i][1] for i in keep]),
-        sizes=[len(train), len(valid), len(keep)],
+    sources, references = kdl.models.evaluation_sentences(
+        vec, test, cfg.eval_max_length, cfg.eval_examples, cfg.seed
     )
-
-
-def save_heatmaps(model, data, env):
-    """Alignment heatmaps of a few test sentences (the paper's figure 3)."""
-    found = kdl.models.translation_alignments(
-        model, data.vectorizers, data.sources, env.settings.heatmaps
-    )
-    return [
-        training.plot_heatmap(
-            w, env.path(f"alignment_{n}.png"), x, y, "source", "output", text
-        )
-        for n, (text, w, x, y) in enumerate(found)
-    ]
+    fit = dict(x=train_ds, validation_data=valid_ds, shuffle=False, verbose=2)
+    ids = [getattr(vec, name) for name in IDS]
+    sizes = [len(train), len(valid), len(sources)]
+    return Data(vec, ids, fit, sources, references, sizes)
 
 
 def translation_arm(env, data, name):
@@ -161,28 +123,29 @@ def translation_arm(env, data, name):
             max_output_length=2 * cfg.eval_max_length + 10,
             **{k: cfg[k] for k in HYPER},
         )
-    timer, start = training.EpochTimer(), time.time()
-    callbacks = training.standard_callbacks(
-        env.path(f"train_{name}"), extra=[timer]
-    )
-    history = model.fit(**data.fit, epochs=cfg.epochs, callbacks=callbacks)
+    start, path = time.time(), env.path(f"train_{name}")
+    history, timer = training.fit(model, path, **data.fit, epochs=cfg.epochs)
     train_seconds = time.time() - start
     model.save(env.path(f"{name}.keras"))
+    decoding = {k: cfg[k] for k in ("beam_widths", "length_penalty")}
     test = kdl.models.evaluate_translation(
         model,
         data.vectorizers,
         data.sources,
         data.references,
         bins=cfg.length_bins,
-        beam_widths=cfg.beam_widths,
-        length_penalty=cfg.length_penalty,
+        **decoding,
     )
-    heatmaps = save_heatmaps(model, data, env) if model.uses_attention else []
+    heatmaps = []
+    if model.uses_attention:
+        heatmaps = kdl.models.save_alignment_heatmaps(
+            model, data.vectorizers, data.sources, env.output_dir, cfg.heatmaps
+        )
     return {
         "train_seconds": train_seconds,
         "seconds_per_epoch": timer.steady_seconds(),
         "params": model.count_params(),
-        "history": history.history,
+        "history": history,
         "test": test,
         "heatmaps": heatmaps,
     }
@@ -198,84 +161,31 @@ def readme_rows(cfg, arms):
     """README rows: BLEU, BLEU by source length, exact match."""
     names = [m for m in MODELS if m in arms]
     shown = " vs ".join(names).replace("_", " ")
+    tests = [arms[m]["test"] for m in names]
     beam = f"beam{cfg.beam_widths[0]}"
-
-    def row(what, paper, values, spec=".1f"):
-        per_model = [values(arms[m]["test"]) for m in names]
+    bleu = [[t[beam]["bleu"], t["greedy"]["bleu"]] for t in tests]
+    by_length = [kdl.models.bleu_by_length(t, beam) for t in tests]
+    exact = [[100 * t["greedy"]["exact_match"]] for t in tests]
+    bins = f"bins up to {', '.join(map(str, cfg.length_bins))} tokens"
+    rows = []
+    for what, paper, per_model, spec in (
+        (f"test BLEU, {beam}, greedy", PAPER, bleu, ".2f"),
+        (f"BLEU by source length, {beam}, {bins}", FIG2, by_length, ".1f"),
+        ("exact match %, greedy", "-", exact, ".1f"),
+    ):
         ours = (", ".join(_fmt(v, spec) for v in vs) for vs in per_model)
-        return {
+        row = {
             "what": f"{LABELS[cfg.dataset]}, {what}: {shown}",
             "ours": " vs ".join(ours),
             "paper": paper,
             "holds": holds(per_model),
         }
-
-    return [
-        row(
-            f"test BLEU, {beam}, greedy",
-            PAPER,
-            lambda t: [t[beam]["bleu"], t["greedy"]["bleu"]],
-            ".2f",
-        ),
-        row(
-            f"BLEU by source length, {beam}, bins up to "
-            f"{', '.join(map(str, cfg.length_bins))} tokens",
-            "RNNencdec falls with length, RNNsearch holds up (fig. 2)",
-            lambda t: by_length(t, beam),
-        ),
-        row(
-            "exact match %, greedy",
-            "-",
-            lambda t: [100 * t["greedy"]["exact_match"]],
-        ),
-    ]
+        rows.append(row)
+    return rows
 
 
 def _fmt(value, spec):
     return "-" if value is None else format(value, spec)
-
-
-def by_length(test, decoder):
-    bins = test[decoder]["bleu_by_source_length"].values()
-    return [b["bleu"] for b in bins]
-
-
-def report(env, arms):
-    """Learning curves, BLEU by source length and table.md."""
-    cfg, beam = env.settings, f"beam{env.settings.beam_widths[0]}"
-    training.plot_curves(
-        {
-            f"{m} {k}": r["history"][k]
-            for m, r in arms.items()
-            for k in ("loss", "val_loss")
-        },
-        env.path("learning_curves.png"),
-        ylabel="masked token loss",
-    )
-    training.plot_curves(
-        {
-            f"{m} {d}": by_length(r["test"], d)
-            for m, r in arms.items()
-            for d in ("greedy", beam)
-        },
-        env.path("bleu_by_length.png"),
-        x=cfg.length_bins,
-        xlabel="source length (tokens, bin upper edge)",
-        ylabel="BLEU",
-        title=f"{cfg.dataset}: BLEU by source length",
-    )
-    decoders = ["greedy"] + [f"beam{w}" for w in cfg.beam_widths]
-    table = training.markdown_table(
-        [{"model": m, **r["test"], **r} for m, r in arms.items()],
-        [("model", "model")]
-        + [(f"BLEU {d}", lambda r, d=d: r[d]["bleu"], ".2f") for d in decoders]
-        + [
-            ("exact (greedy)", lambda r: r["greedy"]["exact_match"], ".3f"),
-            ("train min", lambda r: r["train_seconds"] / 60, ".1f"),
-        ],
-    )
-    training.write_text(env.path("table.md"), table + "\n")
-    print(table)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -291,16 +201,13 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         )
         return training.tune(hypermodel, env, epochs=cfg.epochs, **data.fit)
     fingerprint = {"data": data.sizes} if datasets_override else {}
-    arms = {
-        m: env.cached(
-            m,
-            lambda m=m: translation_arm(env, data, m),
-            ignore=["models"],
-            **fingerprint,
-        )
-        for m in cfg.models
-    }
-    report(env, arms)
+    arms = {}
+    for m in cfg.models:  # --models only picks arms: the others are reused
+        arm = functools.partial(translation_arm, env, data, m)
+        arms[m] = env.cached(m, arm, ignore=["models"], **fingerprint)
+    kdl.models.save_translation_report(
+        arms, env.output_dir, cfg.length_bins, cfg.beam_widths, cfg.dataset
+    )
     results = {
         "dataset": cfg.dataset,
         "train_pairs": data.sizes[0],

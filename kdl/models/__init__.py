@@ -66,6 +66,10 @@ from kdl.models.translation import target_tokens
 from kdl.models.translation import translate
 from kdl.models.translation import translation_alignment
 from kdl.models.translation import translation_alignments
+from kdl.models.translation_reports import bleu_by_length
+from kdl.models.translation_reports import evaluation_sentences
+from kdl.models.translation_reports import save_alignment_heatmaps
+from kdl.models.translation_reports import save_translation_report
 from kdl.models.visualization import visualize_classifier
 from kdl.models.weight_change_callback import WeightChangeCallback
 from kdl.models.xor_net import XOR_INPUTS
@@ -95,6 +99,7 @@ __all__ = [
     "WeightChangeCallback",
     "XOR_INPUTS",
     "XOR_TARGETS",
+    "bleu_by_length",
     "build_conv_autoencoder",
     "build_dcgan_generator",
     "build_deep_classifier",
@@ -116,6 +121,7 @@ __all__ = [
     "evaluate_glo",
     "evaluate_perplexity",
     "evaluate_translation",
+    "evaluation_sentences",
     "fine_tune_accuracy",
     "linear_probe",
     "make_glo_loss",
@@ -130,6 +136,8 @@ __all__ = [
     "pretrain_supervised",
     "reference_tokens",
     "renorm_schedule",
+    "save_alignment_heatmaps",
+    "save_translation_report",
     "score_translations",
     "small_convnet",
     "source_lengths",
