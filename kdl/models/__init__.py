@@ -1,15 +1,5 @@
 """kdl.models public API."""
 
-from kdl.models.rbm_trainer import RBMTrainer
-from kdl.models.pretext import PRETEXT_TASKS
-from kdl.models.pretext import build_pretext_model
-from kdl.models.pretext import evaluate_backbone
-from kdl.models.pretext import pretext_dataset
-from kdl.models.pretext import pretext_splits
-from kdl.models.pretraining import build_deep_classifier
-from kdl.models.pretraining import pretrain_dbn
-from kdl.models.pretraining import pretrain_denoising_autoencoders
-from kdl.models.pretraining import pretrain_supervised
 from kdl.models.cache_lm import CacheLM
 from kdl.models.cache_lm import cache_log_probs
 from kdl.models.classifier import compile_classifier
@@ -24,8 +14,6 @@ from kdl.models.glo import pca_codes
 from kdl.models.glo_builders import build_glo
 from kdl.models.glo_builders import make_glo_loss
 from kdl.models.glo_evaluation import evaluate_glo
-from kdl.models.reset_states_callback import ResetStatesCallback
-from kdl.models.robustness import deepfool_robustness
 from kdl.models.kneser_ney_lm import KneserNeyLM
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
@@ -44,9 +32,21 @@ from kdl.models.normalized_convnet import build_normalized_convnet
 from kdl.models.normalized_convnet import normalization_layer
 from kdl.models.normalized_convnet import renorm_schedule
 from kdl.models.perceptron import Perceptron
+from kdl.models.pretext import PRETEXT_TASKS
+from kdl.models.pretext import build_pretext_model
+from kdl.models.pretext import evaluate_backbone
+from kdl.models.pretext import pretext_dataset
+from kdl.models.pretext import pretext_splits
+from kdl.models.pretraining import build_deep_classifier
+from kdl.models.pretraining import pretrain_dbn
+from kdl.models.pretraining import pretrain_denoising_autoencoders
+from kdl.models.pretraining import pretrain_supervised
 from kdl.models.probe_curve import ProbeCurve
 from kdl.models.probes import fine_tune_accuracy
 from kdl.models.probes import linear_probe
+from kdl.models.rbm_trainer import RBMTrainer
+from kdl.models.reset_states_callback import ResetStatesCallback
+from kdl.models.robustness import deepfool_robustness
 from kdl.models.seq2seq import Seq2Seq
 from kdl.models.seq2seq_attention import Seq2SeqAttention
 from kdl.models.sequence_classifier import SEQUENCE_CELLS
@@ -96,6 +96,7 @@ __all__ = [
     "SEQUENCE_CELLS",
     "Seq2Seq",
     "Seq2SeqAttention",
+    "StyleTransfer",
     "WeightChangeCallback",
     "XOR_INPUTS",
     "XOR_TARGETS",
@@ -108,8 +109,11 @@ __all__ = [
     "build_lenet5",
     "build_mlp",
     "build_normalized_convnet",
+    "build_pretext_model",
+    "build_random_vgg",
     "build_sequence_classifier",
     "build_softmax_classifier",
+    "build_style_extractor",
     "build_translation_model",
     "build_xor_net",
     "cache_log_probs",
@@ -144,10 +148,6 @@ __all__ = [
     "target_tokens",
     "train_classifier",
     "transfer_model",
-    "StyleTransfer",
-    "build_pretext_model",
-    "build_random_vgg",
-    "build_style_extractor",
     "translate",
     "translation_alignment",
     "translation_alignments",
