@@ -1,20 +1,38 @@
-"""python benchmarks/scrn_speed.py [--steps=20 --batch_size=32 --seq_len=30]
+"""python benchmarks/scrn_speed.py --repeats=5 --publish
 
-Training throughput (tokens/s) of SCRN(100+40) vs Keras LSTM(100) vs Keras
-SimpleRNN(100) on the same batches, in one run: the RNN alone (float inputs
-of size 100 -> RNN, squared loss on its outputs) and with the embedding and
-the 10K-word softmax head (Adam, clipnorm 1); the
-fast `kdl.layers.SCRN` vs `keras.layers.RNN(kdl.layers.SCRNCell)`; XLA
-(`jit_compile`) on and off; float32 vs mixed_bfloat16. Prints a Markdown
-table and the ratios of the issue's goals (SCRN >= 1.3x LSTM, >= 0.9x
-SimpleRNN, fast layer >= 2x the plain cell).
+How fast `kdl.layers.SCRN` trains, measured in one run on this machine:
+
+1. Throughput (tokens/s) of one training step (`train_on_batch`, Adam) of
+   the RNN alone with a small head: int tokens -> Embedding(200, 100) ->
+   RNN -> Dense(200) -> softmax cross-entropy, batch 32, T=35, so that the
+   RNN dominates the step. RNNs: `kdl.layers.SCRN(100, 40)` (the paper's
+   SCRN(100+40)), `keras.layers.LSTM(100)`, `keras.layers.SimpleRNN(100,
+   sigmoid)` and `keras.layers.RNN(kdl.layers.SCRNCell(100, 40))` (the
+   same SCRN step by step). Every model is compiled twice: with Keras's
+   default (`jit_compile="auto"`, which is no XLA on a CPU-only machine)
+   and with `jit_compile=True` (XLA). Goals (issue 13), default compile:
+   SCRN >= 1.3x LSTM(100) and >= 1.0x SimpleRNN(100) tokens/s; XLA and
+   SCRN / RNN(SCRNCell) are reported without a goal.
+2. Scaling in T: forward + backward (`GradientTape`, loss sum(y^2),
+   gradients for the input and the weights) of `SCRN(100, 40)` alone on
+   `(32, T, 100)` float inputs, T=8192 against T=1024, default graph mode
+   (XLA and SimpleRNN(100) as a reference in the details). Goal: time
+   ratio <= 12 (linear in T would be 8).
+
+Each step is warmed up (traced, compiled), then every variant is timed once
+per repeat in a shuffled order (`benchmarks/common.py`); ratios are taken
+per repeat and reported as median [min, max] over `--repeats` (>= 5 to
+publish). Tokens/s ratios are time ratios of the same number of tokens.
+`--quick` (2 steps, 2 repeats, T=256 vs 2048) is a trial, never published.
+`--publish` writes benchmarks/results/scrn_speed.json. Publish only from a
+run on an otherwise idle machine: the load average at start and end is
+recorded in the details.
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import time  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -22,135 +40,220 @@ import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import kdl  # noqa: E402
+from benchmarks import common  # noqa: E402
+from kdl import training  # noqa: E402
 
 FLAGS = flags.FLAGS
+NAMES = {
+    "scrn": "SCRN(100+40)",
+    "rnn_scrncell": "RNN(SCRNCell(100+40))",
+    "lstm": "LSTM(100)",
+    "srn": "SimpleRNN(100)",
+}
+# (numerator, denominator, goal in default mode): tokens/s ratios.
+GOALS = (("lstm", 1.3), ("srn", 1.0), ("rnn_scrncell", None))
+MODES = {"auto": "default compile, no XLA on CPU", True: "XLA"}
 
 
 def define_flags():
-    if "steps" in FLAGS:
-        return
-    flags.DEFINE_integer("steps", 20, "Timed training steps per config.")
-    flags.DEFINE_integer("batch_size", 32, "Batch size.")
-    flags.DEFINE_integer("seq_len", 30, "BPTT length.")
-    flags.DEFINE_integer("vocab_size", 10000, "Vocabulary (softmax) size.")
-    flags.DEFINE_list(
-        "precisions", ["float32", "mixed_bfloat16"], "Dtype policies."
+    flags.DEFINE_list("parts", ["throughput", "scaling"], "What to measure.")
+    flags.DEFINE_integer("batch_size", 32, "Batch size.", lower_bound=1)
+    flags.DEFINE_integer("seq_len", 35, "Throughput: BPTT length.")
+    flags.DEFINE_integer("vocab_size", 200, "Throughput: head size.")
+    flags.DEFINE_integer("steps", 30, "Timed training steps per repeat.")
+    flags.DEFINE_list("lengths", ["1024", "8192"], "Scaling: short and long T.")
+    flags.DEFINE_integer("repeats", 5, "Interleaved repeats (median kept).")
+    flags.DEFINE_bool("publish", False, "Write the results JSON.")
+    flags.DEFINE_bool(
+        "quick", False, "2 steps, 2 repeats, T=256 vs 2048 (a trial)."
     )
-    flags.DEFINE_list("jit", ["on", "off"], "jit_compile settings.")
-    flags.DEFINE_bool("quick", False, "Only float32, jit on, 3 steps.")
 
 
-def make_rnn(kind):
+def make_rnn(kind, **kwargs):
     if kind == "scrn":
-        return kdl.layers.SCRN(100, 40, return_sequences=True)
-    if kind == "scrn_unroll":
-        return kdl.layers.SCRN(100, 40, return_sequences=True, unroll=True)
+        return kdl.layers.SCRN(100, 40, **kwargs)
     if kind == "rnn_scrncell":
-        return keras.layers.RNN(
-            kdl.layers.SCRNCell(100, 40), return_sequences=True
-        )
+        return keras.layers.RNN(kdl.layers.SCRNCell(100, 40), **kwargs)
     if kind == "lstm":
-        return keras.layers.LSTM(100, return_sequences=True)
+        return keras.layers.LSTM(100, **kwargs)
     if kind == "srn":
-        return keras.layers.SimpleRNN(
-            100, activation="sigmoid", return_sequences=True
+        return keras.layers.SimpleRNN(100, activation="sigmoid", **kwargs)
+    raise ValueError(f"Unknown RNN. Received: kind={kind}")
+
+
+def train_step(kind, jit_compile, batch, seq_len, vocab):
+    """A compiled training step of embedding -> RNN -> Dense(vocab)."""
+    rng = np.random.RandomState(0)
+    x = tf.constant(rng.randint(0, vocab, size=(batch, seq_len)), "int32")
+    y = tf.constant(rng.randint(0, vocab, size=(batch, seq_len)), "int32")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(batch_shape=(batch, seq_len), dtype="int32")
+    h = keras.layers.Embedding(vocab, 100)(inputs)
+    h = make_rnn(kind, return_sequences=True)(h)
+    model = keras.Model(inputs, keras.layers.Dense(vocab)(h))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    return model, lambda: model.train_on_batch(x, y)
+
+
+def throughput(batch, seq_len, vocab, steps, repeats):
+    runs, resolved = {}, {}
+    for kind in NAMES:
+        for jit in MODES:
+            model, step = train_step(kind, jit, batch, seq_len, vocab)
+            for _ in range(3):  # trace, compile, warm up
+                step()
+            resolved[f"{kind}, jit_compile={jit}"] = bool(model.jit_compile)
+
+            def go(step=step):
+                for _ in range(steps):
+                    step()
+
+            runs[(kind, jit)] = go
+    times = common.interleaved(runs, repeats)
+    times = {k: [t / steps for t in v] for k, v in times.items()}
+    tokens = batch * seq_len
+    details = {
+        "batch_size": batch,
+        "seq_len": seq_len,
+        "vocab_size": vocab,
+        "steps": steps,
+        "resolved_jit_compile": resolved,
+        "tokens_per_second": {
+            f"{NAMES[k]}, {MODES[j]}": common.summary([tokens / t for t in v])
+            for (k, j), v in times.items()
+        },
+        "ratios": {},
+    }
+    rows = []
+    for jit in MODES:
+        for other, goal in GOALS:
+            # SCRN tokens/s / other tokens/s = other time / SCRN time.
+            stats = common.ratio(times, (other, jit), ("scrn", jit))
+            what = (
+                f"{NAMES['scrn']} / {NAMES[other]} tokens/s, training step "
+                f"(embedding -> RNN -> Dense({vocab}), batch {batch}, "
+                f"T={seq_len}), {MODES[jit]}"
+            )
+            details["ratios"][what] = stats
+            if jit is not True and goal is not None:
+                rows.append(
+                    common.headline(
+                        what, stats, f">= {goal}", stats["median"] >= goal
+                    )
+                )
+            else:
+                rows.append(common.headline(what, stats))
+    return rows, details
+
+
+def forward_backward(kind, batch, steps, jit_compile):
+    """Forward + backward of the RNN alone on `(batch, steps, 100)`."""
+    x = tf.constant(
+        np.random.RandomState(0).normal(size=(batch, steps, 100)), "float32"
+    )
+    keras.utils.set_random_seed(0)
+    layer = make_rnn(kind, return_sequences=True)
+    layer.build(x.shape)
+
+    @tf.function(jit_compile=jit_compile)
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * y)
+        return tape.gradient(loss, [x] + layer.trainable_weights)
+
+    return lambda: [g.numpy() for g in step()]
+
+
+def scaling(batch, lengths, repeats):
+    short, long = lengths
+    variants = [("scrn", False), ("scrn", True), ("srn", False)]
+    runs = {}
+    for kind, jit in variants:
+        for steps in lengths:
+            step = forward_backward(kind, batch, steps, jit)
+            for _ in range(2):  # trace, compile, warm up
+                step()
+            runs[(kind, jit, steps)] = step
+    times = common.interleaved(runs, repeats)
+    details = {
+        "batch_size": batch,
+        "lengths": list(lengths),
+        "seconds": {
+            f"{NAMES[k]}, {'XLA' if j else 'no XLA'}, T={t}": common.summary(v)
+            for (k, j, t), v in times.items()
+        },
+        "ratios": {},
+    }
+    rows = []
+    for kind, jit in variants:
+        stats = common.ratio(times, (kind, jit, long), (kind, jit, short))
+        what = (
+            f"{NAMES[kind]} forward + backward time, T={long} / T={short} "
+            f"(batch {batch}, {'XLA' if jit else 'graph, no XLA'})"
         )
-    raise ValueError(kind)
-
-
-def build(kind, head, vocab, batch, seq_len):
-    if head:
-        inputs = keras.Input(batch_shape=(batch, seq_len), dtype="int32")
-        x = keras.layers.Embedding(vocab, 100)(inputs)
-    else:  # the RNN alone: float inputs of size 100, no embedding
-        inputs = keras.Input(batch_shape=(batch, seq_len, 100))
-        x = inputs
-    x = make_rnn(kind)(x)
-    if head:
-        x = keras.layers.Dense(vocab, dtype="float32")(x)
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    else:
-        x = keras.layers.Activation("linear", dtype="float32")(x)
-        loss = "mse"
-    return keras.Model(inputs, x), loss
-
-
-def time_config(kind, head, jit, precision, x, y_ids, steps):
-    keras.backend.clear_session()
-    keras.config.set_dtype_policy(precision)
-    try:
-        batch, seq_len = x.shape
-        model, loss = build(kind, head, FLAGS.vocab_size, batch, seq_len)
-        if head:
-            y = y_ids
+        details["ratios"][what] = stats
+        if kind != "scrn":
+            continue
+        goal = 12 * long / (8 * short)  # <= 12 for T=8192 vs 1024
+        if jit:
+            rows.append(common.headline(what, stats))
         else:
-            x = np.random.RandomState(1).normal(size=(batch, seq_len, 100))
-            x = x.astype("float32")
-            y = np.zeros((batch, seq_len, model.output_shape[-1]), "float32")
-        model.compile(
-            keras.optimizers.Adam(1e-3, clipnorm=1.0),
-            loss,
-            jit_compile=jit,
-        )
-        data = tf.data.Dataset.from_tensors((x, y)).repeat()
-        model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # compile
-        start = time.perf_counter()
-        cpu_start = time.process_time()
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-        seconds = time.perf_counter() - start
-        cpu_seconds = time.process_time() - cpu_start
-    finally:
-        keras.config.set_dtype_policy("float32")
-    tokens = steps * batch * seq_len
-    return tokens / seconds, tokens / cpu_seconds
+            rows.append(
+                common.headline(
+                    what, stats, f"<= {goal:g}", stats["median"] <= goal
+                )
+            )
+    return rows, details
 
 
 def main(_):
-    rng = np.random.RandomState(0)
-    b, t, v = FLAGS.batch_size, FLAGS.seq_len, FLAGS.vocab_size
-    x = rng.randint(0, v, size=(b, t)).astype("int32")
-    y = rng.randint(0, v, size=(b, t)).astype("int32")
-    precisions = ["float32"] if FLAGS.quick else FLAGS.precisions
-    jits = [True] if FLAGS.quick else [j == "on" for j in FLAGS.jit]
-    steps = 3 if FLAGS.quick else FLAGS.steps
-    kinds = ["scrn", "scrn_unroll", "rnn_scrncell", "lstm", "srn"]
-    rows = {}
-    print(f"batch={b} seq_len={t} vocab={v} steps={steps}")
-    print(f"load average at start: {os.getloadavg()}")
-    print("| model | head | jit | precision | tokens/s | tokens/CPU-s |")
-    print("|---|---|---|---|---|---|")
-    for precision in precisions:
-        for jit in jits:
-            for head in (False, True):
-                for kind in kinds:
-                    tps, cps = time_config(
-                        kind, head, jit, precision, x, y, steps
-                    )
-                    rows[(kind, head, jit, precision)] = (tps, cps)
-                    print(
-                        f"| {kind} | {'10K softmax' if head else 'none'} "
-                        f"| {'on' if jit else 'off'} | {precision} "
-                        f"| {tps:,.0f} | {cps:,.0f} |",
-                        flush=True,
-                    )
-    print()
-    print("| ratio | head | jit | precision | wall | CPU time |")
-    print("|---|---|---|---|---|---|")
-    for (kind, head, jit, precision), (tps, cps) in rows.items():
-        if kind != "scrn":
-            continue
-        for other, name in (
-            ("lstm", "SCRN / LSTM (goal >= 1.3)"),
-            ("srn", "SCRN / SimpleRNN (goal >= 0.9)"),
-            ("rnn_scrncell", "SCRN / RNN(SCRNCell) (goal >= 2)"),
-        ):
-            ref, ref_cpu = rows[(other, head, jit, precision)]
-            print(
-                f"| {name} | {'10K softmax' if head else 'none'} "
-                f"| {'on' if jit else 'off'} | {precision} | {tps / ref:.2f} "
-                f"| {cps / ref_cpu:.2f} |"
-            )
+    clock = training.Clock()
+    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
+    # Eight compiled models and six step functions: TF's retracing
+    # warnings would only be noise here.
+    tf.get_logger().setLevel("ERROR")
+    steps, repeats = FLAGS.steps, FLAGS.repeats
+    lengths = [int(t) for t in FLAGS.lengths]
+    if FLAGS.quick:
+        steps, repeats, lengths = 2, 2, [256, 2048]
+    if len(lengths) != 2 or not 0 < lengths[0] < lengths[1]:
+        raise app.UsageError(
+            f"--lengths takes a short and a longer T. Received: {lengths}"
+        )
+    if not FLAGS.parts or set(FLAGS.parts) - {"throughput", "scaling"}:
+        raise app.UsageError(
+            f"--parts takes throughput and/or scaling. Received: {FLAGS.parts}"
+        )
+    rows, details = [], {"load_average_start": list(os.getloadavg())}
+    if "throughput" in FLAGS.parts:
+        part_rows, details["throughput"] = throughput(
+            FLAGS.batch_size, FLAGS.seq_len, FLAGS.vocab_size, steps, repeats
+        )
+        rows += part_rows
+    if "scaling" in FLAGS.parts:
+        part_rows, details["scaling"] = scaling(
+            FLAGS.batch_size, lengths, repeats
+        )
+        rows += part_rows
+    details["load_average_end"] = list(os.getloadavg())
+    common.write(
+        "scrn_speed",
+        rows,
+        details,
+        repeats,
+        clock,
+        FLAGS.publish,
+        quick=FLAGS.quick,
+    )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """The whole-sequence SCRN layer against NumPy and the cell."""
 
+from unittest import mock
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kdl.layers import SCRN
 from kdl.layers import SCRNCell
+from kdl.layers import scrn
 from tests.test_case import TestCase
 
 
@@ -41,6 +44,44 @@ def numpy_scrn(
         hs.append(h)
         ss.append(s)
     return np.stack(hs, 1), np.stack(ss, 1)
+
+
+def numpy_context(bx, s0, alpha, mask=None):
+    """s_t = alpha s_{t-1} + (1 - alpha) bx_t step by step (batch-major);
+    a masked step keeps s."""
+    s, out = s0, []
+    for t in range(bx.shape[1]):
+        new = alpha * s + (1 - alpha) * bx[:, t]
+        if mask is not None:
+            new = np.where(mask[:, t, None], new, s)
+        s = new
+        out.append(s)
+    return np.stack(out, 1)
+
+
+def _pair(kw, alpha=0.7, learn_alpha=False, dtype=None, **cell):
+    """SCRN(4, 3) and RNN(SCRNCell(4, 3)) with the same arguments."""
+    cell = dict(alpha=alpha, learn_alpha=learn_alpha, dtype=dtype, **cell)
+    fast = SCRN(4, 3, **cell, **kw)
+    ref = keras.layers.RNN(SCRNCell(4, 3, **cell), dtype=dtype, **kw)
+    return fast, ref
+
+
+def _grads(layer, x, mask=None, initial_state=None):
+    """Outputs and gradients of a loss on every output (and the states)."""
+    with tf.GradientTape() as tape:
+        if initial_state is not None:
+            initial_state = [tf.constant(s) for s in initial_state]
+            tape.watch(initial_state)
+        out = layer(x, mask=mask, initial_state=initial_state)
+        loss = sum(
+            tf.reduce_sum(tf.sin(o * (i + 1.0)))
+            for i, o in enumerate(tf.nest.flatten(out))
+        )
+    sources = list(layer.trainable_variables)
+    if initial_state is not None:
+        sources += initial_state
+    return out, tape.gradient(loss, sources)
 
 
 class SCRNTest(TestCase):
@@ -322,3 +363,204 @@ class SCRNTest(TestCase):
             layer = SCRN(4, 3, stateful=True)
             inputs = keras.Input((6, 5))
             layer(inputs)
+
+    def _set_random(self, fast, ref, x):
+        fast(x)
+        ref(x)
+        self._random_weights(fast)
+        ref.set_weights(fast.get_weights())
+
+    def test_long_sequences_match_cell_on_every_path(self):
+        # T=100: a full chunk and a partial one (64 steps; 32 and 16 with
+        # a mask), so the chunk recurrence and padding both run. In
+        # float64 the outputs and every gradient (weights, alpha, initial
+        # states) agree to rounding; float32 is tested at T=70 below.
+        rng = np.random.RandomState(4)
+        x = rng.normal(size=(2, 100, 5))
+        mask = rng.rand(2, 100) > 0.3
+        mask[1, :40] = False
+        state = [rng.normal(size=(2, 4)), rng.normal(size=(2, 3))]
+        for learn_alpha, backwards, m in (
+            (False, False, mask),
+            (True, True, mask),
+            (True, False, None),
+        ):
+            kw = dict(
+                return_sequences=True,
+                return_state=True,
+                go_backwards=backwards,
+            )
+            fast, ref = _pair(kw, learn_alpha=learn_alpha, dtype="float64")
+            self._set_random(fast, ref, x)
+            got = _grads(fast, x, m, state)
+            want = _grads(ref, x, m, state)
+            self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
+
+    def test_stateful_long_halves_match_cell(self):
+        # 40 + 60 steps: one chunk, then a full and a partial one.
+        x = np.random.RandomState(5).normal(size=(2, 100, 5))
+        x = x.astype("float32")
+        whole = keras.layers.RNN(
+            SCRNCell(4, 3, alpha=0.7, learn_alpha=True), return_sequences=True
+        )
+        whole(x)
+        self._random_weights(whole)
+        halves = SCRN(
+            4,
+            3,
+            alpha=0.7,
+            learn_alpha=True,
+            return_sequences=True,
+            stateful=True,
+        )
+        halves(x[:, :40])
+        halves.set_weights(whole.get_weights())
+        halves.reset_state()
+        first = halves(x[:, :40])
+        second = halves(x[:, 40:])
+        self.assertAllClose(
+            np.concatenate([first, second], 1), whole(x), atol=1e-5
+        )
+
+    def test_float64_long_matches_numpy(self):
+        rng = np.random.RandomState(6)
+        x = rng.normal(size=(3, 100, 5))
+        mask = rng.rand(3, 100) > 0.4
+        for mode in ("current", "previous"):
+            layer = SCRN(
+                4,
+                3,
+                alpha=0.8,
+                context_mode=mode,
+                use_bias=True,
+                return_sequences=True,
+                dtype="float64",
+            )
+            layer(x)
+            self._random_weights(layer)
+            weights = layer.get_weights()
+            for m in (None, mask):
+                h, s = numpy_scrn(x, weights, 0.8, mode, mask=m)
+                want = np.concatenate([h, s], -1)
+                if m is not None:  # zeros before the first unmasked step
+                    seen = np.cumsum(m, 1) > 0
+                    want = np.where(seen[..., None], want, 0.0)
+                self.assertAllClose(
+                    layer(x, mask=m), want, atol=1e-10, rtol=1e-10
+                )
+
+    def test_context_sequence_matches_numpy(self):
+        rng = np.random.RandomState(7)
+        for steps in (1, 4, 5, 13):
+            bx = rng.normal(size=(3, steps, 2))
+            s0 = rng.normal(size=(3, 2))
+            mask = rng.rand(3, steps) > 0.3
+            mask[2] = False  # a row with no step at all
+            alphas = (0.9, 0.0, 1.0, np.float64(0.6), np.array([0.3, 0.95]))
+            for alpha in alphas:
+                for m in (None, mask):
+                    want = numpy_context(bx, s0, alpha, m)
+                    a = alpha
+                    if isinstance(alpha, np.ndarray):
+                        a = tf.constant(alpha)
+                    for chunk in (None, 4):
+                        got = scrn.context_sequence(bx, s0, a, m, chunk)
+                        self.assertAllClose(got, want, atol=1e-12)
+                    got = scrn.context_sequence(
+                        np.transpose(bx, (1, 0, 2)),
+                        s0,
+                        a,
+                        None if m is None else m.T,
+                        chunk_size=4,
+                        time_major=True,
+                    )
+                    self.assertAllClose(
+                        np.transpose(got, (1, 0, 2)), want, atol=1e-12
+                    )
+
+    def test_context_is_linear_in_length(self):
+        # A (T, T) decay matrix at T=50000 would take 10 GB (20 GB in
+        # float64); the chunked context takes memory like its output.
+        rng = np.random.RandomState(8)
+        steps = 50_000
+        bx = rng.normal(size=(1, steps, 2))
+        mask = rng.rand(1, steps) > 0.5
+        alpha = np.array([0.999, 0.9])
+
+        @tf.function
+        def context(bx, mask):
+            return scrn.context_sequence(
+                bx, tf.zeros((1, 2), "float64"), tf.constant(alpha), mask
+            )
+
+        got = np.asarray(context(bx, mask))
+        want = numpy_context(bx, np.zeros((1, 2)), alpha, mask)
+        self.assertAllClose(got, want, atol=1e-10)
+
+    def test_dynamic_length_and_xla_match_cell(self):
+        # Unknown T (padding to chunks and loop blocks at run time), and
+        # the chunk recurrence and hand-written backward pass under XLA.
+        rng = np.random.RandomState(9)
+        fast, ref = _pair(dict(return_sequences=True, return_state=True))
+        self._set_random(fast, ref, np.zeros((1, 2, 5), "float32"))
+        spec = [
+            tf.TensorSpec((None, None, 5)),
+            tf.TensorSpec((None, None), tf.bool),
+        ]
+
+        def compiled(layer, jit_compile):
+            @tf.function(jit_compile=jit_compile, input_signature=spec)
+            def run(x, mask):
+                return _grads(layer, x, mask)
+
+            return run
+
+        want_fn = compiled(ref, False)
+        for jit_compile, lengths in ((False, (3, 70)), (True, (70,))):
+            got_fn = compiled(fast, jit_compile)
+            for steps in lengths:
+                x = rng.normal(size=(2, steps, 5)).astype("float32")
+                mask = rng.rand(2, steps) > 0.2
+                got, got_grads = got_fn(x, mask)
+                want, want_grads = want_fn(x, mask)
+                self.assertAllClose(got, want, atol=1e-5, rtol=1e-5)
+                self.assertAllClose(got_grads, want_grads, atol=1e-5, rtol=1e-4)
+
+    def test_hand_written_backward_matches_autodiff(self):
+        # Sigmoid, tanh, relu and linear have a hand-written backward pass;
+        # other activations (softplus) use TensorFlow's automatic one.
+        # T=11 runs 6 steps per loop iteration: one padding step. float64:
+        # the two gradients agree to rounding.
+        rng = np.random.RandomState(10)
+        x = rng.normal(size=(3, 11, 5))
+        mask = rng.rand(3, 11) > 0.3
+        state = [rng.normal(size=(3, 4)), rng.normal(size=(3, 3))]
+        for activation in ("sigmoid", "tanh", "relu", "linear", "softplus"):
+            fast, ref = _pair(
+                dict(return_sequences=True, return_state=True),
+                activation=activation,
+                use_bias=True,
+                dtype="float64",
+            )
+            self._set_random(fast, ref, x)
+            got = _grads(fast, x, mask, state)
+            want = _grads(ref, x, mask, state)
+            self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
+
+    def test_other_backends_code_path(self):
+        # Without TensorFlow, the loops are keras.ops.scan: run that code
+        # on TensorFlow (eagerly) and compare with the TF loops.
+        rng = np.random.RandomState(11)
+        x = rng.normal(size=(2, 70, 5)).astype("float32")
+        mask = rng.rand(2, 70) > 0.3
+        for learn_alpha in (False, True):
+            layer = SCRN(4, 3, learn_alpha=learn_alpha, return_sequences=True)
+            layer(x)
+            self._random_weights(layer)
+            for m in (None, mask):
+                want = _grads(layer, x, m)
+                with mock.patch.object(
+                    keras.backend, "backend", return_value="jax"
+                ):
+                    got = _grads(layer, x, m)
+                self.assertAllClose(got, want, atol=1e-5, rtol=1e-5)
