@@ -185,6 +185,35 @@ TABLE = {
     ),
     "StyleLoss": (kdl.losses, dict(), dict(constant=POSITIVE_FLOAT), None),
     # kdl.models
+    "CacheLM": (
+        kdl.models,
+        lambda: dict(model=kdl.models.KneserNeyLM(10)),
+        dict(window=POSITIVE_INT, lam=UNIT_INTERVAL),
+        None,
+    ),
+    "FeedForwardLM": (
+        kdl.models,
+        dict(vocab_size=10),
+        dict(
+            vocab_size=POSITIVE_INT,
+            order=INT + (1,),
+            embedding_dim=POSITIVE_INT,
+            hidden_units=POSITIVE_INT,
+            direct=BOOL,
+        ),
+        None,
+    ),
+    "KneserNeyLM": (
+        kdl.models,
+        dict(vocab_size=10),
+        dict(
+            vocab_size=POSITIVE_INT,
+            order=POSITIVE_INT,
+            discount=("a", True, 0, 1.5, (0.5, 1.0), (0.5, 3.0, 1.0)),
+            unk_id=NON_NEGATIVE_INT + (10,),
+        ),
+        None,
+    ),
     "GLO": (
         kdl.models,
         lambda: dict(generator=_generator(), num_examples=10, latent_dim=3),
