@@ -221,21 +221,34 @@ def integer_tuple(name, value, length, min_value=1):
     return tuple(int(v) for v in value_tuple)
 
 
-def integer_list(name, value, min_value=1, allow_empty=False):
-    """A list or tuple of integers >= `min_value` (layer sizes...).
+def integer_list(
+    name,
+    value,
+    min_value=1,
+    allow_empty=False,
+    max_value=None,
+    increasing=False,
+):
+    """A list or tuple of integers in `[min_value, max_value]` (layer sizes,
+    cutoffs...); `increasing=True` also requires them strictly increasing.
 
     Returns:
         A list of Python ints.
     """
-    each = _range_text("integer", min_value, None).split(" ", 1)[1]
-    what = f"a {'' if allow_empty else 'non-empty '}list of {each}s"
+    each = _range_text("integer", min_value, max_value).split(" ", 1)[1]
+    each = each.replace("integer", "integers", 1)
+    order = "strictly increasing " if increasing else ""
+    what = f"a {'' if allow_empty else 'non-empty '}{order}list of {each}"
     if not isinstance(value, (tuple, list)):
         _fail(name, value, what)
     if not value and not allow_empty:
         _fail(name, value, what)
     if not all(
-        _is_int(v) and (min_value is None or v >= min_value) for v in value
+        _is_int(v) and _in_range(v, min_value, max_value, True, True)
+        for v in value
     ):
+        _fail(name, value, what)
+    if increasing and any(a >= b for a, b in zip(value, value[1:])):
         _fail(name, value, what)
     return [int(v) for v in value]
 

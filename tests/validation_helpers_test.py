@@ -171,3 +171,23 @@ class SequenceTest(TestCase):
             with self.subTest(value=value):
                 with self.assertRaisesRegex(ValueError, "`sizes`"):
                     v.integer_list("sizes", value)
+
+    def test_integer_list_bounds_and_order(self):
+        self.assertEqual(
+            v.integer_list("cutoffs", [1, 5, 9], max_value=9, increasing=True),
+            [1, 5, 9],
+        )
+        self.assertEqual(v.integer_list("sizes", [3, 3, 1]), [3, 3, 1])
+        for value in ([0, 5], [5, 10], [5, 5], [6, 2], [2, 2.5]):
+            with self.subTest(value=value):
+                with self.assertRaisesRegex(
+                    ValueError,
+                    r"`cutoffs` must be a non-empty strictly increasing list "
+                    r"of integers in \[1, 9\]. Received: cutoffs=",
+                ):
+                    v.integer_list(
+                        "cutoffs", value, max_value=9, increasing=True
+                    )
+        # The plural of every range reads right.
+        with self.assertRaisesRegex(ValueError, r"list of integers >= 2\."):
+            v.integer_list("sizes", [1], min_value=2)

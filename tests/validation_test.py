@@ -75,6 +75,17 @@ def _extractor():
 # function so that every case gets fresh ones.
 TABLE = {
     # kdl.layers
+    "AdaptiveSoftmax": (
+        kdl.layers,
+        dict(vocab_size=10, cutoffs=[3, 6]),
+        dict(
+            vocab_size=POSITIVE_INT + (1,),  # Leaves no tail.
+            cutoffs=(2.5, "a", [], [0], [3, 3], [6, 3], [3, 10], [3, 2.5]),
+            div_value=("a", True, 0.5),
+            head_bias=BOOL,
+        ),
+        None,
+    ),
     "BNLSTMCell": (
         kdl.layers,
         dict(units=4, max_steps=3),
@@ -260,6 +271,8 @@ TABLE = {
             alpha=UNIT_INTERVAL,
             embedding_dim=POSITIVE_INT,
             batch_size=POSITIVE_INT,
+            softmax=CHOICE,
+            div_value=("a", True, 0.5),
         ),
         None,
     ),

@@ -1,5 +1,6 @@
 """kdl.layers public API."""
 
+from kdl.layers.adaptive_softmax import AdaptiveSoftmax
 from kdl.layers.bahdanau_attention import BahdanauAttention
 from kdl.layers.batch_renormalization import BatchRenormalization
 from kdl.layers.bn_lstm_cell import BNLSTMCell
@@ -16,6 +17,7 @@ from kdl.layers.scrn_cell import SCRNCell
 from kdl.layers.stochastic_pooling2d import StochasticPooling2D
 
 __all__ = [
+    "AdaptiveSoftmax",
     "BNLSTMCell",
     "BahdanauAttention",
     "BatchRenormalization",

@@ -4,13 +4,16 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
+from kdl.layers.adaptive_softmax import AdaptiveSoftmax
 from kdl.layers.scrn import SCRN
 from kdl.models.reset_states_callback import ResetStatesCallback
 
 RNN_TYPES = ("srn", "lstm", "scrn")
+SOFTMAX_TYPES = ("full", "adaptive")
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -18,7 +21,8 @@ class RNNLanguageModel(keras.Model):
     """A word- or character-level recurrent language model.
 
     `ids -> Embedding -> RNN -> Dense(vocab_size)` logits (float32, also
-    under mixed precision). The RNN is one of:
+    under mixed precision), or with `softmax="adaptive"` an
+    `kdl.layers.AdaptiveSoftmax` output. The RNN is one of:
 
     - `"srn"`: Keras `SimpleRNN(units, activation="sigmoid")` (Elman);
     - `"lstm"`: Keras `LSTM(units)`;
@@ -31,6 +35,25 @@ class RNNLanguageModel(keras.Model):
     zeroed at the start of every epoch and of every evaluation. Train with
     `SparseCategoricalCrossentropy(from_logits=True)`; the perplexity is
     `exp(loss)` (see `perplexity`).
+
+    `softmax="adaptive"` (Grave et al. 2017) replaces the `Dense` softmax
+    by `kdl.layers.AdaptiveSoftmax(vocab_size, cutoffs, div_value,
+    head_bias=True)`; token ids must be sorted by decreasing frequency, as
+    `kdl.datasets.load_text` makes them. Then:
+
+    - `fit` trains on the adaptive loss `-log p(target)` computed without
+      the full softmax (its own `train_step`, TensorFlow's `GradientTape`);
+      the compiled `loss` and `metrics` are not used (the reported `loss`
+      is the mean token cross-entropy, as with the full softmax);
+    - the model's output (`model(ids)`, `predict`) is the exact float32
+      log-probabilities `(batch, T, vocab_size)`, a normalised distribution
+      (valid logits too: `softmax` of them gives the probabilities back);
+    - `evaluate` (hence `evaluate_perplexity`) and `generate` use these
+      exact log-probabilities.
+
+    XLA (`jit_compile=True`) pads the adaptive softmax's per-cluster
+    gathers to the batch and loses its speed-up; Keras's `"auto"` does not
+    use XLA on CPU.
 
     Args:
         vocab_size: positive int, the number of token ids.
@@ -45,23 +68,35 @@ class RNNLanguageModel(keras.Model):
             a `tf.distribute` strategy, the per-replica batch size (each
             replica carries the states of its own rows).
         unroll: unroll the RNN loop (static sequence length needed).
+        softmax: `"full"` (default, a `Dense(vocab_size)` softmax) or
+            `"adaptive"` (`kdl.layers.AdaptiveSoftmax`).
+        cutoffs: the adaptive softmax's cluster boundaries, e.g.
+            `[2000, 10000]` (required with `softmax="adaptive"`, refused
+            with `"full"`).
+        div_value: the adaptive softmax's projection divisor (default 4).
         **kwargs: `keras.Model` arguments (`name`, ...).
 
     Call arguments:
         inputs: int `(batch, T)` token ids.
 
     Returns:
-        float32 logits `(batch, T, vocab_size)`.
+        float32 logits `(batch, T, vocab_size)`; with `softmax="adaptive"`
+        the exact log-probabilities (normalised logits).
 
     Example:
 
     >>> lm = kdl.models.RNNLanguageModel(10000, "scrn", 100, 40)
     >>> lm.compile("adam", keras.losses.SparseCategoricalCrossentropy(True))
     >>> lm.generate([5, 17], length=20, temperature=0.8)
+    >>> fast = kdl.models.RNNLanguageModel(
+    ...     50000, "lstm", 512, softmax="adaptive", cutoffs=[2000, 10000])
+    >>> fast.compile("adam")
 
     Reference:
         Mikolov, Joulin, Chopra, Mathieu, Ranzato. Learning Longer Memory in
         Recurrent Neural Networks. arXiv:1412.7753, 2014.
+        Grave, Joulin, Cisse, Grangier, Jegou. Efficient softmax
+        approximation for GPUs. ICML 2017 (arXiv:1609.04309).
     """
 
     def __init__(
@@ -76,6 +111,9 @@ class RNNLanguageModel(keras.Model):
         stateful=False,
         batch_size=None,
         unroll=False,
+        softmax="full",
+        cutoffs=None,
+        div_value=4.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -125,26 +163,113 @@ class RNNLanguageModel(keras.Model):
                 learn_alpha=self.learn_alpha,
                 **common,
             )
-        self.head = keras.layers.Dense(self.vocab_size, name="softmax")
+        self.softmax = _validation.one_of("softmax", softmax, SOFTMAX_TYPES)
+        if self.softmax == "full":
+            if cutoffs is not None:
+                raise ValueError(
+                    "`cutoffs` is only for softmax='adaptive'. Received: "
+                    f"cutoffs={cutoffs}, softmax={softmax!r}"
+                )
+            self.cutoffs = None
+            self.div_value = _validation.number(
+                "div_value", div_value, min_value=1.0
+            )
+            self.head = keras.layers.Dense(self.vocab_size, name="softmax")
+        else:
+            if cutoffs is None:
+                raise ValueError(
+                    "softmax='adaptive' needs `cutoffs` (e.g. [2000, 10000])."
+                    f" Received: cutoffs={cutoffs}"
+                )
+            self.head = AdaptiveSoftmax(
+                self.vocab_size,
+                cutoffs,
+                div_value=div_value,
+                head_bias=True,
+                name="softmax",
+            )
+            self.cutoffs = list(self.head.cutoffs)
+            self.div_value = self.head.div_value
+            self.loss_tracker = keras.metrics.Mean(name="loss")
 
     def build(self, input_shape):
         batch = self.batch_size if self.stateful else input_shape[0]
         shape = (batch, input_shape[1])
-        self.embedding.build(shape)
-        self.rnn.build(shape + (self.embedding_dim,))
         out_dim = self.units + (
             self.context_units if self.rnn_type == "scrn" else 0
         )
-        self.head.build((batch, input_shape[1], out_dim))
+        # A sublayer may have been built by a first call already (the
+        # adaptive train_step calls them, not the model).
+        for layer, layer_shape in (
+            (self.embedding, shape),
+            (self.rnn, shape + (self.embedding_dim,)),
+            (self.head, shape + (out_dim,)),
+        ):
+            if not layer.built:
+                layer.build(layer_shape)
         self.built = True
 
-    def call(self, inputs, initial_state=None, return_state=False):
+    def _features(self, inputs, initial_state=None, training=None):
         x = self.embedding(inputs)
-        seq, *states = self.rnn(x, initial_state=initial_state)
+        seq, *states = self.rnn(
+            x, initial_state=initial_state, training=training
+        )
+        return seq, states
+
+    def call(self, inputs, initial_state=None, return_state=False):
+        seq, states = self._features(inputs, initial_state)
+        # Full: logits; adaptive: the exact log-probabilities.
         logits = ops.cast(self.head(seq), "float32")
         if return_state:
             return logits, states
         return logits
+
+    # ------------------------------------------------------------------
+    # softmax="adaptive": train on the adaptive loss, evaluate exactly.
+    @property
+    def metrics(self):
+        if self.softmax == "full":
+            return super().metrics
+        return [self.loss_tracker]
+
+    @staticmethod
+    def _mean(token_loss, sample_weight):
+        # As Keras's "sum_over_batch_size": sum(weight * loss) / count.
+        if sample_weight is not None:
+            weight = ops.cast(sample_weight, "float32")
+            while len(weight.shape) < len(token_loss.shape):
+                weight = ops.expand_dims(weight, -1)
+            token_loss = token_loss * weight
+        return ops.mean(token_loss)
+
+    def _track(self, loss, inputs):
+        self.loss_tracker.update_state(loss, sample_weight=ops.shape(inputs)[0])
+        return {"loss": self.loss_tracker.result()}
+
+    def train_step(self, data):
+        if self.softmax == "full":
+            return super().train_step(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            seq, _ = self._features(x, training=True)
+            loss = self._mean(self.head(seq, y), sample_weight)
+            if self.losses:
+                loss = loss + ops.cast(ops.sum(self.losses), "float32")
+            # The replicas' gradients are summed: each takes its share.
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        weights = self.trainable_weights
+        self.optimizer.apply(tape.gradient(scaled, weights), weights)
+        return self._track(loss, x)
+
+    def test_step(self, data):
+        if self.softmax == "full":
+            return super().test_step(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        log_probs = self(x, training=False)
+        target = ops.expand_dims(ops.cast(y, "int32"), -1)
+        token_loss = -ops.take_along_axis(log_probs, target, axis=-1)[..., 0]
+        return self._track(self._mean(token_loss, sample_weight), x)
 
     def reset_rnn_states(self):
         """Zeroes the carried RNN states (stateful models)."""
@@ -215,6 +340,9 @@ class RNNLanguageModel(keras.Model):
             "stateful": self.stateful,
             "batch_size": self.batch_size,
             "unroll": self.unroll,
+            "softmax": self.softmax,
+            "cutoffs": self.cutoffs,
+            "div_value": self.div_value,
             "name": self.name,
         }
 

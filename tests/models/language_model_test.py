@@ -1,7 +1,9 @@
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kdl.datasets import tbptt_dataset
+from kdl.layers import AdaptiveSoftmax
 from kdl.models import ResetStatesCallback
 from kdl.models import RNNLanguageModel
 from kdl.models import evaluate_perplexity
@@ -154,3 +156,187 @@ class RNNLanguageModelTest(TestCase):
             ds, epochs=2, verbose=0, callbacks=[ResetStatesCallback()]
         )
         self.assertLess(history.history["loss"][1], history.history["loss"][0])
+
+
+def _adaptive(vocab_size=12, cutoffs=(4, 8), **kwargs):
+    return RNNLanguageModel(
+        vocab_size,
+        kwargs.pop("rnn", "lstm"),
+        kwargs.pop("units", 8),
+        softmax="adaptive",
+        cutoffs=list(cutoffs),
+        **kwargs,
+    )
+
+
+class AdaptiveSoftmaxLanguageModelTest(TestCase):
+    def test_outputs_exact_log_probs(self):
+        x = np.random.RandomState(0).randint(0, 30, (2, 5)).astype("int32")
+        v, e, u = 30, 6, 8
+        model = _adaptive(30, (5, 15), units=u, embedding_dim=e)
+        out = np.asarray(model(x))
+        self.assertEqual(out.shape, (2, 5, v))
+        self.assertEqual(out.dtype, np.float32)
+        self.assertAllClose(np.exp(out).sum(-1), np.ones((2, 5)), atol=1e-5)
+        self.assertIsInstance(model.head, AdaptiveSoftmax)
+        # Embedding + LSTM + head (5 words + 2 clusters, biased) + tails
+        # (8 -> 2 -> 10 words, 8 -> 1 -> 15 words).
+        count = v * e + 4 * (e * u + u * u + u) + 8 * 7 + 7
+        count += 8 * 2 + 2 * 10 + 8 * 1 + 1 * 15
+        self.assertEqual(model.count_params(), count)
+        # The full-softmax default is unchanged.
+        self.assertIsInstance(
+            RNNLanguageModel(v, "lstm", u).head, keras.layers.Dense
+        )
+
+    def test_training_loss_is_the_exact_cross_entropy(self):
+        # With a zero learning rate the weights stay put, so fit's adaptive
+        # loss (no full softmax) must equal evaluate's loss (from the exact
+        # log-probabilities) and the NumPy token mean of -log p(target).
+        rng = np.random.RandomState(0)
+        x = rng.randint(0, 12, (8, 6)).astype("int32")
+        y = rng.randint(0, 12, (8, 6)).astype("int32")
+        model = _adaptive()
+        model.compile(keras.optimizers.SGD(0.0))
+        fit_loss = model.fit(x, y, batch_size=8, verbose=0).history["loss"][0]
+        eval_loss = model.evaluate(x, y, batch_size=8, verbose=0)
+        log_p = np.asarray(model(x), "float64")
+        want = -np.take_along_axis(log_p, y[..., None], -1).mean()
+        self.assertAlmostEqual(fit_loss, want, places=5)
+        self.assertAlmostEqual(eval_loss, want, places=5)
+        # Per-sequence sample weights, as Keras: sum(w * loss) / count.
+        w = np.linspace(0.0, 2.0, 8).astype("float32")
+        token = -np.take_along_axis(log_p, y[..., None], -1)[..., 0]
+        got = model.evaluate(x, y, sample_weight=w, batch_size=8, verbose=0)
+        self.assertAlmostEqual(got, (w[:, None] * token).mean(), places=5)
+
+    def test_train_step_never_builds_the_full_softmax(self):
+        v = 1000
+        model = _adaptive(v, (10, 100), units=8, embedding_dim=4)
+        model.compile(keras.optimizers.Adam(1e-3))
+        model.build((4, 5))
+        model.optimizer.build(model.trainable_variables)
+        step = tf.function(model.train_step)
+        graph = step.get_concrete_function(
+            (tf.TensorSpec((4, 5), "int32"), tf.TensorSpec((4, 5), "int32"))
+        ).graph
+        shapes = [
+            out.shape.as_list()
+            for op in graph.get_operations()
+            for out in op.outputs
+            if out.shape.rank
+        ]
+        self.assertTrue(shapes)
+        self.assertFalse([s for s in shapes if s[-1] == v])
+
+    def test_learns_and_evaluate_perplexity(self):
+        ids = np.tile(np.arange(7, dtype="int32"), 200)
+        ds = tbptt_dataset(ids, 4, 10)
+        model = _adaptive(
+            7, (2, 4), rnn="scrn", units=16, stateful=True, batch_size=4
+        )
+        model.compile(keras.optimizers.Adam(3e-2, clipnorm=1.0))
+        before = evaluate_perplexity(model, ds)
+        history = model.fit(
+            ds, epochs=3, verbose=0, callbacks=[ResetStatesCallback()]
+        )
+        after = evaluate_perplexity(model, ds)
+        self.assertGreater(before, 4.0)
+        self.assertLess(after, 1.5)
+        self.assertLess(history.history["loss"][-1], 0.5)
+        # The exact log-probabilities, token by token.
+        total, count = 0.0, 0
+        model.reset_rnn_states()
+        for xb, yb in ds:
+            log_p = np.asarray(model(xb), "float64")
+            total -= np.take_along_axis(
+                log_p, np.asarray(yb)[..., None], -1
+            ).sum()
+            count += yb.shape[0] * yb.shape[1]
+        self.assertAlmostEqual(after, np.exp(total / count), places=3)
+        # Greedy generation continues the cycle.
+        self.assertAllEqual(
+            model.generate([0, 1, 2], 5, 0)[3:], [3, 4, 5, 6, 0]
+        )
+
+    def test_generate(self):
+        model = _adaptive(rnn="scrn", stateful=True, batch_size=2)
+        model.build((2, 5))
+        a = model.generate([1, 2, 3], 10, temperature=0)
+        self.assertAllEqual(a, model.generate([1, 2, 3], 10, temperature=0))
+        twin = _adaptive(rnn="scrn")
+        twin.build((1, 5))
+        twin.set_weights(model.get_weights())
+        log_p = np.asarray(twin(a[None, :-1]))
+        self.assertAllEqual(np.argmax(log_p[0, 2:], -1), a[3:])
+        c = model.generate([1], 30, temperature=1.0, seed=0)
+        self.assertAllEqual(c, model.generate([1], 30, temperature=1.0, seed=0))
+        self.assertTrue(np.all((c >= 0) & (c < 12)))
+
+    def test_save_load(self):
+        x = np.random.RandomState(0).randint(0, 12, (2, 6)).astype("int32")
+        model = _adaptive(name="lm")
+        model.compile(keras.optimizers.Adam(1e-3))
+        ref = model(x)
+        path = self.get_temp_dir() + "/lm.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        self.assertIsInstance(loaded, RNNLanguageModel)
+        self.assertEqual(loaded.get_config(), model.get_config())
+        self.assertEqual(loaded.get_config()["cutoffs"], [4, 8])
+        self.assertAllClose(loaded(x), ref)
+
+    def test_mirrored_step_equals_single_device_step(self):
+        rng = np.random.RandomState(0)
+        x = rng.randint(0, 12, (4, 5)).astype("int32")
+        y = rng.randint(0, 12, (4, 5)).astype("int32")
+        single = _adaptive()
+        single.build((4, 5))
+        weights = single.get_weights()
+        single.compile(keras.optimizers.SGD(0.5))
+        single.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+        with two_replica_strategy().scope():
+            mirrored = _adaptive()
+            mirrored.build((4, 5))
+            mirrored.set_weights(weights)
+            mirrored.compile(keras.optimizers.SGD(0.5))
+        history = mirrored.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"][0]))
+        for a, b in zip(mirrored.get_weights(), single.get_weights()):
+            self.assertAllClose(a, b, atol=1e-5)
+        self.assertFalse(
+            all(
+                np.allclose(a, b) for a, b in zip(weights, single.get_weights())
+            )
+        )
+
+    def test_mixed_float16_fit(self):
+        # The custom train_step scales the loss for the LossScaleOptimizer.
+        keras.config.set_dtype_policy("mixed_float16")
+        x = np.random.RandomState(0).randint(0, 12, (320, 5)).astype("int32")
+        y = (x + 1) % 12
+        model = _adaptive()
+        model.compile(keras.optimizers.Adam(3e-2))
+        self.assertIsInstance(
+            model.optimizer, keras.optimizers.LossScaleOptimizer
+        )
+        before = model.evaluate(x, y, batch_size=320, verbose=0)
+        history = model.fit(x, y, batch_size=16, verbose=0)
+        after = model.evaluate(x, y, batch_size=320, verbose=0)
+        self.assertTrue(np.isfinite(history.history["loss"][0]))
+        self.assertLess(after, before - 0.5)
+        log_p = np.asarray(model(x[:4]))
+        self.assertEqual(log_p.dtype, np.float32)
+        self.assertAllClose(np.exp(log_p).sum(-1), np.ones((4, 5)), atol=1e-3)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "softmax"):
+            RNNLanguageModel(10, softmax="sampled")
+        with self.assertRaisesRegex(ValueError, "Received: cutoffs=None"):
+            RNNLanguageModel(10, softmax="adaptive")
+        with self.assertRaisesRegex(ValueError, "Received: cutoffs=\\[3\\]"):
+            RNNLanguageModel(10, cutoffs=[3])
+        with self.assertRaisesRegex(ValueError, "cutoffs"):
+            RNNLanguageModel(10, softmax="adaptive", cutoffs=[3, 10])
+        with self.assertRaisesRegex(ValueError, "div_value"):
+            RNNLanguageModel(10, softmax="adaptive", cutoffs=[3], div_value=0)
