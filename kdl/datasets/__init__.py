@@ -25,6 +25,7 @@ from kdl.datasets.sources import cache_dir
 from kdl.datasets.tbptt import tbptt_dataset
 from kdl.datasets.text_data import TextData
 from kdl.datasets.text_data import load_text
+from kdl.datasets.translation import reverse_source_ids
 from kdl.datasets.translation import teacher_forcing
 from kdl.datasets.translation import translation_dataset
 from kdl.datasets.translation_vectorizers import TranslationVectorizers
@@ -47,6 +48,7 @@ __all__ = [
     "ngram_dataset",
     "ngram_windows",
     "normalize_images",
+    "reverse_source_ids",
     "tbptt_dataset",
     "teacher_forcing",
     "translation_dataset",

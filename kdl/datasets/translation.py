@@ -24,6 +24,36 @@ def teacher_forcing(source_ids, target_ids, start_id=2, end_id=3):
     return (source_ids, target_in), target_out
 
 
+def reverse_source_ids(source_ids, pad_id=0):
+    """Reverses the tokens of each source, keeping the padding at the end.
+
+    Sutskever et al. (2014) feed the source sentence reversed ("c b a" for
+    "a b c") to a seq2seq model without attention: the first source words
+    then lie close to the first target words. Only the real tokens are
+    reversed: `[a, b, c, 0, 0]` -> `[c, b, a, 0, 0]`, so the padding mask
+    (`ids != pad_id`) is unchanged. Works on a 1-D unpadded sequence or a
+    2-D `(batch, length)` batch padded at the end with `pad_id`, eagerly or
+    inside `Dataset.map`.
+
+    Args:
+        source_ids: int tensor `(length,)` or `(batch, length)`.
+        pad_id: the padding id (trailing positions with it stay in place).
+
+    Returns:
+        The reversed ids, same shape and dtype.
+    """
+    ids = tf.convert_to_tensor(source_ids)
+    if ids.shape.rank not in (1, 2):
+        raise ValueError(
+            "`source_ids` must be 1-D or 2-D. "
+            f"Received: source_ids with shape {ids.shape}"
+        )
+    batch = ids if ids.shape.rank == 2 else ids[None]
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(batch, pad_id), tf.int64), 1)
+    out = tf.reverse_sequence(batch, lengths, seq_axis=1, batch_axis=0)
+    return out if ids.shape.rank == 2 else out[0]
+
+
 def translation_dataset(
     pairs,
     vectorizers,
@@ -34,6 +64,7 @@ def translation_dataset(
     bucket_boundaries=None,
     drop_remainder=False,
     with_weights=False,
+    reverse_source=False,
 ):
     """Teacher-forcing batches of a translation corpus, bucketed by length.
 
@@ -70,6 +101,8 @@ def translation_dataset(
             multiples of 8 up to `max_length`); [] disables bucketing.
         drop_remainder: drop partial batches.
         with_weights: add the padding mask as sample weights.
+        reverse_source: feed each source reversed, before padding
+            (`reverse_source_ids`; Sutskever et al. 2014).
 
     Returns:
         A `tf.data.Dataset` of the elements described above.
@@ -102,8 +135,9 @@ def translation_dataset(
     if shuffle:
         ds = ds.shuffle(len(keep), seed=seed, reshuffle_each_iteration=True)
     start_id, end_id = vectorizers.start_id, vectorizers.end_id
+    order = tf.reverse if reverse_source else lambda s, _: s
     ds = ds.map(
-        lambda s, t: teacher_forcing(s, t, start_id, end_id),
+        lambda s, t: teacher_forcing(order(s, [0]), t, start_id, end_id),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     if bucket_boundaries is None:

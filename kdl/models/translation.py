@@ -15,6 +15,7 @@ import numpy as np
 import sacrebleu
 
 from kdl import _validation
+from kdl.datasets.translation import reverse_source_ids
 from kdl.models.seq2seq import Seq2Seq
 from kdl.models.seq2seq_attention import Seq2SeqAttention
 
@@ -136,6 +137,7 @@ def translate(
     beam_width=1,
     length_penalty=0.6,
     batch_size=None,
+    reverse_source=False,
 ):
     """Translates `sources` in length-sorted batches; tokens in input order.
 
@@ -148,6 +150,8 @@ def translate(
         length_penalty: the GNMT alpha of beam search.
         batch_size: sentences per decode call (default 128, 64 for beams
             wider than 4).
+        reverse_source: feed the sources reversed (a model trained with
+            `translation_dataset(..., reverse_source=True)`).
 
     Returns:
         A list of space-joined target token strings (see `target_tokens`),
@@ -160,6 +164,8 @@ def translate(
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         src = vectorizers.encode_source([sources[i] for i in idx])
+        if reverse_source:
+            src = reverse_source_ids(src, vectorizers.pad_id)
         max_length = int(2 * src.shape[1] + 10)
         if beam_width == 1:
             tokens = model.greedy_decode(src, max_length=max_length)
@@ -236,6 +242,7 @@ def evaluate_translation(
     beam_widths=(4,),
     length_penalty=0.6,
     examples=3,
+    reverse_source=False,
 ):
     """Greedy and beam-search scores of `model` on test sentences.
 
@@ -248,6 +255,7 @@ def evaluate_translation(
         beam_widths: beam widths decoded besides greedy.
         length_penalty: the GNMT alpha of beam search.
         examples: (source, reference, output) triples kept per decoder.
+        reverse_source: feed the sources reversed (see `translate`).
 
     Returns:
         `{"greedy": scores, "beam4": scores, ...}`; each `scores` is
@@ -259,7 +267,14 @@ def evaluate_translation(
     out = {}
     for name, width in widths.items():
         start = time.perf_counter()
-        hyps = translate(model, vectorizers, sources, width, length_penalty)
+        hyps = translate(
+            model,
+            vectorizers,
+            sources,
+            width,
+            length_penalty,
+            reverse_source=reverse_source,
+        )
         seconds = time.perf_counter() - start
         triples = list(zip(sources, references, hyps))[:examples]
         out[name] = {

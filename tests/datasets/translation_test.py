@@ -24,6 +24,36 @@ class TeacherForcingTest(test_case.TestCase):
         self.assertAllEqual(tout2, tout)
 
 
+class ReverseSourceTest(test_case.TestCase):
+    def test_reverses_only_the_real_tokens(self):
+        ids = tf.constant([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0], [4, 5, 6, 7, 9]])
+        out = datasets.reverse_source_ids(ids)
+        self.assertAllEqual(
+            out, [[7, 6, 5, 0, 0], [9, 8, 0, 0, 0], [9, 7, 6, 5, 4]]
+        )
+        self.assertEqual(out.dtype, ids.dtype)
+        self.assertAllEqual(out != 0, ids != 0)  # the padding mask
+        self.assertAllEqual(datasets.reverse_source_ids(out), ids)
+        self.assertAllEqual(datasets.reverse_source_ids([3, 4, 5]), [5, 4, 3])
+        self.assertAllEqual(
+            datasets.reverse_source_ids([[3, 4, 9]], pad_id=9), [[4, 3, 9]]
+        )
+
+    def test_in_dataset_map_batched_and_unbatched(self):
+        ds = tf.data.Dataset.from_generator(
+            lambda: iter([[5, 6, 7], [8, 9]]),
+            output_signature=tf.TensorSpec([None], tf.int32),
+        )
+        one = ds.map(datasets.reverse_source_ids)
+        self.assertEqual([r.numpy().tolist() for r in one], [[7, 6, 5], [9, 8]])
+        batched = ds.padded_batch(2).map(datasets.reverse_source_ids)
+        self.assertAllEqual(next(iter(batched)), [[7, 6, 5], [9, 8, 0]])
+
+    def test_errors(self):
+        with self.assertRaisesRegex(ValueError, "source_ids"):
+            datasets.reverse_source_ids(tf.zeros((1, 2, 3), tf.int32))
+
+
 class TranslationDatasetTest(test_case.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -86,6 +116,21 @@ class TranslationDatasetTest(test_case.TestCase):
             )
         )
         self.assertEqual(a, b)
+
+    def test_reverse_source_keeps_padding_at_the_end(self):
+        plain, reversed_ = (
+            datasets.translation_dataset(
+                PAIRS, self.vec, batch_size=4, shuffle=False, reverse_source=r
+            )
+            for r in (False, True)
+        )
+        for ((a, tin_a), tout_a), ((b, tin_b), tout_b) in zip(plain, reversed_):
+            self.assertAllEqual(tin_a, tin_b)
+            self.assertAllEqual(tout_a, tout_b)
+            self.assertAllEqual(a != 0, b != 0)
+            for row_a, row_b in zip(a.numpy(), b.numpy()):
+                n = int((row_a != 0).sum())
+                self.assertAllEqual(row_b[:n], row_a[:n][::-1])
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "batch_size"):

@@ -138,6 +138,20 @@ class DecodeTest(TestCase):
         model = small()
         self.assertLen(translate(model, VEC, SOURCES, beam_width=2), 7)
 
+    def test_translate_reverse_source(self):
+        class First:
+            """Emits target `4 + first source id % 5`, then [end]."""
+
+            def greedy_decode(self, source_ids, max_length):
+                first = 4 + np.asarray(source_ids)[:, 0] % 5
+                return np.stack([first, np.full_like(first, VEC.end_id)], 1)
+
+        src = VEC.source(SOURCES).to_list()
+        for reverse, pick in ((False, 0), (True, -1)):
+            got = translate(First(), VEC, SOURCES, reverse_source=reverse)
+            want = [VEC.target_vocabulary[4 + r[pick] % 5] for r in src]
+            self.assertEqual(got, want)
+
     def test_evaluate_translation(self):
         model = small(attention=False)
         refs = reference_tokens(VEC, [t for _, t in pairs(7, seed=1)])
