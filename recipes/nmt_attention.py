@@ -3,9 +3,12 @@
 Reproduces Bahdanau, Cho, Bengio (ICLR 2015), "Neural Machine Translation
 by Jointly Learning to Align and Translate": a bidirectional-GRU encoder
 with an attention decoder (RNNsearch, `kdl.models.Seq2SeqAttention`) vs
-the same network without attention (RNNencdec, `kdl.models.Seq2Seq`).
-Paper, WMT'14 En->Fr test BLEU: RNNsearch-50 26.75 vs RNNencdec-50 17.82;
-RNNencdec falls with sentence length, RNNsearch holds up (their fig. 2).
+the same network without attention (RNNencdec, `kdl.models.Seq2Seq`),
+also fed the source reversed (Sutskever, Vinyals, Le 2014; padding stays
+at the end, `kdl.datasets.reverse_source_ids`). Paper, WMT'14 En->Fr test
+BLEU: RNNsearch-50 26.75 vs RNNencdec-50 17.82; RNNencdec falls with
+sentence length, RNNsearch holds up (their fig. 2); Sutskever et al.:
+reversing the source lifts a single LSTM from 25.9 to 30.6 BLEU.
 
 Data: King James (English) -> Reina-Valera 1909 (Spanish) verses, split
 by book; trained on verses of <= --max_length tokens, tested on verses of
@@ -45,10 +48,11 @@ SMOKE = {
     "max_pairs": 256,
     "beam_widths": [4],
 }
-MODELS = ("attention", "no_attention")
+MODELS = ("attention", "no_attention", "no_attention_reversed")
 LABELS = {"kjv_rv1909": "KJV -> Reina-Valera 1909", "dates": "dates en -> de"}
 PAPER = "WMT'14 En->Fr: RNNsearch-50 26.75, RNNencdec-50 17.82"
 FIG2 = "RNNencdec falls with length, RNNsearch holds up (fig. 2)"
+REVERSED = "Sutskever 2014, WMT'14 En->Fr LSTM: reversed 30.6 vs 25.9"
 HYPER = "units embedding_dim attention_units cell dropout learning_rate".split()
 IDS = ("source_vocab_size", "target_vocab_size", "start_id", "end_id")
 BINS = "Upper edges of the source-length bins of BLEU by length."
@@ -98,33 +102,39 @@ def load_data(cfg, datasets_override=None):
     vec = kdl.datasets.TranslationVectorizers.adapt(
         train, cfg.vocab_size, cfg.vocab_size
     )
-    train_ds, valid_ds = (
-        kdl.datasets.translation_dataset(
-            p, vec, cfg.batch_size, cfg.max_length, shuffle=s, seed=cfg.seed
+    fit = {}  # by source order: reversed or not
+    for reverse in (False, True):
+        train_ds, valid_ds = (
+            kdl.datasets.translation_dataset(
+                *(p, vec, cfg.batch_size, cfg.max_length),
+                **dict(shuffle=s, seed=cfg.seed, reverse_source=reverse),
+            )
+            for p, s in ((train, True), (valid, False))
         )
-        for p, s in ((train, True), (valid, False))
-    )
+        fit[reverse] = dict(x=train_ds, validation_data=valid_ds, verbose=2)
+        fit[reverse].update(shuffle=False)
     sources, references = kdl.models.evaluation_sentences(
         vec, test, cfg.eval_max_length, cfg.eval_examples, cfg.seed
     )
-    fit = dict(x=train_ds, validation_data=valid_ds, shuffle=False, verbose=2)
     ids = [getattr(vec, name) for name in IDS]
     sizes = [len(train), len(valid), len(sources)]
     return Data(vec, ids, fit, sources, references, sizes)
 
 
 def translation_arm(env, data, name):
-    """Trains RNNsearch ("attention") or RNNencdec; saves and scores it."""
-    cfg = env.settings
+    """Trains RNNsearch or RNNencdec (source reversed: "*_reversed")."""
+    cfg, reverse = env.settings, name.endswith("_reversed")
     with env.strategy.scope():
         model = kdl.models.build_translation_model(
             *data.ids,
             attention=name == "attention",
+            name=name,
             max_output_length=2 * cfg.eval_max_length + 10,
             **{k: cfg[k] for k in HYPER},
         )
     start, path = time.time(), env.path(f"train_{name}")
-    history, timer = training.fit(model, path, **data.fit, epochs=cfg.epochs)
+    fit = dict(data.fit[reverse], epochs=cfg.epochs)
+    history, timer = training.fit(model, path, **fit)
     train_seconds = time.time() - start
     model.save(env.path(f"{name}.keras"))
     decoding = {k: cfg[k] for k in ("beam_widths", "length_penalty")}
@@ -134,6 +144,7 @@ def translation_arm(env, data, name):
         data.sources,
         data.references,
         bins=cfg.length_bins,
+        reverse_source=reverse,
         **decoding,
     )
     heatmaps = []
@@ -151,34 +162,37 @@ def translation_arm(env, data, name):
     }
 
 
-def holds(values):
-    """Attention > no attention in all / some / none of the comparisons."""
-    pairs = zip(*values) if len(values) == 2 else []
+def holds(values, better, worse):
+    """values[better] > values[w] (w in `worse`): all / some / none hold."""
+    ran = [w for w in worse if better in values and w in values]
+    pairs = [p for w in ran for p in zip(values[better], values[w])]
     return training.claims_hold(a > b for a, b in pairs if None not in (a, b))
 
 
 def readme_rows(cfg, arms):
-    """README rows: BLEU, BLEU by source length, exact match."""
-    names = [m for m in MODELS if m in arms]
-    shown = " vs ".join(names).replace("_", " ")
-    tests = [arms[m]["test"] for m in names]
+    """README rows: BLEU, BLEU by source length, exact match (attention vs
+    the rest); BLEU with the source reversed vs not (no attention)."""
+    items = [(m, arms[m]["test"]) for m in MODELS if m in arms]
     beam = f"beam{cfg.beam_widths[0]}"
-    bleu = [[t[beam]["bleu"], t["greedy"]["bleu"]] for t in tests]
-    by_length = [kdl.models.bleu_by_length(t, beam) for t in tests]
-    exact = [[100 * t["greedy"]["exact_match"]] for t in tests]
-    bins = f"bins up to {', '.join(map(str, cfg.length_bins))} tokens"
+    bleu = {m: [t[beam]["bleu"], t["greedy"]["bleu"]] for m, t in items}
+    by_length = {m: kdl.models.bleu_by_length(t, beam) for m, t in items}
+    exact = {m: [100 * t["greedy"]["exact_match"]] for m, t in items}
+    bins = f"{beam}, bins up to {', '.join(map(str, cfg.length_bins))} tokens"
     rows = []
-    for what, paper, per_model, spec in (
-        (f"test BLEU, {beam}, greedy", PAPER, bleu, ".2f"),
-        (f"BLEU by source length, {beam}, {bins}", FIG2, by_length, ".1f"),
-        ("exact match %, greedy", "-", exact, ".1f"),
+    for what, paper, per_model, spec, names in (
+        (f"test BLEU, {beam}, greedy", PAPER, bleu, ".2f", MODELS),
+        (f"BLEU by source length, {bins}", FIG2, by_length, ".1f", MODELS),
+        ("exact match %, greedy", "-", exact, ".1f", MODELS),
+        (f"test BLEU, {beam}, greedy", REVERSED, bleu, ".2f", MODELS[:0:-1]),
     ):
-        ours = (", ".join(_fmt(v, spec) for v in vs) for vs in per_model)
+        shown = [m for m in names if m in per_model]
+        ours = (", ".join(_fmt(v, spec) for v in per_model[m]) for m in shown)
         row = {
-            "what": f"{LABELS[cfg.dataset]}, {what}: {shown}",
+            "what": f"{LABELS[cfg.dataset]}, {what}: "
+            + " vs ".join(shown).replace("_", " "),
             "ours": " vs ".join(ours),
             "paper": paper,
-            "holds": holds(per_model),
+            "holds": holds(per_model, names[0], names[1:]),
         }
         rows.append(row)
     return rows
@@ -199,7 +213,9 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             defaults={k: cfg[k] for k in HYPER},
             max_output_length=2 * cfg.eval_max_length + 10,
         )
-        return training.tune(hypermodel, env, epochs=cfg.epochs, **data.fit)
+        return training.tune(
+            hypermodel, env, epochs=cfg.epochs, **data.fit[False]
+        )
     fingerprint = {"data": data.sizes} if datasets_override else {}
     arms = {}
     for m in cfg.models:  # --models only picks arms: the others are reused

@@ -65,7 +65,7 @@ def test_defaults_are_the_hypermodel_defaults(tmp_path):
 
 def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     results = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
-    assert set(results["models"]) == {"attention", "no_attention"}
+    assert set(results["models"]) == set(nmt.MODELS)
     assert results["train_pairs"] == 128 and results["smoke"]
     for model in results["models"].values():
         assert model["seconds_per_epoch"] > 0
@@ -77,12 +77,20 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
             assert list(bins) == ["1-4", "5-6", "7-8", "9-20"]
     assert len(results["models"]["attention"]["heatmaps"]) == 2
     rows = results["readme_rows"]
-    assert len(rows) == 3
+    assert len(rows) == 4
     for row in rows:
         assert set(row) == {"what", "ours", "paper", "holds"}
         assert row["holds"] in {"yes", "no", "partly", "n/a"}
         assert " vs " in row["ours"]
-    assert "attention vs no attention" in rows[0]["what"]
+    assert (
+        "attention vs no attention vs no attention reversed"
+        in (rows[0]["what"])
+    )
+    assert rows[3]["what"].endswith("no attention reversed vs no attention")
+    assert "Sutskever" in rows[3]["paper"]
+    reversed_ = results["models"]["no_attention_reversed"]["test"]["greedy"]
+    assert reversed_["examples"][0]["source"]  # the source text, not reversed
+    assert (tmp_path / "no_attention_reversed.keras").exists()
     for name in (
         "alignment_1.png",
         "bleu_by_length.png",
@@ -103,7 +111,7 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     again = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
     assert time.perf_counter() - start < 10
     assert again["models"] == results["models"]
-    assert capsys.readouterr().out.count("Reusing the finished run") == 2
+    assert capsys.readouterr().out.count("Reusing the finished run") == 3
 
     subset = nmt.run(
         _flags(tmp_path, models=["no_attention"]), datasets_override=tiny_data()
@@ -118,7 +126,7 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     assert set(one["models"]) == {"no_attention"}
     old, new = (r["models"]["no_attention"] for r in (results, one))
     assert new["train_seconds"] != old["train_seconds"]
-    assert [r["holds"] for r in one["readme_rows"]] == ["n/a"] * 3
+    assert [r["holds"] for r in one["readme_rows"]] == ["n/a"] * 4
 
 
 @pytest.mark.slow  # two trials, ~30 s
