@@ -19,6 +19,7 @@ from kdl.datasets.ngram_windows import ngram_dataset
 from kdl.datasets.ngram_windows import ngram_windows
 from kdl.datasets.pair_data import PairData
 from kdl.datasets.pair_data import load_pairs
+from kdl.datasets.pixel_sequences import pixel_sequences
 from kdl.datasets.sources import CorruptDataError
 from kdl.datasets.sources import DatasetNotFoundError
 from kdl.datasets.sources import cache_dir
@@ -48,6 +49,7 @@ __all__ = [
     "ngram_dataset",
     "ngram_windows",
     "normalize_images",
+    "pixel_sequences",
     "reverse_source_ids",
     "tbptt_dataset",
     "teacher_forcing",

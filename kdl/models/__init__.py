@@ -51,6 +51,8 @@ from kdl.models.seq2seq import Seq2Seq
 from kdl.models.seq2seq_attention import Seq2SeqAttention
 from kdl.models.sequence_classifier import SEQUENCE_CELLS
 from kdl.models.sequence_classifier import build_sequence_classifier
+from kdl.models.step_curve import steps_to_reach
+from kdl.models.step_curve import train_step_curve
 from kdl.models.style_transfer import StyleTransfer
 from kdl.models.style_transfer import build_random_vgg
 from kdl.models.style_transfer import build_style_extractor
@@ -146,7 +148,9 @@ __all__ = [
     "small_convnet",
     "source_lengths",
     "target_tokens",
+    "steps_to_reach",
     "train_classifier",
+    "train_step_curve",
     "transfer_model",
     "translate",
     "translation_alignment",
