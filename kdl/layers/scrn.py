@@ -122,6 +122,15 @@ def context_sequence(
     return ops.reshape(s, (-1, batch, units))[:steps]
 
 
+def _check_rank(shape):
+    """SCRN reads `(batch, T, features)`: any other rank is a ValueError."""
+    if len(shape) != 3:
+        raise ValueError(
+            "`inputs` to SCRN must have rank 3 (batch, timesteps, "
+            f"features). Received: inputs with shape {tuple(shape)}"
+        )
+
+
 def _chunk_context(u, alpha, m):
     """Context states inside each chunk from a zero start (time-major).
 
@@ -444,7 +453,8 @@ class SCRN(keras.layers.RNN):
         **kwargs: base layer arguments.
 
     Call arguments:
-        sequences: `(batch, T, features)` tensor.
+        sequences: `(batch, T, features)` tensor (any other rank is a
+            `ValueError`).
         initial_state: optional list `[h_0, s_0]`.
         mask: optional `(batch, T)` boolean mask.
         training: unused (no dropout).
@@ -534,6 +544,16 @@ class SCRN(keras.layers.RNN):
             return getattr(self.__dict__["cell"], name)
         raise AttributeError(
             f"'{type(self).__name__}' object has no attribute '{name}'"
+        )
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _check_rank(sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        _check_rank(sequences.shape)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
         )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):

@@ -359,10 +359,30 @@ class SCRNTest(TestCase):
         ):
             with self.assertRaisesRegex(ValueError, pattern):
                 SCRN(**kwargs)
+        # Non-integer counts name the argument (not a bare `int()` error).
+        for bad in ("a", 2.5, True):
+            with self.assertRaisesRegex(ValueError, "context_units="):
+                SCRN(4, bad)
+            with self.assertRaisesRegex(ValueError, "units="):
+                SCRN(bad, 3)
         with self.assertRaisesRegex(ValueError, "batch size"):
             layer = SCRN(4, 3, stateful=True)
             inputs = keras.Input((6, 5))
             layer(inputs)
+
+    def test_input_rank_is_checked(self):
+        # Before: a TF InvalidArgumentError from a strided slice.
+        layer = SCRN(4, 3)
+        for shape in ((2, 5), (2, 3, 4, 5)):
+            with self.assertRaisesRegex(
+                ValueError, r"`inputs`.*rank 3.*Received: inputs with shape"
+            ):
+                layer(np.zeros(shape, "float32"))
+        self.assertEqual(tuple(layer(self.x).shape), (4, 7))
+        with self.assertRaisesRegex(ValueError, r"\(4, 5\)"):
+            layer(np.zeros((4, 5), "float32"))  # built layer: checked too
+        with self.assertRaisesRegex(ValueError, "rank 3"):
+            SCRN(4, 3)(keras.Input((5,)))
 
     def _set_random(self, fast, ref, x):
         fast(x)
