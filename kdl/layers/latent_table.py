@@ -14,6 +14,16 @@ from kdl.constraints.unit_sphere_rows import UnitSphereRows
 PROJECTIONS = {"ball": UnitBallRows, "sphere": UnitSphereRows, None: None}
 
 
+def _check_dtype(indices):
+    """Integer dtypes only: a float index (1.5 -> row 1) is never truncated."""
+    dtype = keras.backend.standardize_dtype(indices.dtype)
+    if "int" not in dtype:
+        raise ValueError(
+            "LatentTable `indices` (its inputs) must have an integer dtype. "
+            f"Received: indices.dtype={dtype}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="kdl")
 class LatentTable(keras.layers.Layer):
     """One learnable code per training example, looked up by example index.
@@ -58,7 +68,9 @@ class LatentTable(keras.layers.Layer):
         **kwargs: base `Layer` arguments (name, dtype, trainable, ...).
 
     Call arguments:
-        inputs: integer example indices of any shape; every index must be in
+        inputs: integer example indices of any shape (an integer dtype: a
+            float or string dtype is a `ValueError`, never truncated, so
+            `keras.Input` needs `dtype="int32"`); every index must be in
             `[0, num_examples)`, else an error is raised (eagerly a
             `ValueError`, in a graph an `InvalidArgumentError` from a
             `tf.debugging` assertion: there is no `keras.ops` assertion).
@@ -174,15 +186,12 @@ class LatentTable(keras.layers.Layer):
             return tf.identity(indices)
 
     def call(self, inputs):
-        dtype = keras.backend.standardize_dtype(inputs.dtype)
-        if "int" not in dtype:
-            if "float" in dtype:
-                inputs = ops.cast(inputs, "int32")
-            else:
-                raise ValueError(
-                    "LatentTable expects integer example indices. "
-                    f"Received: inputs.dtype={dtype}"
-                )
+        _check_dtype(inputs)
+        if keras.backend.standardize_dtype(inputs.dtype) not in (
+            "int32",
+            "int64",
+        ):  # int8/16, uint*: exact in int64, which every gather takes
+            inputs = ops.cast(inputs, "int64")
         indices = self._check_indices(inputs)
         if keras.backend.backend() == "tensorflow":
             # `ops.take` reads the whole table first (an O(rows) tensor that
@@ -192,6 +201,12 @@ class LatentTable(keras.layers.Layer):
         else:
             rows = ops.take(self.embeddings, indices, axis=0)
         return ops.cast(rows, self.compute_dtype)
+
+    def compute_output_spec(self, inputs):
+        _check_dtype(inputs)  # a float `keras.Input` fails when it is wired
+        return keras.KerasTensor(
+            self.compute_output_shape(inputs.shape), self.compute_dtype
+        )
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.latent_dim,)

@@ -175,6 +175,12 @@ class GLO(keras.Model):
         self.built = True
 
     def call(self, inputs, training=None):
+        if "int" not in keras.backend.standardize_dtype(inputs.dtype):
+            # Keras's distributed `fit` builds the model once on the
+            # replicas' mean of the first batch, a float copy of the
+            # indices. Real batches are checked in `_unpack` (LatentTable
+            # itself refuses float indices).
+            inputs = ops.cast(inputs, "int32")
         return self.generator(self.latent_table(inputs), training=training)
 
     def compute_output_shape(self, input_shape):
@@ -298,6 +304,12 @@ class GLO(keras.Model):
             raise ValueError(
                 "GLO trains on (index, image) pairs: fit(indices, images) or "
                 "a dataset of (index, image). Received no images (y=None)."
+            )
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        if "int" not in dtype:
+            raise ValueError(
+                "GLO trains on integer example indices. "
+                f"Received: indices.dtype={dtype}"
             )
         return x, y, sample_weight
 

@@ -186,3 +186,19 @@ class LatentTableTest(TestCase):
             cls(4, 4, projection="cube")
         with self.assertRaisesRegex(ValueError, "integer"):
             cls(4, 2)(np.array(["a"]))
+
+    def test_float_indices_are_an_error_not_a_truncation(self):
+        # Before: 1.5 was cast to 1 and row 1 returned.
+        table = kdl.layers.LatentTable(4, 2)
+        for dtype in ("float32", "float64", "float16"):
+            # (Keras casts float inputs to the compute dtype first.)
+            with self.assertRaisesRegex(
+                ValueError, "`indices`.*Received: indices.dtype=float"
+            ):
+                table(np.array([1.5, 2.0], dtype))
+        with self.assertRaisesRegex(ValueError, "indices.dtype=float32"):
+            kdl.layers.LatentTable(4, 2)(keras.Input(shape=()))
+        for dtype in ("int32", "int64", "uint8"):
+            self.assertEqual(
+                tuple(table(np.array([1, 3], dtype)).shape), (2, 2)
+            )

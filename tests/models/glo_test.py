@@ -260,3 +260,5 @@ class GLOTest(TestCase):
             model.sample(0)
         with self.assertRaisesRegex(ValueError, "images"):
             model.fit(np.arange(4), verbose=0)
+        with self.assertRaisesRegex(ValueError, "indices.dtype=float"):
+            model.fit(np.array([0.0, 1.5]), images(2), verbose=0)
