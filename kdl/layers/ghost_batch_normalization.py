@@ -21,9 +21,13 @@ class GhostBatchNormalization(BatchNormBase):
     Python loop over ghost batches.
 
     A batch whose size is not a multiple of `virtual_batch_size` is
-    handled: its last ghost batch holds the remaining `batch % v` examples
-    and is normalized with their statistics (a last ghost batch of one
-    example gives `beta`, as batch norm does on a batch of one).
+    accepted, not an error (the last batch of an epoch rarely is one): its
+    last ghost batch holds the remaining `batch % v` examples and is
+    normalized with their own statistics, e.g. `virtual_batch_size=3` on a
+    batch of 8 gives ghost batches of 3, 3 and 2 examples, and a batch
+    smaller than `virtual_batch_size` is one ghost batch. A last ghost batch
+    of one example gives `beta`, as batch norm does on a batch of one. Its
+    examples weigh in the moving statistics by their count.
 
     The moving statistics are updated once per call from the ghost
     batches, like Hoffer et al.'s running averages of the ghost statistics:

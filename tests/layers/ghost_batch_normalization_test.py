@@ -121,6 +121,25 @@ class GhostBatchNormalizationTest(TestCase):
         )
         self.assertAllClose(fn_xla(x), want, atol=1e-5)
 
+    def test_partial_last_ghost_batch_is_normalized_on_its_own(self):
+        # The decision (see the docstring): virtual_batch_size=3 on a batch
+        # of 8 is accepted, as ghost batches of 3, 3 and 2 examples.
+        rng = np.random.RandomState(4)
+        x = rng.normal(size=(8, 5)).astype("float32")
+        x[6:] = x[6:] * 4 - 7  # the last ghost batch: its own statistics
+        layer = GhostBatchNormalization(virtual_batch_size=3, momentum=0.0)
+        want, mean, var = numpy_ghost(x, 3)
+        got = np.asarray(layer(x, training=True))
+        self.assertAllClose(got, want, atol=1e-4)
+        self.assertAllClose(got[6:], numpy_ghost(x[6:], 2)[0], atol=1e-4)
+        self.assertAllClose(layer.moving_mean, mean, atol=1e-5)
+        self.assertAllClose(layer.moving_variance, var, atol=1e-4)
+        # Smaller than one ghost batch: the whole batch; one example: beta.
+        self.assertAllClose(
+            layer(x[:2], training=True), numpy_ghost(x[:2], 2)[0], atol=1e-4
+        )
+        self.assertAllClose(layer(x[:1], training=True), np.zeros((1, 5)))
+
     def test_errors(self):
         for bad in (0, -2, 2.5, "4", None, True):
             with self.assertRaisesRegex(ValueError, "virtual_batch_size"):
