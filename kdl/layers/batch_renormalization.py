@@ -162,7 +162,7 @@ class BatchRenormalization(BatchNormBase):
 
         mean, variance = self._moments(x, self._mask_weights(x, mask))
         stddev = ops.sqrt(variance + self.epsilon)
-        rmax, dmax = self.clipping()
+        rmax, dmax = (ops.cast(v, x.dtype) for v in self.clipping())
         sigma = ops.maximum(moving_stddev, ops.sqrt(self.epsilon))
         r = ops.stop_gradient(ops.clip(stddev / sigma, 1.0 / rmax, rmax))
         d = ops.stop_gradient(

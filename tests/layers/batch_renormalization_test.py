@@ -166,3 +166,13 @@ class BatchRenormalizationTest(TestCase):
             BatchRenormalization(warmup_steps=10, dmax_steps=5)
         with self.assertRaisesRegex(ValueError, "dmax_steps"):
             BatchRenormalization(dmax_steps=2.5)
+
+    def test_float64_training_call(self):
+        # Found by tests/fuzz: the float32 rmax/dmax met float64 statistics.
+        x = np.random.RandomState(5).normal(size=(6, 3))
+        layer = BatchRenormalization(
+            rmax=RMAX, dmax=DMAX, momentum=0.0, dtype="float64", **NO_RAMP
+        )
+        out = layer(x, training=True)
+        self.assertEqual(out.dtype, "float64")
+        self.assertAllClose(out, reference(x)[0], atol=1e-6)
