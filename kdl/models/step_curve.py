@@ -103,6 +103,7 @@ def train_step_curve(
         epochs=rounds,
         steps_per_epoch=eval_every,
         validation_data=valid_ds,
+        shuffle=False,  # train_ds is shuffled
         verbose=verbose,
     )
     loss, accuracy = model.evaluate(test_ds, verbose=0)
