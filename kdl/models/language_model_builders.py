@@ -21,6 +21,9 @@ def build_language_model(
     jit_compile="auto",
     seq_len=None,
     name=None,
+    softmax="full",
+    cutoffs=None,
+    div_value=4.0,
 ):
     """A compiled, stateful `RNNLanguageModel` for `tbptt_dataset` batches.
 
@@ -45,6 +48,9 @@ def build_language_model(
         seq_len: when given, the model is built for `(batch, seq_len)` (so
             `count_params()` works before `fit`); else it builds in `fit`.
         name: the model's name.
+        softmax, cutoffs, div_value: the `RNNLanguageModel` softmax
+            (`"full"` or `"adaptive"`, whose `fit` trains on the adaptive
+            loss; run it without XLA, see `RNNLanguageModel`).
 
     Returns:
         The compiled `RNNLanguageModel`.
@@ -73,6 +79,9 @@ def build_language_model(
         embedding_dim=embedding_dim,
         stateful=True,
         batch_size=rows,
+        softmax=softmax,
+        cutoffs=cutoffs,
+        div_value=div_value,
         name=name,
     )
     config = {"learning_rate": learning_rate, "clipnorm": clipnorm or None}

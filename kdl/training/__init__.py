@@ -37,6 +37,7 @@ from kdl.training.distribute import get_strategy
 from kdl.training.fitting import fit
 from kdl.training.flags import define_common_flags
 from kdl.training.flags import define_list
+from kdl.training.learning_rate_halving import LearningRateHalving
 from kdl.training.precision import PRECISIONS
 from kdl.training.precision import set_precision
 from kdl.training.provenance import Clock
@@ -65,6 +66,7 @@ __all__ = [
     "BatchLossRecorder",
     "Clock",
     "EpochTimer",
+    "LearningRateHalving",
     "PRECISIONS",
     "RecipeSetup",
     "STRATEGIES",

@@ -134,6 +134,17 @@ def _save(fig, path):
     return path
 
 
+def _padded(ys):
+    """A curve, or per-seed curves of unequal length padded with NaN."""
+    if len(ys) and all(np.ndim(y) == 1 for y in ys):
+        longest = max(len(y) for y in ys)
+        out = np.full((len(ys), longest), np.nan)
+        for row, y in zip(out, ys):
+            row[: len(y)] = y
+        return out
+    return np.asarray(ys, dtype="float64")
+
+
 def plot_curves(
     curves, path, xlabel="epoch", ylabel="", title="", logy=False, x=None
 ):
@@ -143,7 +154,9 @@ def plot_curves(
     with one sequence per label. A curve given as a dict `{x: y}` (keys
     numbers or their text, e.g. epochs read back from JSON) is drawn at its
     keys, in increasing order. Curves given as a list of sequences (one
-    per seed) are drawn as their mean with a band from min to max. Returns
+    per seed, of equal or unequal lengths, e.g. runs stopped early) are
+    drawn as the mean of the seeds still running, with a band from min to
+    max. Returns
     `path`; the file is written atomically.
     """
     plt = pyplot()
@@ -154,7 +167,7 @@ def plot_curves(
             xs = np.asarray([k for k, _ in points])
             ys = np.asarray([v for _, v in points], dtype="float64")
         else:
-            ys = np.asarray(ys, dtype="float64")
+            ys = _padded(ys)
             if isinstance(x, dict):
                 xs = np.asarray(x[label])
             elif x is not None:
@@ -162,9 +175,15 @@ def plot_curves(
             else:
                 xs = np.arange(1, ys.shape[-1] + 1)
         if ys.ndim == 2:
-            (line,) = ax.plot(xs, ys.mean(0), label=f"{label} (n={len(ys)})")
+            (line,) = ax.plot(
+                xs, np.nanmean(ys, 0), label=f"{label} (n={len(ys)})"
+            )
             ax.fill_between(
-                xs, ys.min(0), ys.max(0), alpha=0.2, color=line.get_color()
+                xs,
+                np.nanmin(ys, 0),
+                np.nanmax(ys, 0),
+                alpha=0.2,
+                color=line.get_color(),
             )
         else:
             ax.plot(xs, ys, marker="o" if len(ys) < 30 else None, label=label)

@@ -38,32 +38,44 @@ def _flags(tmp_path, **overrides):
     )
 
 
-def test_smoke_run_writes_results_and_reuses_finished_arms(tmp_path, capsys):
+def test_smoke_run_writes_both_tables_and_reuses_finished_arms(
+    tmp_path, capsys
+):
     flags_obj = _flags(tmp_path, smoke=True)
     start = time.perf_counter()
     results = scrn_lm.run(flags_obj, datasets_override=_synthetic())
     first_seconds = time.perf_counter() - start
     rows = {r["model"]: r for r in results["rows"]}
-    assert list(rows) == ["SRN", "LSTM", "SCRN"]
+    assert list(rows) == ["KN5", "KN5 + cache", "FFNN5", "SRN", "LSTM", "SCRN"]
     assert rows["SCRN"]["hidden"] == "8+4" and rows["SRN"]["hidden"] == "8"
-    for row in rows.values():
-        assert len(row["valid_perplexity_per_epoch"]) == 1
-        assert 1.0 < row["test_perplexity"] < 40.0
-        assert row["train_tokens_seen"] == 6 * 4 * 8  # 193 tokens, 4 x 8
-        assert row["sample"].count(" ") == 5 + 4  # prime 5 + 5 sampled
-    (readme,) = results["readme_rows"]
-    assert set(readme) == {"what", "ours", "paper", "holds"}
-    assert readme["what"].endswith("SRN(8) / LSTM(8) / SCRN(8+4)")
-    assert readme["ours"].startswith(f"{rows['SRN']['test_perplexity']:.1f}")
-    assert readme["paper"] == "129 / 115 / 115 (PTB, full training)"
-    test = {m: r["test_perplexity"] for m, r in rows.items()}
-    below = (test["LSTM"] < test["SRN"]) + (test["SCRN"] < test["SRN"])
-    assert readme["holds"] == ["no", "partly", "yes"][below]
-    assert "| SCRN | 8+4 |" in (tmp_path / "table.md").read_text()
+    # Deterministic counting rows have one run, trained rows one per seed.
+    assert [len(rows[m]["runs"]) for m in rows] == [1, 1, 2, 2, 2, 2]
+    for name in ("FFNN5", "SRN", "LSTM", "SCRN"):
+        row = rows[name]
+        tests = [r["test_perplexity"] for r in row["runs"]]
+        assert row["test_perplexity"] == pytest.approx(np.mean(tests))
+        assert row["test_perplexity_sd"] == pytest.approx(np.std(tests, ddof=1))
+        assert row["seeds"] == 2 and "±" in row["test"]
+        for run in row["runs"]:
+            assert 1 <= run["epochs"] <= 2
+            assert 1.0 < run["test_perplexity"] < 40.0
+    # The synthetic stream is a noisy 5-cycle: every model learns it.
+    assert rows["KN5"]["test_perplexity"] < 5.0
+    assert rows["SRN"]["sample"].count(" ") == 5 + 4  # prime 5 + 5 sampled
+    practice, scrn = results["readme_rows"]
+    assert practice["what"].endswith("KN5 / FFNN5 / SRN")
+    assert scrn["what"].endswith("KN5 / KN5 + cache / SRN / LSTM / SCRN")
+    assert "2 seeds" in scrn["what"]
+    assert scrn["paper"] == "141 / 125 / 129 / 115 / 115 (PTB)"
+    assert practice["ours"].split(" / ")[2] == (
+        f"{rows['SRN']['test_perplexity']:.1f}"
+    )
+    table = (tmp_path / "table.md").read_text()
+    assert "| SCRN | 8+4 |" in table and "| KN5 + cache | - |" in table
     assert (tmp_path / "valid_perplexity.png").exists()
-    assert (tmp_path / "train_scrn" / "result.json").exists()
+    assert (tmp_path / "scrn_seed1" / "result.json").exists()
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["smoke"] is True and on_disk["provenance"]["seeds"] == [0]
+    assert on_disk["smoke"] is True and on_disk["provenance"]["seeds"] == [0, 1]
     assert on_disk["readme_rows"] == results["readme_rows"]
     assert on_disk["settings"]["units"] == 8  # the --smoke value
     capsys.readouterr()
@@ -71,13 +83,14 @@ def test_smoke_run_writes_results_and_reuses_finished_arms(tmp_path, capsys):
     start = time.perf_counter()
     again = scrn_lm.run(flags_obj, datasets_override=_synthetic())
     assert time.perf_counter() - start < first_seconds / 2
-    assert capsys.readouterr().out.count("Reusing the finished run") == 3
+    assert capsys.readouterr().out.count("Reusing the finished run") == 9
     assert again["rows"] == results["rows"]
 
 
 def test_changed_flag_reruns_the_arm(tmp_path, capsys):
     tiny = dict(
         models=["scrn"],
+        seeds=[3],
         epochs=2,
         batch_size=4,
         bptt=8,
@@ -85,49 +98,43 @@ def test_changed_flag_reruns_the_arm(tmp_path, capsys):
         context_units=4,
         embedding_dim=8,
         sample_length=0,
+        cutoffs=[8],
         jit_compile=False,
     )
     first = scrn_lm.run(
-        _flags(tmp_path, epoch_tokens=160, **tiny),
-        datasets_override=_synthetic(),
+        _flags(tmp_path, **tiny), datasets_override=_synthetic()
     )
-    assert first["rows"][0]["train_tokens_seen"] == 2 * 5 * 32
-    assert first["rows"][0]["sample"] == ""
+    assert first["rows"][0]["runs"][0]["sample_ids"] == []
+    assert first["provenance"]["seeds"] == [3]
     capsys.readouterr()
     second = scrn_lm.run(
-        _flags(tmp_path, epoch_tokens=96, **tiny),
+        _flags(tmp_path, softmax="full", **tiny),
         datasets_override=_synthetic(),
     )
     assert "config changed" in capsys.readouterr().out
-    assert second["rows"][0]["train_tokens_seen"] == 2 * 3 * 32
-    assert second["readme_rows"][0]["holds"] == "n/a"  # no SRN to beat
+    assert second["rows"][0]["parameters"] != first["rows"][0]["parameters"]
+    assert second["readme_rows"] == []  # no table is complete
 
 
 def test_readme_holds_and_bad_models(tmp_path):
     def holds(**test):
+        names = {"KN": "KN5", "CACHE": "KN5 + cache", "FFNN": "FFNN5"}
         rows = [
-            dict(
-                model=m,
-                hidden="1",
-                test_perplexity=p,
-                valid_perplexity=p,
-                tokens_per_second=None,
-                paper_ptb_test_perplexity=1.0,
-                train_tokens_seen=10,
-                epochs=1,
-            )
+            dict(model=names.get(m, m), test_perplexity=p)
             for m, p in test.items()
         ]
-        results = dict(corpus="c", vocab_size=5, train_tokens=10, rows=rows)
-        cfg = recipe_testing.flags_for(scrn_lm)
-        return scrn_lm.readme_rows(cfg, results)[0]["holds"]
+        results = dict(corpus="c", vocab_size=5, seeds=3, rows=rows)
+        return [r["holds"] for r in scrn_lm.readme_rows(results, 5)]
 
-    assert holds(SRN=200, LSTM=190, SCRN=180) == "yes"
-    assert holds(SRN=200, LSTM=226, SCRN=191) == "partly"
-    assert holds(SRN=200, LSTM=210, SCRN=201) == "no"
-    assert holds(SRN=200, SCRN=150) == "yes"
-    assert holds(LSTM=100, SCRN=150) == "n/a"
-    with pytest.raises(flags.IllegalFlagValueError, match="srn, lstm"):
+    paper = dict(KN=141, CACHE=125, FFNN=140, SRN=129, LSTM=115, SCRN=115)
+    assert holds(**paper) == ["yes", "yes"]
+    # SCRN far better than LSTM is not "SCRN ~ LSTM".
+    assert holds(**{**paper, "SCRN": 100}) == ["yes", "partly"]
+    assert holds(**{**paper, "SRN": 150}) == ["no", "yes"]
+    assert holds(**{**paper, "SRN": 140.5}) == ["partly", "yes"]
+    assert holds(KN=141, FFNN=140, SRN=125) == ["yes"]
+    assert holds(SRN=1, LSTM=1, SCRN=1) == []
+    with pytest.raises(flags.IllegalFlagValueError, match="gru"):
         _flags(tmp_path, models=["srn", "gru"])
 
 
@@ -149,9 +156,10 @@ def test_cli_smoke_and_helpfull(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert [r["model"] for r in results["rows"]] == ["SCRN"]
+    assert len(results["rows"][0]["runs"]) == 2  # the --smoke seeds
     assert results["smoke"] is True and results["corpus"] == "austen"
     help_text = recipe_testing.run_recipe("scrn_lm", "--helpfull").stdout
-    for flag in ("--corpus", "--models", "--max_eval_tokens", "--tune_model"):
+    for flag in ("--corpus", "--models", "--seeds", "--softmax", "--cutoffs"):
         assert flag in help_text, flag
     for flag in ("--epochs", "--precision", "--tune", "--max_trials"):
         assert flag in help_text, flag

@@ -142,3 +142,12 @@ def test_ordering_holds_compares_every_pair():
     # Names missing on either side are left out; < 2 names: n/a.
     assert training.ordering_holds({"dbn": 1, "x": 0}, order) == "n/a"
     assert training.ordering_holds({"dbn": 1, "none": 2}, order) == "yes"
+
+
+def test_plot_curves_takes_seeds_of_unequal_length(tmp_path):
+    # Runs stopped early by a schedule: the band covers the seeds left.
+    path = training.plot_curves(
+        {"LSTM": [[5.0, 4.0, 3.5], [5.2, 4.1]], "SRN": [[6.0, 5.0]]},
+        str(tmp_path / "curves.png"),
+    )
+    assert os.path.getsize(path) > 0
