@@ -40,7 +40,9 @@ setup(
         "babel",
         "scikit-learn",
     ],
-    extras_require={"test": ["pytest", "pytest-xdist", "ruff"]},
+    extras_require={
+        "test": ["pytest", "pytest-xdist", "ruff", "hypothesis>=6.100"]
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Framework :: Keras",
