@@ -5,7 +5,12 @@ reproducible and a CI failure replays locally; `max_examples` keeps the
 whole folder within its CPU budget (about 40 s on one core); the database
 is off (nothing is written under `.hypothesis/`). Deadlines are off: an
 eager TensorFlow call's time varies with the machine's load.
+
+`KDL_FUZZ_EXAMPLES=200 pytest tests/fuzz` searches longer (still
+derandomized), e.g. after changing a layer; the default stays small.
 """
+
+import os
 
 from hypothesis import HealthCheck
 from hypothesis import settings
@@ -13,7 +18,7 @@ from hypothesis import settings
 settings.register_profile(
     "kdl-fuzz",
     derandomize=True,
-    max_examples=10,
+    max_examples=int(os.environ.get("KDL_FUZZ_EXAMPLES", "10")),
     deadline=None,
     database=None,
     print_blob=True,

@@ -78,7 +78,13 @@ class LayerFuzzTest(TestCase):
         fz.assert_finite(self, loss)
         self.assertAllEqual(loss[~mask], np.zeros((~mask).sum()))
         picked = -np.take_along_axis(got, targets[..., None], -1)[..., 0]
-        self.assertAllClose(loss[mask], picked[mask], atol=1e-2, rtol=1e-3)
+        # Half-precision logits round differently on the two paths.
+        atol = (
+            1e-2
+            if policy in ("float32", "float64")
+            else fz.tolerance(policy, scale)
+        )
+        self.assertAllClose(loss[mask], picked[mask], atol=atol, rtol=1e-3)
 
     @fuzzes("BNLSTMCell")
     @given(
@@ -193,7 +199,8 @@ class LayerFuzzTest(TestCase):
                 )
                 for inputs in (x, moved)
             )
-            fz.assert_finite(self, first, second)
+            # (Moved masked values may overflow float16 once normalized.)
+            fz.assert_finite(self, first[mask], second[mask])
             atol = fz.tolerance(policy) * 100
             self.assertAllClose(first[mask], second[mask], atol=atol)
 
