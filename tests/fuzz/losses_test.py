@@ -82,7 +82,9 @@ class LossFuzzTest(TestCase):
         self.assertGreaterEqual(float(fz.as_numpy(got)), -1e-6)
         if normalize:
             self.assertLessEqual(float(fz.as_numpy(got)), 2.0 + 1e-2)
-        if dtype in ("float32", "float64") and kind == "normal":
+        # (The reference has no epsilon: compare where it is negligible.)
+        tiny = (features**2).sum(1).min() < 1e-6
+        if dtype in ("float32", "float64") and kind == "normal" and not tiny:
             want = nat_reference(targets, features, normalize)
             atol = 1e-5 if normalize else 1e-5 * scale**2
             self.assertAllClose(got, want, atol=atol, rtol=1e-4)
