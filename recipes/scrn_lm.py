@@ -79,7 +79,7 @@ def define_flags(flag_values=flags.FLAGS):
     integer("ffnn_hidden", 100, "Feed-forward hidden units.", lower_bound=1)
     real("ffnn_learning_rate", 1e-3, "Feed-forward learning rate.", 0.0)
     integer("bptt", 30, "Truncated-BPTT length.", lower_bound=1)
-    enum("softmax", "adaptive", ["full", "adaptive"], "RNN output layer.")
+    enum("softmax", "adaptive", ["full", "adaptive"], "Neural LM output.")
     lists("cutoffs", [1000, 4000], "Adaptive softmax cutoffs.", min_value=1)
     enum("optimizer", "adam", ["adam", "sgd"], "Keras optimizer.")
     real("learning_rate", 3e-3, "Initial learning rate.", 0.0)
@@ -87,7 +87,7 @@ def define_flags(flag_values=flags.FLAGS):
     real("min_improvement", 1.003, "Halve / stop below this gain.", 1.0)
     integer("max_train_tokens", 0, "Use the first N training tokens (0: all).")
     integer("max_eval_tokens", 0, "Use the first N valid/test tokens (0: all).")
-    flags.DEFINE_bool("jit_compile", True, "XLA for full softmax models.", **fv)
+    flags.DEFINE_bool("jit_compile", True, "XLA with --softmax=full.", **fv)
     integer("sample_length", 40, "Tokens of generated text per model.")
     enum("tune_model", "scrn", RNNS, "The model --tune searches.")
     # fmt: on
@@ -99,7 +99,6 @@ def head(ids, n):
 
 
 def callbacks(env, arm):
-    """Backup/logs per arm and Mikolov's halving schedule."""
     schedule = training.LearningRateHalving(
         min_improvement=env.settings.min_improvement, verbose=1
     )
@@ -130,7 +129,9 @@ def train_ffnn(env, splits, vocab_size, seed):
         *splits, vocab_size, order=cfg.ngram_order,
         embedding_dim=cfg.embedding_dim, hidden_units=cfg.ffnn_hidden,
         learning_rate=cfg.ffnn_learning_rate, clipnorm=cfg.clipnorm,
-        epochs=cfg.epochs, seed=seed, jit_compile=cfg.jit_compile,
+        epochs=cfg.epochs, seed=seed, softmax=cfg.softmax,
+        jit_compile=cfg.jit_compile and cfg.softmax == "full",
+        cutoffs=list(cfg.cutoffs) if cfg.softmax == "adaptive" else None,
         callbacks=callbacks(env, f"train_ffnn_seed{seed}"),
     )[1]  # fmt: skip
 

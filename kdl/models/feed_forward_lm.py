@@ -5,10 +5,12 @@ import numpy as np
 from keras import ops
 
 from kdl import _validation
+from kdl.layers.adaptive_softmax import AdaptiveSoftmax
+from kdl.models.adaptive_softmax_steps import AdaptiveSoftmaxSteps
 
 
 @keras.saving.register_keras_serializable(package="kdl")
-class FeedForwardLM(keras.Model):
+class FeedForwardLM(AdaptiveSoftmaxSteps, keras.Model):
     """The neural probabilistic language model of Bengio et al. (2003).
 
     The `order-1` previous tokens are looked up in a shared embedding
@@ -37,7 +39,18 @@ class FeedForwardLM(keras.Model):
         embedding_dim: m, the size of each token's feature vector.
         hidden_units: h, the tanh hidden layer's width.
         direct: add the direct connections W from the embeddings to the
-            output (the paper's best models on AP News used them).
+            output (the paper's best models on AP News used them; full
+            softmax only).
+        softmax: `"full"` (a `Dense(vocab_size)` softmax, the paper's) or
+            `"adaptive"`: `kdl.layers.AdaptiveSoftmax(vocab_size, cutoffs,
+            div_value, head_bias=True)` over the hidden layer (Grave et al.
+            2017; ids sorted by decreasing frequency). Then `fit` trains on
+            the adaptive loss without the full softmax, and the model's
+            output, `evaluate` and `log_probs` are the exact normalised
+            log-probabilities (see `kdl.models.RNNLanguageModel`).
+        cutoffs: the adaptive softmax's cluster boundaries (required with
+            `softmax="adaptive"`, refused with `"full"`).
+        div_value: the adaptive softmax's projection divisor (default 4).
         **kwargs: `keras.Model` arguments (`name`, ...).
 
     Call arguments:
@@ -67,6 +80,9 @@ class FeedForwardLM(keras.Model):
         embedding_dim=100,
         hidden_units=200,
         direct=False,
+        softmax="full",
+        cutoffs=None,
+        div_value=4.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -87,9 +103,39 @@ class FeedForwardLM(keras.Model):
         self.hidden = keras.layers.Dense(
             self.hidden_units, activation="tanh", dtype=policy, name="hidden"
         )
-        self.output_layer = keras.layers.Dense(
-            self.vocab_size, dtype=policy, name="output"
+        self.softmax = _validation.one_of(
+            "softmax", softmax, ("full", "adaptive")
         )
+        self.div_value = _validation.number(
+            "div_value", div_value, min_value=1.0
+        )
+        if self.adaptive:
+            if cutoffs is None or self.direct:
+                raise ValueError(
+                    "softmax='adaptive' needs `cutoffs` and no direct "
+                    f"connections. Received: cutoffs={cutoffs}, "
+                    f"direct={direct}"
+                )
+            self.output_layer = AdaptiveSoftmax(
+                self.vocab_size,
+                cutoffs,
+                div_value=div_value,
+                head_bias=True,
+                dtype=policy,
+                name="output",
+            )
+            self.cutoffs = list(self.output_layer.cutoffs)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+        elif cutoffs is not None:
+            raise ValueError(
+                "`cutoffs` is only for softmax='adaptive'. Received: "
+                f"cutoffs={cutoffs}, softmax={softmax!r}"
+            )
+        else:
+            self.cutoffs = None
+            self.output_layer = keras.layers.Dense(
+                self.vocab_size, dtype=policy, name="output"
+            )
         self.direct_layer = (
             keras.layers.Dense(
                 self.vocab_size, use_bias=False, dtype=policy, name="direct"
@@ -105,17 +151,33 @@ class FeedForwardLM(keras.Model):
                 f"context ids per example. Received: input_shape={input_shape}"
             )
         batch = input_shape[0]
-        self.embedding.build((batch, self.order - 1))
         features = (self.order - 1) * self.embedding_dim
-        self.flatten.build((batch, self.order - 1, self.embedding_dim))
-        self.hidden.build((batch, features))
-        self.output_layer.build((batch, self.hidden_units))
-        if self.direct_layer is not None:
-            self.direct_layer.build((batch, features))
+        # A sublayer may have been built by a first call already (the
+        # adaptive train_step calls them, not the model).
+        for layer, shape in (
+            (self.embedding, (batch, self.order - 1)),
+            (self.flatten, (batch, self.order - 1, self.embedding_dim)),
+            (self.hidden, (batch, features)),
+            (self.output_layer, (batch, self.hidden_units)),
+            (self.direct_layer, (batch, features)),
+        ):
+            if layer is not None and not layer.built:
+                layer.build(shape)
         self.built = True
+
+    @property
+    def adaptive(self):
+        return getattr(self, "softmax", "full") == "adaptive"
+
+    def output_head(self):
+        return self.output_layer
+
+    def features(self, inputs, training=None):
+        return self.hidden(self.flatten(self.embedding(inputs)))
 
     def call(self, inputs):
         x = self.flatten(self.embedding(inputs))
+        # Full: logits; adaptive: the exact log-probabilities.
         y = self.output_layer(self.hidden(x))
         if self.direct_layer is not None:
             y = y + self.direct_layer(x)
@@ -178,4 +240,7 @@ class FeedForwardLM(keras.Model):
             "embedding_dim": self.embedding_dim,
             "hidden_units": self.hidden_units,
             "direct": self.direct,
+            "softmax": self.softmax,
+            "cutoffs": self.cutoffs,
+            "div_value": self.div_value,
         }

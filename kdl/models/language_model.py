@@ -4,12 +4,12 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
 from kdl.layers.adaptive_softmax import AdaptiveSoftmax
 from kdl.layers.scrn import SCRN
+from kdl.models.adaptive_softmax_steps import AdaptiveSoftmaxSteps
 from kdl.models.reset_states_callback import ResetStatesCallback
 
 RNN_TYPES = ("srn", "lstm", "scrn")
@@ -17,7 +17,7 @@ SOFTMAX_TYPES = ("full", "adaptive")
 
 
 @keras.saving.register_keras_serializable(package="kdl")
-class RNNLanguageModel(keras.Model):
+class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
     """A word- or character-level recurrent language model.
 
     `ids -> Embedding -> RNN -> Dense(vocab_size)` logits (float32, also
@@ -224,52 +224,17 @@ class RNNLanguageModel(keras.Model):
             return logits, states
         return logits
 
-    # ------------------------------------------------------------------
-    # softmax="adaptive": train on the adaptive loss, evaluate exactly.
+    # softmax="adaptive": AdaptiveSoftmaxSteps trains on the adaptive loss
+    # and evaluates the exact log-probabilities.
     @property
-    def metrics(self):
-        if self.softmax == "full":
-            return super().metrics
-        return [self.loss_tracker]
+    def adaptive(self):
+        return getattr(self, "softmax", "full") == "adaptive"
 
-    @staticmethod
-    def _mean(token_loss, sample_weight):
-        # As Keras's "sum_over_batch_size": sum(weight * loss) / count.
-        if sample_weight is not None:
-            weight = ops.cast(sample_weight, "float32")
-            while len(weight.shape) < len(token_loss.shape):
-                weight = ops.expand_dims(weight, -1)
-            token_loss = token_loss * weight
-        return ops.mean(token_loss)
+    def output_head(self):
+        return self.head
 
-    def _track(self, loss, inputs):
-        self.loss_tracker.update_state(loss, sample_weight=ops.shape(inputs)[0])
-        return {"loss": self.loss_tracker.result()}
-
-    def train_step(self, data):
-        if self.softmax == "full":
-            return super().train_step(data)
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            seq, _ = self._features(x, training=True)
-            loss = self._mean(self.head(seq, y), sample_weight)
-            if self.losses:
-                loss = loss + ops.cast(ops.sum(self.losses), "float32")
-            # The replicas' gradients are summed: each takes its share.
-            scaled = self.optimizer.scale_loss(loss / replicas)
-        weights = self.trainable_weights
-        self.optimizer.apply(tape.gradient(scaled, weights), weights)
-        return self._track(loss, x)
-
-    def test_step(self, data):
-        if self.softmax == "full":
-            return super().test_step(data)
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        log_probs = self(x, training=False)
-        target = ops.expand_dims(ops.cast(y, "int32"), -1)
-        token_loss = -ops.take_along_axis(log_probs, target, axis=-1)[..., 0]
-        return self._track(self._mean(token_loss, sample_weight), x)
+    def features(self, inputs, training=None):
+        return self._features(inputs, training=training)[0]
 
     def reset_rnn_states(self):
         """Zeroes the carried RNN states (stateful models)."""

@@ -91,14 +91,17 @@ def train_feed_forward_lm(
     seed=0,
     callbacks=(),
     jit_compile="auto",
+    softmax="full",
+    cutoffs=None,
 ):
     """Trains and scores Bengio's feed-forward n-gram network.
 
     Adam on shuffled `(order-1)`-token contexts of `train`; after every
     epoch the mean cross-entropy on the contexts of `valid` is logged as
     `val_loss` (so `LearningRateHalving` / `EarlyStopping` can drive the
-    run through `callbacks`). Test perplexity scores every token of `test`
-    (`FeedForwardLM.perplexity`).
+    run through `callbacks`). `softmax="adaptive"` with `cutoffs` trains
+    through `kdl.layers.AdaptiveSoftmax` (see `FeedForwardLM`). Test
+    perplexity scores every token of `test` (`FeedForwardLM.perplexity`).
 
     Returns:
         `(model, row)`: the trained `FeedForwardLM` and a dict with
@@ -114,7 +117,13 @@ def train_feed_forward_lm(
     )
     keras.utils.set_random_seed(seed)
     model = FeedForwardLM(
-        vocab_size, order, embedding_dim, hidden_units, name="ffnn_lm"
+        vocab_size,
+        order,
+        embedding_dim,
+        hidden_units,
+        softmax=softmax,
+        cutoffs=cutoffs,
+        name="ffnn_lm",
     )
     model.compile(
         keras.optimizers.Adam(learning_rate, clipnorm=clipnorm or None),
@@ -130,6 +139,7 @@ def train_feed_forward_lm(
         validation_data=val,
         epochs=epochs,
         callbacks=list(callbacks),
+        shuffle=False,  # the dataset shuffles itself
         verbose=2,
     ).history
     seconds = time.perf_counter() - start

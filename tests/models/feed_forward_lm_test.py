@@ -150,3 +150,50 @@ class FeedForwardLMTest(TestCase):
             model.log_probs(np.zeros((2, 2), "int32"))
         with self.assertRaisesRegex(ValueError, "ids"):
             model.perplexity(np.zeros(0, "int32"))
+
+
+class AdaptiveFeedForwardLMTest(TestCase):
+    def _data(self):
+        rng = np.random.default_rng(0)
+        ids = (np.arange(1200) % 4 + 2).astype("int32")
+        noise = rng.random(1200) < 0.1
+        ids[noise] = rng.integers(0, 12, noise.sum())
+        return ids
+
+    def test_adaptive_softmax_trains_and_scores_exact_probabilities(self):
+        ids = self._data()
+        keras.utils.set_random_seed(0)
+        lm = FeedForwardLM(
+            12, order=3, embedding_dim=8, hidden_units=16,
+            softmax="adaptive", cutoffs=[4, 8],
+        )  # fmt: skip
+        lm.compile(keras.optimizers.Adam(1e-2))
+        data = ngram_dataset(ids, 3, 64, shuffle=True, seed=0)
+        history = lm.fit(data, epochs=3, verbose=0).history
+        self.assertLess(history["loss"][-1], history["loss"][0])
+        log_probs = np.asarray(lm(ids[None, :2]))
+        self.assertEqual(log_probs.shape, (1, 12))
+        self.assertAllClose(np.exp(log_probs).sum(-1), [1.0], atol=1e-5)
+        # evaluate's loss is the mean cross-entropy of those exact
+        # probabilities, i.e. log perplexity over complete windows.
+        loss = lm.evaluate(ngram_dataset(ids, 3, 64), verbose=0)
+        picked = lm.log_probs(ids)[2:]
+        self.assertAllClose(loss, -picked.mean(), rtol=1e-4)
+        self.assertLess(lm.perplexity(ids), 4.0)
+        config = lm.get_config()
+        self.assertEqual(config["softmax"], "adaptive")
+        self.assertEqual(config["cutoffs"], [4, 8])
+        path = self.get_temp_dir() + "/ffnn.keras"
+        lm.save(path)
+        loaded = keras.saving.load_model(path)
+        self.assertAllClose(loaded(ids[None, :2]), log_probs, atol=1e-6)
+
+    def test_adaptive_arguments_are_checked(self):
+        with self.assertRaisesRegex(ValueError, "needs `cutoffs`"):
+            FeedForwardLM(12, softmax="adaptive")
+        with self.assertRaisesRegex(ValueError, "direct=True"):
+            FeedForwardLM(12, softmax="adaptive", cutoffs=[4], direct=True)
+        with self.assertRaisesRegex(ValueError, "only for softmax='adaptive'"):
+            FeedForwardLM(12, cutoffs=[4])
+        with self.assertRaisesRegex(ValueError, "softmax='sparse'"):
+            FeedForwardLM(12, softmax="sparse")
