@@ -17,13 +17,11 @@ improving: Mikolov's `kdl.training.LearningRateHalving` (halve the rate
 every epoch once an epoch gains < 0.3%, stop at the next such epoch, keep
 the best weights), at most `--epochs` passes. Output: test perplexity mean
 +- sd (table.md, results.json), validation curves with seed bands, samples.
-Budget (default command): see the provenance of results/scrn_lm_austen.json
-(goal <= 30 min, idle 2 cores). `--tune`: the SCRN HyperModel. `--smoke`.
+Budget: see results/scrn_lm_austen.json's provenance (goal: 30 min on the
+idle 2 cores). `--tune`: the SCRN HyperModel. `--smoke`: seconds.
 
-On purpose unlike the paper: a learned input embedding (not one-hot), Adam
-(not SGD: fewer epochs fit a CPU budget), the adaptive softmax (not
-hierarchical classes), offline corpora (no package ships PTB).
-"""
+Unlike the paper: learned embeddings, Adam (not SGD), adaptive softmax (not
+word classes), offline corpora (no package ships PTB)."""
 
 import functools
 
@@ -49,8 +47,9 @@ TABLE = [("model", "model"), ("hidden units", "hidden"),
          ("paper: practice", "paper_practice"), ("paper: SCRN", "paper_scrn")]
 SMOKE = {"epochs": 2, "batch_size": 4, "bptt": 8, "units": 8,
          "context_units": 4, "embedding_dim": 8, "ffnn_hidden": 8,
-         "cutoffs": [8, 14], "max_train_tokens": 192, "max_eval_tokens": 192,
-         "jit_compile": False, "sample_length": 5, "seeds": [0, 1]}
+         "ffnn_batch_size": 16, "cutoffs": [8, 14], "max_train_tokens": 192,
+         "max_eval_tokens": 192, "jit_compile": False, "sample_length": 5,
+         "seeds": [0, 1]}
 # fmt: on
 
 
@@ -77,7 +76,8 @@ def define_flags(flag_values=flags.FLAGS):
     integer("embedding_dim", 100, "Input embedding size.", lower_bound=1)
     integer("ngram_order", 5, "KN / feed-forward order.", lower_bound=2)
     integer("ffnn_hidden", 100, "Feed-forward hidden units.", lower_bound=1)
-    real("ffnn_learning_rate", 1e-3, "Feed-forward learning rate.", 0.0)
+    real("ffnn_learning_rate", 3e-3, "Feed-forward learning rate.", 0.0)
+    integer("ffnn_batch_size", 1024, "Feed-forward batch.", lower_bound=1)
     integer("bptt", 30, "Truncated-BPTT length.", lower_bound=1)
     enum("softmax", "adaptive", ["full", "adaptive"], "Neural LM output.")
     lists("cutoffs", [1000, 4000], "Adaptive softmax cutoffs.", min_value=1)
@@ -93,8 +93,7 @@ def define_flags(flag_values=flags.FLAGS):
     # fmt: on
 
 
-def head(ids, n):
-    """The first `n` tokens and the one they predict (all when n is 0)."""
+def head(ids, n):  # The first n tokens and the one they predict (0: all).
     return ids[: n + 1] if n else ids  # fmt: skip
 
 
@@ -129,6 +128,7 @@ def train_ffnn(env, splits, vocab_size, seed):
         *splits, vocab_size, order=cfg.ngram_order,
         embedding_dim=cfg.embedding_dim, hidden_units=cfg.ffnn_hidden,
         learning_rate=cfg.ffnn_learning_rate, clipnorm=cfg.clipnorm,
+        batch_size=cfg.ffnn_batch_size,
         epochs=cfg.epochs, seed=seed, softmax=cfg.softmax,
         jit_compile=cfg.jit_compile and cfg.softmax == "full",
         cutoffs=list(cfg.cutoffs) if cfg.softmax == "adaptive" else None,
