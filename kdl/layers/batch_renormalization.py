@@ -27,12 +27,18 @@ class BatchRenormalization(BatchNormBase):
     As in the paper, one set of moving statistics (`moving_mean`,
     `moving_stddev`) serves both the correction and inference (Keras's
     `renorm=True`, from 3.14 on, keeps a second set). The clipping limits
-    follow the paper's schedule, counted in training calls by the
-    non-trainable `step` weight: `rmax_t = 1`, `dmax_t = 0` (plain batch
-    norm) for the first `warmup_steps`, then linear ramps reaching `rmax`
-    at step `rmax_steps` and `dmax` at step `dmax_steps` (the paper, on
-    ImageNet with batch 32: 5k warm-up, `rmax = 3` at 40k, `dmax = 5` at
-    25k; these are the defaults; scale them to your run's length).
+    follow the shape of the paper's schedule, counted in training calls by
+    the non-trainable `step` weight: `rmax_t = 1`, `dmax_t = 0` (plain
+    batch norm) for the first `warmup_steps`, then linear ramps reaching
+    `rmax` at step `rmax_steps` and `dmax` at step `dmax_steps`.
+
+    The defaults (100 / 800 / 500 steps) are the paper's ImageNet schedule
+    (batch 32: 5k warm-up, `dmax = 5` at 25k, `rmax = 3` at 40k, i.e.
+    1/8, 5/8 and 8/8 of 40k) scaled to 800 steps, so that a run you leave
+    alone renormalises after its first 100 steps: with the paper's own
+    numbers any run shorter than 5k steps is plain batch norm. Pass
+    `**BatchRenormalization.PAPER_SCHEDULE` for the paper's steps, or
+    scale them to your run (`kdl.models.renorm_schedule(total_steps)`).
 
     **Inference**: `gamma * (x - moving_mean) / moving_stddev + beta`.
 
@@ -70,6 +76,7 @@ class BatchRenormalization(BatchNormBase):
 
     >>> layer = BatchRenormalization(warmup_steps=500, rmax_steps=4000,
     ...                              dmax_steps=2500)
+    >>> paper = BatchRenormalization(**BatchRenormalization.PAPER_SCHEDULE)
     >>> y = layer(np.random.rand(4, 10).astype("float32"), training=True)
 
     Reference:
@@ -78,13 +85,20 @@ class BatchRenormalization(BatchNormBase):
         https://arxiv.org/abs/1702.03275.
     """
 
+    # Ioffe 2017, sec. 4.1 (ImageNet, Inception, batch 32).
+    PAPER_SCHEDULE = {
+        "warmup_steps": 5000,
+        "rmax_steps": 40000,
+        "dmax_steps": 25000,
+    }
+
     def __init__(
         self,
         rmax=3.0,
         dmax=5.0,
-        warmup_steps=5000,
-        rmax_steps=40000,
-        dmax_steps=25000,
+        warmup_steps=100,
+        rmax_steps=800,
+        dmax_steps=500,
         axis=-1,
         **kwargs,
     ):

@@ -128,8 +128,24 @@ class BatchRenormalizationTest(TestCase):
             tape.gradient(loss, x), tape.gradient(loss_bn, x) * r, atol=1e-5
         )
 
+    def test_default_schedule_renormalises_short_runs(self):
+        # The paper's shape (1/8 warm-up, dmax at 5/8, rmax at 8/8) over
+        # 800 steps: a 1.5K-step run spends most of its steps renormalising.
+        layer = BatchRenormalization()
+        self.assertEqual(
+            (layer.warmup_steps, layer.dmax_steps, layer.rmax_steps),
+            (100, 500, 800),
+        )
+        layer.build((None, 3))
+        cases = {0: (1.0, 0.0), 100: (1.0, 0.0), 300: (1.0 + 2.0 * 200 / 700,
+                 5.0 * 200 / 400), 500: (1.0 + 2.0 * 400 / 700, 5.0),
+                 800: (3.0, 5.0), 1500: (3.0, 5.0)}  # fmt: skip
+        for step, (rmax, dmax) in cases.items():
+            got = [float(v) for v in layer.clipping(step)]
+            self.assertAllClose(got, [rmax, dmax], atol=1e-6, msg=str(step))
+
     def test_schedule_of_the_paper(self):
-        layer = BatchRenormalization()  # defaults: the paper's schedule
+        layer = BatchRenormalization(**BatchRenormalization.PAPER_SCHEDULE)
         self.assertEqual(
             (layer.warmup_steps, layer.rmax_steps, layer.dmax_steps),
             (5000, 40000, 25000),
