@@ -6,7 +6,8 @@ initializers, regularizers and constraints, `synchronized`), the `gamma` /
 `beta` weights, mask handling (a mask with one dimension less than the
 inputs, `True` where a position counts), masked moments, the moving-average
 update `moving = moving * momentum + batch * (1 - momentum)`, and the
-cross-replica sums behind `synchronized=True`.
+cross-replica sums behind `synchronized=True`, and the cross-replica mean
+that keeps unsynchronized moving statistics equal on every replica.
 
 Cross-replica sums use `tf.distribute.get_replica_context().all_reduce`,
 as Keras's own synchronized batch norm does: `keras.ops` has no
@@ -228,10 +229,32 @@ class BatchNormBase(keras.layers.Layer):
         return total, count
 
     def _update(self, variable, value):
-        """`variable = variable * momentum + value * (1 - momentum)`."""
-        variable.assign(
-            variable * self.momentum + value * (1.0 - self.momentum)
+        """`variable = variable * momentum + value * (1 - momentum)`.
+
+        The same on every replica (see `_assign_statistic`).
+        """
+        self._assign_statistic(
+            variable, variable * self.momentum + value * (1.0 - self.momentum)
         )
+
+    def _assign_statistic(self, variable, value):
+        """Assigns a moving statistic, one value across replicas.
+
+        Unsynchronized layers under a `tf.distribute` strategy compute each
+        replica's update from its own batch; the replicas' new values are
+        averaged (one all-reduce) so every replica keeps, and a saved model
+        holds, the same moving statistics. With `synchronized=True` the
+        statistics are those of the global batch already. Outside a replica
+        context, or with one replica, `value` is assigned as is.
+        """
+        ctx = tf.distribute.get_replica_context()
+        if (
+            not self.synchronized
+            and ctx is not None
+            and ctx.num_replicas_in_sync > 1
+        ):
+            value = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+        variable.assign(value)
 
     def get_config(self):
         config = {

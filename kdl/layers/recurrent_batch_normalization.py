@@ -27,6 +27,13 @@ class RecurrentBatchNormalization(BatchNormBase):
     `normalize_step(x_t, t, training)` does the same for one step (no time
     axis) and is what `BNLSTMCell` uses inside `keras.layers.RNN`.
 
+    Under a `tf.distribute` strategy the sequence call keeps the moving
+    statistics equal on every replica (the mean of the replicas' updates;
+    see `synchronized` for global batch statistics). `normalize_step` runs
+    inside the RNN's `while_loop`, where TF cannot all-reduce: there each
+    unsynchronized replica updates its own copy (a known gap: `BNLSTMCell`
+    under a multi-replica strategy saves replica 0's statistics).
+
     Args:
         max_steps: positive int, number of time steps with their own
             statistics (the paper's `T_max`).
@@ -179,7 +186,9 @@ class RecurrentBatchNormalization(BatchNormBase):
         ):
             value = ops.pad(value, [[0, pad], [0, 0]])[: self.max_steps]
             updated = variable * self.momentum + value * (1.0 - self.momentum)
-            variable.assign(ops.where(valid, updated, variable))
+            self._assign_statistic(
+                variable, ops.where(valid, updated, variable)
+            )
         return ops.cast(outputs, self.compute_dtype)
 
     def normalize_step(self, inputs, time_step, training=None, mask=None):

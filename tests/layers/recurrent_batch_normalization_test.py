@@ -129,6 +129,18 @@ class RecurrentBatchNormalizationTest(TestCase):
             self.assertAllClose(values, single.moving_mean, atol=1e-5)
         for values in local_values(layer.moving_variance):
             self.assertAllClose(values, single.moving_variance, atol=1e-4)
+        # Unsynchronized: each replica normalizes with its own rows, and the
+        # moving statistics are the mean of the replicas' updates, the same
+        # on both (what a saved model holds).
+        local, _ = two_replica_training_call(make(False), x)
+        halves = [make(False)(), make(False)()]
+        halves[0](x[:4], training=True)
+        halves[1](x[4:], training=True)
+        for name in ("moving_mean", "moving_variance"):
+            first, second = local_values(getattr(local, name))
+            self.assertAllClose(first, second, atol=0, msg=name)
+            want = sum(np.asarray(getattr(h, name)) for h in halves) / 2
+            self.assertAllClose(first, want, atol=1e-5, msg=name)
 
     def test_float32_statistics_under_mixed_precision(self):
         keras.config.set_dtype_policy("mixed_float16")
