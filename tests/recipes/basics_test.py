@@ -97,7 +97,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["readme_rows"][0]["what"].startswith("sin(x)")
     assert "--parts=sin" in results["provenance"]["command"]
-    help_text = recipe_testing.run_recipe("basics", "--helpfull").stdout
+    help_text = recipe_testing.help_text("basics")
     for flag in (
         "--output_dir",
         "--strategy",

@@ -116,9 +116,7 @@ def test_cli_smoke_and_help(tmp_path):
     assert list(results["convnet"]["test_accuracy"]) == ["bn"]
     assert results["test_examples"] == 128  # real Fashion-MNIST, smoke size
     assert results["provenance"]["command"].startswith("python ")
-    help_text = recipe_testing.run_recipe(
-        "batchnorm", "--helpfull", timeout=120
-    ).stdout
+    help_text = recipe_testing.help_text("batchnorm")
     for flag in (
         "--batch_sizes",
         "--variants",

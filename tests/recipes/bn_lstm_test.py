@@ -122,6 +122,6 @@ def test_cli_smoke_and_help(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["models"]) == {"bnlstm"}
     assert results["settings"]["units"] == 4
-    help_text = recipe_testing.run_recipe("bn_lstm", "--helpfull").stdout
+    help_text = recipe_testing.help_text("bn_lstm")
     for flag in ("--threshold", "--permute", "--seeds", "--eval_every"):
         assert flag in help_text, flag

@@ -100,7 +100,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["corpus"] == "shakespeare" and len(results["samples"]) == 2
     assert results["readme_rows"][0]["what"].startswith("LSTM-16, shakespeare")
-    help_text = recipe_testing.run_recipe("char_rnn", "--helpfull").stdout
+    help_text = recipe_testing.help_text("char_rnn")
     for flag in ("--temperatures", "--rnn", "--prime", "--train_chars"):
         assert flag in help_text, flag
     for flag in ("--epochs", "--seed", "--tune", "--max_trials"):

@@ -129,7 +129,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     assert list(results["arms"]) == ["l2_pca"]
     assert "recipes/glo.py --smoke" in results["provenance"]["command"]
 
-    help_text = recipe_testing.run_recipe("glo", "--helpfull").stdout
+    help_text = recipe_testing.help_text("glo")
     for flag in (
         "--code_learning_rate",
         "--losses",

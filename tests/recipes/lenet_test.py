@@ -105,6 +105,6 @@ def test_cli_smoke_and_help(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["target_train_size"] == 500  # real MNIST digits
     assert len(results["readme_rows"]) == 2
-    help_text = recipe_testing.run_recipe("lenet", "--helpfull").stdout
+    help_text = recipe_testing.help_text("lenet")
     for flag in ("--pooling", "--dense", "--rank", "--freeze", "--max_trials"):
         assert flag in help_text, flag

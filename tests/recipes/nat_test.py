@@ -128,7 +128,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     assert "recipes/nat.py --smoke" in results["provenance"]["command"]
     assert (tmp_path / "random" / "result.json").exists()
 
-    help_text = recipe_testing.run_recipe("nat", "--helpfull").stdout
+    help_text = recipe_testing.help_text("nat")
     for flag in (
         "--output_dir",
         "--results_json",

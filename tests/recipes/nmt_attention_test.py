@@ -157,6 +157,6 @@ def test_cli_smoke_and_help(tmp_path):
     assert set(results["models"]) == {"attention"}
     assert results["smoke"] and results["settings"]["units"] == 16
     assert (tmp_path / "alignment_0.png").exists()
-    help_text = recipe_testing.run_recipe("nmt_attention", "--helpfull").stdout
+    help_text = recipe_testing.help_text("nmt_attention")
     for flag in ("--length_penalty", "--beam_widths", "--tune", "--epochs"):
         assert flag in help_text, flag

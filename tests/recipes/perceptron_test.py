@@ -76,7 +76,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["readme_rows"][0]["ours"].startswith("4/4;")
     assert "--parts=xor" in results["provenance"]["command"]
-    help_text = recipe_testing.run_recipe("perceptron", "--helpfull").stdout
+    help_text = recipe_testing.help_text("perceptron")
     for flag in (
         "--output_dir",
         "--strategy",

@@ -109,7 +109,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["table"]["digits"]) == {"dbn", "shallow"}
     assert results["readme_rows"][0]["what"].endswith("DBN / shallow")
-    help_text = recipe_testing.run_recipe("pretraining", "--helpfull").stdout
+    help_text = recipe_testing.help_text("pretraining")
     for flag in (
         "--datasets",
         "--methods",

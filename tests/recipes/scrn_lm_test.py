@@ -158,7 +158,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     assert [r["model"] for r in results["rows"]] == ["SCRN"]
     assert len(results["rows"][0]["runs"]) == 2  # the --smoke seeds
     assert results["smoke"] is True and results["corpus"] == "austen"
-    help_text = recipe_testing.run_recipe("scrn_lm", "--helpfull").stdout
+    help_text = recipe_testing.help_text("scrn_lm")
     for flag in ("--corpus", "--models", "--seeds", "--softmax", "--cutoffs"):
         assert flag in help_text, flag
     for flag in ("--epochs", "--precision", "--tune", "--max_trials"):
