@@ -1,5 +1,7 @@
 """LeNet-5 (LeCun et al. 1998) with the lecture's pooling and dense options."""
 
+import math
+
 import keras
 
 from kdl import _validation
@@ -15,7 +17,7 @@ LENET_FEATURE_LAYERS = ("c1", "s2", "c3", "s4")
 LENET_MIN_SIZE = 12
 
 
-def _pool(kind, name, lp_p):
+def _pool(kind, name, lp_p, fractional_ratio=math.sqrt(2)):
     if kind == "max":
         return keras.layers.MaxPooling2D(2, name=name)
     if kind == "avg":
@@ -24,7 +26,7 @@ def _pool(kind, name, lp_p):
         return LpPooling2D(lp_p, 2, normalize=True, name=name)
     if kind == "stochastic":
         return StochasticPooling2D(2, name=name)
-    return FractionalMaxPooling2D(2.0, name=name)
+    return FractionalMaxPooling2D(fractional_ratio, name=name)
 
 
 def _dense(kind, units, activation, name, rank):
@@ -42,6 +44,7 @@ def build_lenet5(
     activation="tanh",
     lp_p=2.0,
     name="lenet5",
+    fractional_ratio=math.sqrt(2),
 ):
     """LeNet-5: conv, pool, conv, pool, fc, fc, softmax.
 
@@ -64,13 +67,17 @@ def build_lenet5(
             (`kdl.layers.LpPooling2D`), `"stochastic"`
             (`kdl.layers.StochasticPooling2D`; use with
             `activation="relu"`, it needs non-negative inputs) or
-            `"fractional"` (`kdl.layers.FractionalMaxPooling2D`, ratio 2
-            with random interval lengths 1-3; not XLA-compilable).
+            `"fractional"` (`kdl.layers.FractionalMaxPooling2D` with
+            `fractional_ratio`; not XLA-compilable).
         dense: `"dense"` or `"low_rank"` (`c5` and `f6` as
             `kdl.layers.LowRankDense` with `rank`).
         rank: rank of the low-rank layers.
         activation: hidden activation.
         lp_p: the exponent of Lp pooling.
+        fractional_ratio: the fractional pooling ratio, in [1, 2]. The
+            default sqrt(2) (Graham 2014) mixes intervals of lengths 1 and
+            2 at random; an integer ratio such as 2.0 gives fixed intervals
+            of exactly that length (plain max pooling).
         name: model name.
 
     Returns:
@@ -94,6 +101,9 @@ def build_lenet5(
     pooling = _validation.one_of("pooling", pooling, LENET_POOLINGS)
     dense = _validation.one_of("dense", dense, LENET_DENSES)
     num_classes = _validation.positive_integer("num_classes", num_classes)
+    fractional_ratio = _validation.number(
+        "fractional_ratio", fractional_ratio, 1.0, 2.0
+    )
 
     return keras.Sequential(
         [
@@ -101,9 +111,9 @@ def build_lenet5(
             keras.layers.Conv2D(
                 6, 5, padding="same", activation=activation, name="c1"
             ),
-            _pool(pooling, "s2", lp_p),
+            _pool(pooling, "s2", lp_p, fractional_ratio),
             keras.layers.Conv2D(16, 5, activation=activation, name="c3"),
-            _pool(pooling, "s4", lp_p),
+            _pool(pooling, "s4", lp_p, fractional_ratio),
             keras.layers.Flatten(name="flatten"),
             _dense(dense, 120, activation, "c5", rank),
             _dense(dense, 84, activation, "f6", rank),

@@ -26,13 +26,30 @@ class LeNetTest(TestCase):
             model = kdl.models.build_lenet5(pooling=pooling, activation="relu")
             out = model(x, training=True)
             self.assertEqual(tuple(out.shape), (4, 10))
+            # Fractional pooling at sqrt(2): 28 -> 19 -> (c3) 15 -> 10.
+            side = 10 if pooling == "fractional" else 5
             self.assertEqual(
-                tuple(model.get_layer("s4").output.shape), (None, 5, 5, 16)
+                tuple(model.get_layer("s4").output.shape),
+                (None, side, side, 16),
             )
         small = kdl.models.build_lenet5(dense="low_rank", rank=8)
         self.assertEqual(
             small.get_layer("c5").count_params(), 400 * 8 + 8 * 120 + 120
         )
+
+    def test_fractional_pooling_intervals_vary(self):
+        # Graham's non-integer ratio: every training call draws new
+        # intervals of lengths 1 and 2; a ratio of 2 gives fixed intervals.
+        x = np.random.RandomState(0).rand(1, 28, 28, 1).astype("float32")
+        for ratio, varies in ((2.0 ** 0.5, True), (2.0, False)):
+            pool = kdl.models.build_lenet5(
+                pooling="fractional", fractional_ratio=ratio
+            ).get_layer("s2")
+            draws = [np.asarray(pool(x, training=True)) for _ in range(4)]
+            differ = any(not np.array_equal(draws[0], d) for d in draws[1:])
+            self.assertEqual(differ, varies, msg=str(ratio))
+        with self.assertRaisesRegex(ValueError, "fractional_ratio=2.5"):
+            kdl.models.build_lenet5(fractional_ratio=2.5)
 
     def test_transfer_freezes_features_and_replaces_head(self):
         base = kdl.models.build_lenet5()
