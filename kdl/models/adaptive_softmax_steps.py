@@ -49,6 +49,11 @@ class AdaptiveSoftmaxSteps:
         if not self.adaptive:
             return super().train_step(data)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.built:
+            # The step calls the sublayers, never the model: build it here
+            # so that `.keras` records its build config and, on loading,
+            # creates the optimizer variables its saved state fills.
+            self.build(tuple(x.shape))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             features = self.features(x, training=True)

@@ -59,6 +59,10 @@ class RBMTrainer(keras.Model):
         self.gap_tracker = keras.metrics.Mean(name="free_energy_gap")
         self.recon_tracker = keras.metrics.Mean(name="reconstruction_error")
 
+    def build(self, input_shape):
+        if not self.rbm.built:
+            self.rbm.build(input_shape)
+
     def call(self, inputs):
         return self.rbm(inputs)
 
@@ -79,8 +83,11 @@ class RBMTrainer(keras.Model):
 
     def train_step(self, data):
         v = self._visible(data)
-        if not self.rbm.built:
-            self.rbm.build(v.shape)
+        if not self.built:
+            # Built through `build` (not only the RBM), so that `.keras`
+            # records the build config and, on loading, creates the
+            # optimizer variables its saved state fills.
+            self.build(tuple(v.shape))
         weights = self.rbm.trainable_weights
         with tf.GradientTape() as tape:
             gap, _ = self.rbm.contrastive_divergence(v)
