@@ -96,3 +96,12 @@ def test_rows_are_validated(tmp_path, monkeypatch):
     )
     table = report.results_table()
     assert "| x | w | 1 | 2 | yes | `python x.py`; 1.0 min wall" in table
+    assert report.details_tables() == "(no detailed tables yet)"
+    (results / "x.json").write_text(
+        json.dumps(
+            {"readme_rows": [row], "provenance": prov, "table": "| a |\n|-|"}
+        )
+    )
+    details = report.details_tables()
+    assert details.startswith("#### x\n\nFrom [results/x.json]")
+    assert details.endswith("| a |\n|-|\n")
