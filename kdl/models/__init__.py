@@ -14,6 +14,7 @@ from kdl.models.glo import pca_codes
 from kdl.models.glo_builders import build_glo
 from kdl.models.glo_builders import make_glo_loss
 from kdl.models.glo_evaluation import evaluate_glo
+from kdl.models.glo_evaluation import laplacian_energy_ratio
 from kdl.models.kneser_ney_lm import KneserNeyLM
 from kdl.models.language_model import RNNLanguageModel
 from kdl.models.language_model import evaluate_perplexity
@@ -125,6 +126,7 @@ __all__ = [
     "deepfool_robustness",
     "evaluate_backbone",
     "evaluate_glo",
+    "laplacian_energy_ratio",
     "evaluate_perplexity",
     "evaluate_translation",
     "evaluation_sentences",

@@ -38,7 +38,43 @@ class EvaluateGLOTest(TestCase):
     def test_without_grids_and_errors(self):
         model, x = _trained()
         result = kdl.models.evaluate_glo(model, x, x[:2], encode_steps=1)
-        self.assertEqual(set(result), {"train_mse", "test_mse_encoded"})
+        self.assertEqual(
+            set(result),
+            {"train_mse", "test_mse_encoded", "train_sharpness",
+             "test_sharpness"},
+        )  # fmt: skip
         for name, value in (("encode_steps", 0), ("shown", 2.5)):
             with self.assertRaisesRegex(ValueError, name):
                 kdl.models.evaluate_glo(model, x, x[:2], **{name: value})
+
+
+class LaplacianEnergyRatioTest(TestCase):
+    def test_blur_lowers_and_noise_raises_the_ratio(self):
+        import scipy.ndimage
+
+        rng = np.random.RandomState(0)
+        x = rng.rand(5, 16, 16, 1)
+        ratio = kdl.models.laplacian_energy_ratio
+        self.assertAllClose(ratio(x, x), 1.0)
+        blurred = scipy.ndimage.gaussian_filter(x, (0, 1.0, 1.0, 0))
+        self.assertLess(ratio(blurred, x), 0.2)
+        noisy = x + rng.normal(0, 0.3, x.shape)
+        self.assertGreater(ratio(noisy, x), 1.2)
+        # By hand: one 3x3 image, a single bright pixel in the middle.
+        # Laplacian (reflect borders): -4 there, 1 at its 4 neighbours.
+        dot = np.zeros((1, 3, 3))
+        dot[0, 1, 1] = 1.0
+        flat = np.full((1, 3, 3), 0.5)
+        self.assertTrue(np.isnan(ratio(dot, flat)))
+        self.assertAllClose(ratio(dot, dot), 1.0)
+        self.assertAllClose(
+            np.mean(scipy.ndimage.laplace(dot[0]) ** 2), (16 + 4) / 9
+        )
+
+    def test_shapes_must_match(self):
+        with self.assertRaisesRegex(
+            ValueError, "reference.shape=\\(2, 4, 4\\)"
+        ):
+            kdl.models.laplacian_energy_ratio(
+                np.zeros((2, 4, 4, 1)), np.zeros((2, 4, 4))
+            )
