@@ -12,7 +12,8 @@ Sources:
   that are not yet regenerated on the current code; they print without any
   number.
 - `benchmarks/results/pending.json`: `{benchmark: reason}`, likewise.
-- A result's optional `table` (markdown, the recipe's `table.md`) is shown
+- A result's optional `table` (a markdown string, the recipe's `table.md`;
+  other types are ignored) is shown
   in full under the `details` markers, titled by its file, so per-model
   rows (mean +- sd over seeds) are in the README too.
 - `benchmarks/results/*.json`: written by the benchmark scripts. Each has
@@ -160,14 +161,17 @@ def details_tables():
     """Every result's full `table` (markdown), under a heading per file."""
     parts = []
     for path, data in _load("results/*.json"):
-        if os.path.basename(path) == "pending.json" or not data.get("table"):
+        table = data.get("table")
+        if os.path.basename(path) == "pending.json" or not isinstance(
+            table, str
+        ):
             continue
         prov = data["provenance"]
         seeds = ",".join(str(s) for s in prov["seeds"])
         parts.append(
             f"#### {os.path.splitext(os.path.basename(path))[0]}\n\n"
             f"From [{path}]({path}) (seeds {seeds}, commit "
-            f"{str(prov['commit'])[:8]}).\n\n{data['table'].strip()}\n"
+            f"{str(prov['commit'])[:8]}).\n\n{table.strip()}\n"
         )
     return "\n".join(parts) if parts else "(no detailed tables yet)"
 
