@@ -11,11 +11,11 @@ Arms per dataset: dbn (RBMs, CD-k), autoencoder (stacked denoising; with
 `--corruption=0` the paper's auto-associators), supervised (greedy
 layer-wise), none (Glorot init), shallow (one hidden layer), fine-tuned
 alike (SGD + momentum 0.9, best epoch on a random 10% validation slice
-kept). Writes each arm's test and validation error to results.json,
-test_error.md, and filters_<dataset>_<method>.png (pretrained first-layer
-filters; trained ones for none/shallow). Finished arms are reused while
-every flag is unchanged; `--tune` searches the "none" net on the first
-dataset. Budget: see provenance in results/pretraining.json.
+kept), each once per `--seeds` seed (mean +- sd). Writes results.json,
+test_error.md and filters_<dataset>_<method>.png (first-layer filters of
+the first seed). Finished arms are reused while every flag is unchanged;
+`--tune` searches the "none" net on the first dataset. Budget: see
+provenance in results/pretraining.json.
 """
 
 import functools
@@ -45,17 +45,13 @@ def define_flags(flag_values=flags.FLAGS):
         flag_values, output_dir="out/pretraining", epochs=30, tune=True
     )  # --epochs: fine-tuning epochs; --batch_size: every fit
     fv = dict(flag_values=flag_values)
-    training.define_list(
-        "datasets",
-        ["mnist_5k", "fashion_mnist"],
-        "Image datasets.",
-        choices=kdl.datasets.images.IMAGE_DATASETS,
-        **fv,
-    )
-    training.define_list("methods", METHODS, "Arms.", choices=METHODS, **fv)
-    training.define_list(
-        "hidden_units", [500] * 3, "Hidden layer sizes.", min_value=1, **fv
-    )
+    lists = functools.partial(training.define_list, **fv)
+    datasets = ["mnist_5k", "fashion_mnist"]
+    choices = kdl.datasets.images.IMAGE_DATASETS
+    lists("datasets", datasets, "Image datasets.", choices=choices)
+    lists("methods", METHODS, "Arms.", choices=METHODS)
+    lists("seeds", [0, 1, 2], "Seeds.", min_value=0)
+    lists("hidden_units", [500] * 3, "Hidden layer sizes.", min_value=1)
     for name, default, help_text in (
         ("train_size", 10000, "Training examples per dataset (max)."),
         ("test_size", 10000, "Test examples (max)."),
@@ -72,13 +68,13 @@ def define_flags(flag_values=flags.FLAGS):
         flags.DEFINE_float(name, default, help_text, lower_bound=0.0, **fv)
 
 
-def dbn(cfg, data, sizes, **fit):
+def dbn(cfg, data, sizes, seed, **fit):
     """Greedy CD-k training of a stack of RBMs (Hinton et al. 2006)."""
     return kdl.models.pretrain_dbn(
         data["train"][0],
         sizes,
         cd_k=cfg.cd_k,
-        seed=cfg.seed,
+        seed=seed,
         **fit,
         optimizer_fn=lambda: keras.optimizers.SGD(
             cfg.rbm_learning_rate, momentum=0.5
@@ -86,14 +82,14 @@ def dbn(cfg, data, sizes, **fit):
     )[0]  # the RBMs (and the per-layer histories)
 
 
-def autoencoder(cfg, data, sizes, **fit):
+def autoencoder(cfg, data, sizes, seed, **fit):
     """Stacked denoising auto-encoders (Vincent et al. 2008)."""
     return kdl.models.pretrain_denoising_autoencoders(
-        data["train"][0], sizes, cfg.corruption, seed=cfg.seed, **fit
+        data["train"][0], sizes, cfg.corruption, seed=seed, **fit
     )[0]  # the encoder weights
 
 
-def supervised(cfg, data, sizes, **fit):
+def supervised(cfg, data, sizes, seed, **fit):
     """Greedy layer-wise supervised pretraining (Bengio et al. 2007, 3.3)."""
     return kdl.models.pretrain_supervised(
         *data["train"], sizes, data["num_classes"], **fit
@@ -103,9 +99,10 @@ def supervised(cfg, data, sizes, **fit):
 PRETRAIN = {"dbn": dbn, "autoencoder": autoencoder, "supervised": supervised}
 
 
-def arm(env, name, method, data):
+def arm(env, name, method, data, seed):
     """Pretrains (per `method`), fine-tunes and tests one deep net."""
-    cfg, out = env.settings, env.path(name, method)
+    cfg, out = env.settings, env.path(name, method, f"seed{seed}")
+    keras.utils.set_random_seed(seed)
     sizes = cfg.hidden_units[:1] if method == "shallow" else cfg.hidden_units
     fit = dict(epochs=cfg.pretrain_epochs, batch_size=cfg.batch_size)
     fit["callbacks_fn"] = lambda layer: training.standard_callbacks(
@@ -113,7 +110,7 @@ def arm(env, name, method, data):
     )
     with env.strategy.scope():
         pretrain = PRETRAIN.get(method, lambda *args, **kwargs: None)
-        init = pretrain(cfg, data, sizes, **fit)
+        init = pretrain(cfg, data, sizes, seed=seed, **fit)
         model = kdl.models.build_deep_classifier(
             data["train"][0].shape[1], sizes, data["num_classes"], init=init
         )
@@ -146,15 +143,15 @@ def arm(env, name, method, data):
     cols = int(np.ceil(np.sqrt(len(images))))
     training.save_image_grid(
         [images[i : i + cols] for i in range(0, len(images), cols)],
-        env.path(f"filters_{name}_{method}.png"),
-        title=f"{name} {method}: first-layer filters",
+        env.path(f"filters_{name}_{method}_seed{seed}.png"),
+        title=f"{name} {method} (seed {seed}): first-layer filters",
         cell_inches=0.5,
     )
     error = {
         f"{split}_error": 1.0 - model.evaluate(*data[split], verbose=0)[1]
         for split in ("test", "valid")
     }
-    print(f"{name} {method}: test error {error['test_error']:.4f}")
+    print(f"{name} {method} seed {seed}: test error {error['test_error']:.4f}")
     return error | {
         "epochs_run": len(history["loss"]),
         "val_accuracy": history["val_accuracy"],
@@ -162,38 +159,36 @@ def arm(env, name, method, data):
     }
 
 
-def report(env, table, loaded):
+def report(env, table, loaded, seeds):
     """Writes test_error.md; returns the README rows (one per dataset)."""
     methods = [m for m in METHODS if m in env.settings.methods]
     label = dict(zip(METHODS, LABELS))
     if env.settings.corruption == 0:
         label["autoencoder"] = "auto-associators"
     paper = {m: 100 * PAPER_MNIST_TEST_ERROR[m] for m in methods}
+    runs = {n: {m: [100 * r["test_error"] for r in t[m]] for m in methods}
+            for n, t in table.items()}  # fmt: skip
     pct = {
-        n: {m: 100 * t[m]["test_error"] for m in methods}
-        for n, t in table.items()
+        n: {m: float(np.mean(e[m])) for m in methods} for n, e in runs.items()
     }
     rows = [
-        {"method": label[m], "paper (MNIST)": paper[m]}
-        | {n: pct[n][m] for n in pct}
+        {"method": label[m], "paper (MNIST)": f"{paper[m]:.1f}"}
+        | {n: training.mean_sd(runs[n][m], ".2f") for n in runs}
         for m in methods
     ]
-    markdown = training.markdown_table(rows, [(k, k, ".1f") for k in rows[0]])
+    markdown = training.markdown_table(rows, [(k, k) for k in rows[0]])
     training.write_text(
         env.path("test_error.md"), f"Test error (%)\n\n{markdown}\n"
     )
     names = " / ".join(label[m] for m in methods)
-    return [
-        {
-            "what": f"{n} ({len(loaded[n]['train'][0])} train) test error: "
-            + names,
-            "ours": " / ".join(f"{e[m]:.1f}" for m in methods) + " %",
-            "paper": " / ".join(f"{paper[m]:.1f}" for m in methods)
-            + " % (full MNIST)",
-            "holds": training.ordering_holds(e, sorted(paper, key=paper.get)),
-        }
-        for n, e in pct.items()
-    ]
+    order = sorted(paper, key=paper.get)
+    return [{
+        "what": f"{n} ({len(loaded[n]['train'][0])} train) test error: {names}",
+        "ours": " / ".join(rows[i][n] for i in range(len(methods)))
+        + f" % ({len(seeds)} seeds)",
+        "paper": " / ".join(f"{paper[m]:.1f}" for m in methods) + " % (MNIST)",
+        "holds": training.ordering_holds(e, order),
+    } for n, e in pct.items()]  # fmt: skip
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -222,11 +217,16 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         )
     table = {
         name: {
-            method: env.cached(
-                f"{name}/{method}",
-                functools.partial(arm, env, name, method, data),
-                data=[len(data[s][0]) for s in ("train", "valid", "test")],
-            )
+            method: [
+                env.cached(
+                    f"{name}/{method}/seed{seed}",
+                    functools.partial(arm, env, name, method, data, seed),
+                    ignore=("datasets", "methods", "seeds"),
+                    data=[len(data[s][0]) for s in ("train", "valid", "test")],
+                    seed=seed,
+                )
+                for seed in cfg.seeds
+            ]
             for method in METHODS
             if method in cfg.methods
         }
@@ -236,9 +236,9 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         "hidden_units": cfg.hidden_units,
         "paper_mnist_test_error": PAPER_MNIST_TEST_ERROR,
         "table": table,
-        "readme_rows": report(env, table, loaded),
+        "readme_rows": report(env, table, loaded, cfg.seeds),
     }
-    return env.finish(results, seeds=[cfg.seed])
+    return env.finish(results, seeds=list(cfg.seeds))
 
 
 def main(_):

@@ -38,23 +38,25 @@ def _tiny_data(seed=0):
 
 def test_all_arms_then_reuse_then_rerun_on_a_changed_flag(tmp_path, capsys):
     data = {"tiny": _tiny_data()}
-    results = pretraining.run(_flags(tmp_path), datasets_override=data)
+    results = pretraining.run(
+        _flags(tmp_path, seeds=[0]), datasets_override=data
+    )
     table = results["table"]["tiny"]
     assert list(table) == list(pretraining.METHODS)
-    for row in table.values():
+    for (row,) in table.values():  # one seed
         assert 0.0 <= row["test_error"] <= 1.0
         assert row["epochs_run"] == 1
     (readme_row,) = results["readme_rows"]
     assert readme_row["what"].startswith("tiny (80 train) test error: DBN")
-    assert readme_row["ours"].endswith(" %")
-    assert readme_row["paper"] == "1.2 / 1.4 / 2.0 / 2.4 / 1.9 % (full MNIST)"
+    assert readme_row["ours"].endswith(" % (1 seeds)")
+    assert readme_row["paper"] == "1.2 / 1.4 / 2.0 / 2.4 / 1.9 % (MNIST)"
     paper = pretraining.PAPER_MNIST_TEST_ERROR
-    errors = {m: row["test_error"] for m, row in table.items()}
+    errors = {m: rows[0]["test_error"] for m, rows in table.items()}
     assert readme_row["holds"] == training.ordering_holds(
         errors, sorted(paper, key=paper.get)
     )
     for method in pretraining.METHODS:
-        assert (tmp_path / f"filters_tiny_{method}.png").exists()
+        assert (tmp_path / f"filters_tiny_{method}_seed0.png").exists()
     assert "| DBN | 1.2 |" in (tmp_path / "test_error.md").read_text()
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["paper_mnist_test_error"]["dbn"] == 0.012
@@ -63,17 +65,22 @@ def test_all_arms_then_reuse_then_rerun_on_a_changed_flag(tmp_path, capsys):
     capsys.readouterr()
 
     start = time.process_time()
-    again = pretraining.run(_flags(tmp_path), datasets_override=data)
+    again = pretraining.run(_flags(tmp_path, seeds=[0]), datasets_override=data)
     assert time.process_time() - start < 5
     assert capsys.readouterr().out.count("Reusing the finished run") == 5
     assert again["table"] == results["table"]
 
+    # Another method set and seeds: seed 0 of "none" is reused, seed 1
+    # trains; the row is the mean (± sd) of both.
     changed = pretraining.run(
-        _flags(tmp_path, methods=["none"], learning_rate=0.2),
+        _flags(tmp_path, methods=["none"], seeds=[0, 1]),
         datasets_override=data,
     )
-    assert "Reusing" not in capsys.readouterr().out
-    assert list(changed["table"]["tiny"]) == ["none"]
+    assert capsys.readouterr().out.count("Reusing the finished run") == 1
+    runs = changed["table"]["tiny"]["none"]
+    assert len(runs) == 2 and runs[0] == table["none"][0]
+    want = training.mean_sd([100 * r["test_error"] for r in runs], ".2f")
+    assert changed["readme_rows"][0]["ours"] == f"{want} % (2 seeds)"
     assert changed["readme_rows"][0]["holds"] == "n/a"  # one method: no pair
 
 
@@ -101,6 +108,7 @@ def test_cli_smoke_and_helpfull(tmp_path):
     done = recipe_testing.run_recipe(
         "pretraining",
         "--smoke",
+        "--seeds=0",
         f"--output_dir={tmp_path}",
         "--datasets=digits",
         "--methods=dbn,shallow",
