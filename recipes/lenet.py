@@ -6,16 +6,15 @@ and the lecture's transfer slide: early layers frozen from a source task under
 a new head beat training from scratch on few labels.
 
 A run measures LeNet-5's test error on `--source` (Fashion-MNIST); on
-`--target` (MNIST digits, `--target_train_size` labels) the test error of its
-frozen `--freeze` layers (c1-s4) under a new head, of fine-tuning it all and of
-training from scratch; DeepFool's rho = mean ||r|| / ||x|| of the source model;
-and it draws one activation-maximisation image per class and a deep dream.
-Options: `--pooling=max|avg|lp|stochastic|fractional`, `--dense=low_rank
---rank=16` (stochastic pooling needs ReLU: it overrides `--activation`, as
-results.json records).
-
-Default: 20k source images x 8 epochs, 500 target labels x 30 epochs, batch 64,
-500 DeepFool images; budget: see provenance in results/lenet.json.
+`--target` (MNIST digits, `--target_train_size` labels), per `--seeds` seed,
+the test error of its frozen `--freeze` layers (c1-s4) under a new head, of the
+whole network frozen as a generic feature extractor (to f6) under a new linear
+classifier, of fine-tuning it all and of training from scratch; DeepFool's rho
+of the source model; one activation-maximisation image per class, deep dream.
+Options: `--pooling=max|avg|lp|stochastic|fractional`, `--dense=low_rank`
+(stochastic pooling needs ReLU: it overrides `--activation`). Default: 20k
+source images x 8 epochs, 500 target labels x 30 epochs, batch 64, 500
+DeepFool images; budget: see provenance in results/lenet.json.
 """
 
 import functools
@@ -28,16 +27,14 @@ import kdl
 from kdl import training
 
 PAPER_RHO = 0.20
-TRANSFER = ("frozen_features_new_head", "fine_tune_all", "from_scratch")
+# fmt: off
+TRANSFER = ("frozen_features_new_head", "feature_extractor_linear",
+            "fine_tune_all", "from_scratch")
 WEIGHTS = "lenet5.weights.h5"
-SMOKE = {
-    "epochs": 1,
-    "transfer_epochs": 1,
-    "source_train_size": 256,
-    "test_examples": 256,
-    "deepfool_examples": 16,
-    "ascent_steps": 3,
-}
+FEATURES = [*kdl.models.LENET_FEATURE_LAYERS, "c5", "f6"]  # all but logits
+SMOKE = {"epochs": 1, "transfer_epochs": 1, "source_train_size": 256,
+         "test_examples": 256, "deepfool_examples": 16, "ascent_steps": 3}
+# fmt: on
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -61,6 +58,7 @@ def define_flags(flag_values=flags.FLAGS):
     freeze = list(kdl.models.LENET_FEATURE_LAYERS)
     flags.DEFINE_list("freeze", freeze, "Layers frozen in transfer.", **fv)
     integer("deepfool_examples", 500, "Images DeepFool attacks.", lower_bound=0)
+    training.define_list("seeds", [0, 1, 2], "Seeds.", min_value=0, **fv)
     integer("ascent_steps", 100, "Activation maximisation / deep dream steps.")
 
 
@@ -108,19 +106,19 @@ def source_arm(env, source):
     return {**result, "params": model.count_params()}
 
 
-def transfer_arm(env, source, target, mode):
+def transfer_arm(env, source, target, mode, seed):
     """One way to learn the new task: `mode` is one of `TRANSFER`."""
     cfg = env.settings
-    keras.utils.set_random_seed(cfg.seed)
+    keras.utils.set_random_seed(seed)
     if mode == "from_scratch":
         model = lenet(env, target)
     else:
-        freeze = list(cfg.freeze) if mode == TRANSFER[0] else []
+        freeze = {TRANSFER[0]: cfg.freeze, TRANSFER[1]: FEATURES}.get(mode, [])
         with env.strategy.scope():
             model = kdl.models.transfer_model(
-                lenet(env, source, True), classes(target), freeze=freeze
+                lenet(env, source, True), classes(target), freeze=list(freeze)
             )
-    return fit(env, mode, model, target, cfg.transfer_epochs)
+    return fit(env, f"{mode}/seed{seed}", model, target, cfg.transfer_epochs)
 
 
 def deepfool_arm(env, source):
@@ -137,55 +135,47 @@ def visualization_arm(env, source):
     """One activation-maximisation image per class and a deep dream."""
     first = kdl.datasets.normalize_images(source[1][0][:1]).numpy()[0]
     objective = kdl.models.visualize_classifier(
-        lenet(env, source, True),
-        classes(source),
-        first,
-        ["c3"],
+        lenet(env, source, True), classes(source), first, ["c3"],
         env.path("activation_maximization.png"),
-        steps=env.settings.ascent_steps,
-        seed=env.seed,
-    )
+        steps=env.settings.ascent_steps, seed=env.seed,
+    )  # fmt: skip
     return {"deep_dream_objective": objective}
 
 
 def readme_rows(cfg, results):
-    err = {m: 100 * r["test_error"] for m, r in results["transfer"].items()}
-    n, found = results["target_train_size"], results.get("deepfool")
-    beats = [err[TRANSFER[0]] < err[TRANSFER[2]]]  # frozen beats scratch
-    rows = [
-        {
-            "what": f"{cfg.source} test error; transfer to {n} {cfg.target} "
-            "images: frozen features / fine-tune all / from scratch",
-            "ours": f"{100 * results['source_test_error']:.1f} %; "
-            f"{' / '.join(f'{err[m]:.1f}' for m in TRANSFER)} %",
-            "paper": "frozen features + new head beat training from scratch "
-            "on few labels (lecture)",
-            "holds": training.claims_hold(beats),
-        }
-    ]
-    if found:
-        rows.append(
-            {
-                "what": f"DeepFool rho = mean |r| / |x| on {found['examples']} "
-                f"test images ({100 * found['fooled_fraction']:.1f} % fooled)",
-                "ours": f"{found['rho_all']:.3f} ({cfg.source})",
-                "paper": f"{PAPER_RHO:.2f} (LeNet on MNIST)",
-                "holds": "n/a",
-            }
-        )
+    transfer, n = results["transfer"], results["target_train_size"]
+    err = {m: 100 * r["test_error"] for m, r in transfer.items()}
+    sd = {m: 100 * r["test_error_sd"] for m, r in transfer.items()}
+    # Frozen features / the frozen network beat scratch on few labels.
+    beats = [err[m] < err[TRANSFER[3]] for m in TRANSFER[:2]]
+    ours = " / ".join(f"{err[m]:.1f} ± {sd[m]:.1f}" for m in TRANSFER)
+    rows = [{
+        "what": f"{cfg.source} test error; transfer to {n} {cfg.target} "
+        "images: frozen features + new head / frozen network + linear / "
+        f"fine-tune all / from scratch ({len(cfg.seeds)} seeds)",
+        "ours": f"{100 * results['source_test_error']:.1f} %; {ours} %",
+        "paper": "frozen features (+ new head or linear) beat training from "
+        "scratch on few labels (lecture)",
+        "holds": training.claims_hold(beats),
+    }]  # fmt: skip
+    if found := results.get("deepfool"):
+        rows.append({
+            "what": f"DeepFool rho = mean |r| / |x| on {found['examples']} "
+            f"test images ({100 * found['fooled_fraction']:.1f} % fooled)",
+            "ours": f"{found['rho_all']:.3f} ({cfg.source})",
+            "paper": f"{PAPER_RHO:.2f} (LeNet on MNIST)", "holds": "n/a",
+        })  # fmt: skip
     return rows
 
 
 def tune(env, source):
     cfg, ((x, y), test) = env.settings, source
     return training.tune(
-        kdl.tuning.LeNetHyperModel(x.shape[1:] + (1,), classes(source)),
-        env,
+        kdl.tuning.LeNetHyperModel(x.shape[1:] + (1,), classes(source)), env,
         x=kdl.datasets.image_dataset(x, y, cfg.batch_size, seed=cfg.seed),
         validation_data=kdl.datasets.image_dataset(*test, 256, shuffle=False),
-        epochs=cfg.epochs,
-        verbose=0,
-    )
+        epochs=cfg.epochs, verbose=0,
+    )  # fmt: skip
 
 
 def report(env, results, history):
@@ -193,14 +183,18 @@ def report(env, results, history):
         history, env.path("source_curves.png"), ("loss", "accuracy")
     )
     transfer = results["transfer"]
+    curves = {m: [run["history"]["val_accuracy"] for run in r["runs"]]
+              for m, r in transfer.items()}  # fmt: skip
     training.plot_curves(
-        {m: r["history"]["val_accuracy"] for m, r in transfer.items()},
-        env.path("transfer_curves.png"),
-        ylabel="test accuracy (new task)",
+        curves, env.path("transfer_curves.png"), ylabel="new task accuracy"
     )
     columns = [("new task", "mode"), ("test error", "test_error", ".3f")]
+    columns.append(("sd", "test_error_sd", ".3f"))
     columns.append(("trainable params", "trainable_params", ","))
-    rows = [{"mode": m, **r} for m, r in transfer.items()]
+    rows = [
+        {"mode": m, **r, "trainable_params": r["runs"][0]["trainable_params"]}
+        for m, r in transfer.items()
+    ]
     training.save_table(rows, columns, env.path("table.md"))
     return {**results, "readme_rows": readme_rows(env.settings, results)}
 
@@ -229,13 +223,21 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         "target_train_size": len(target[0][0]),
         "frozen": list(cfg.freeze),
         "transfer": {
-            m: arm(m, transfer_arm, source, target, m) for m in TRANSFER
+            m: training.seed_summary(
+                [
+                    arm(f"{m}/seed{s}", transfer_arm, source, target, m, s)
+                    for s in cfg.seeds
+                ],
+                ["test_error"],
+            )  # fmt: skip
+            for m in TRANSFER
         },
     }
     if cfg.deepfool_examples:
         results["deepfool"] = arm("deepfool", deepfool_arm, source)
     results.update(arm("visualization", visualization_arm, source))
-    return env.finish(report(env, results, first["history"]), seeds=[cfg.seed])
+    seeds = sorted({cfg.seed, *cfg.seeds})
+    return env.finish(report(env, results, first["history"]), seeds=seeds)
 
 
 def main(_):

@@ -54,6 +54,7 @@ from kdl.training.reporting import plot_history
 from kdl.training.reporting import pyplot
 from kdl.training.reporting import save_image_grid
 from kdl.training.reporting import save_table
+from kdl.training.reporting import seed_summary
 from kdl.training.settings import Settings
 from kdl.training.settings import make_settings
 from kdl.training.subsample import subsample
@@ -92,6 +93,7 @@ __all__ = [
     "run_tuner",
     "save_image_grid",
     "save_table",
+    "seed_summary",
     "set_precision",
     "setup",
     "standard_callbacks",

@@ -69,6 +69,23 @@ def mean_sd(values, fmt=".3f"):
     return f"{format(values.mean(), fmt)} ± {format(values.std(ddof=1), fmt)}"
 
 
+def seed_summary(runs, keys, **extra):
+    """Mean and sd (ddof 1; 0 for one run) of `keys` over per-seed `runs`.
+
+    Returns:
+        `{key: mean, f"{key}_sd": sd for key in keys}`, then `extra`, then
+        `"runs": runs`.
+    """
+    if not runs:
+        raise ValueError(f"`runs` must not be empty. Received: runs={runs}")
+    out = {}
+    for key in keys:
+        values = np.asarray([r[key] for r in runs], "float64")
+        out[key] = float(values.mean())
+        out[f"{key}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return {**out, **extra, "runs": runs}
+
+
 def claims_hold(claims):
     """The verdict yes / partly / no: all / some / none of `claims` hold.
 

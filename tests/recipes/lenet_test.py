@@ -10,10 +10,11 @@ from tests.recipes import recipe_testing
 
 recipe = recipe_testing.load_recipe("lenet")
 HOLDS = {"yes", "no", "partly", "n/a"}
-ARMS = ("frozen_features_new_head", "fine_tune_all", "from_scratch")
+ARMS = recipe.TRANSFER
 
 
 def _flags(tmp_path, **overrides):
+    overrides.setdefault("seeds", [0])
     return recipe_testing.flags_for(
         recipe, output_dir=str(tmp_path), smoke=True, **overrides
     )
@@ -43,8 +44,14 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     assert 0.0 <= results["source_test_error"] <= 1.0
     transfer = results["transfer"]
     assert tuple(transfer) == ARMS
-    frozen, fine_tune = transfer[ARMS[0]], transfer[ARMS[1]]
-    assert frozen["trainable_params"] < fine_tune["trainable_params"]
+    params = [transfer[m]["runs"][0]["trainable_params"] for m in ARMS]
+    # The linear classifier < new head < the whole network.
+    assert params[1] < params[0] < params[2] == params[3]
+    for mode in ARMS:
+        errors = [r["test_error"] for r in transfer[mode]["runs"]]
+        assert len(errors) == 1  # one seed (seed_summary: its own tests)
+        assert transfer[mode]["test_error"] == pytest.approx(np.mean(errors))
+        assert transfer[mode]["test_error_sd"] == 0.0
     assert results["deepfool"]["examples"] == 16  # SMOKE, of 16 test images
     assert results["deepfool"]["rho_all"] >= 0
     assert results["options"]["activation"] == "tanh"
@@ -54,10 +61,12 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
         assert set(row) == {"what", "ours", "paper", "holds"}
         assert row["holds"] in HOLDS
     errors = [100 * transfer[m]["test_error"] for m in ARMS]
+    sds = [100 * transfer[m]["test_error_sd"] for m in ARMS]
     assert rows[0]["ours"].endswith(
-        " / ".join(f"{e:.1f}" for e in errors) + " %"
+        " / ".join(f"{e:.1f} ± {d:.1f}" for e, d in zip(errors, sds)) + " %"
     )
-    assert rows[0]["holds"] == ("yes" if errors[0] < errors[2] else "no")
+    beats = (errors[0] < errors[3]) + (errors[1] < errors[3])
+    assert rows[0]["holds"] == ["no", "partly", "yes"][beats]
     assert rows[1]["paper"] == "0.20 (LeNet on MNIST)"
     for name in (
         "results.json",
@@ -66,7 +75,7 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
         "deepfool_examples.png",
         "activation_maximization.png",
         "source/lenet5.weights.h5",
-        "from_scratch/history.csv",
+        "from_scratch/seed0/history.csv",
         "table.md",
     ):
         assert (tmp_path / name).exists(), name
@@ -99,7 +108,7 @@ def test_tune_two_trials(tmp_path):
 @pytest.mark.slow
 def test_cli_smoke_and_help(tmp_path):
     done = recipe_testing.run_recipe(
-        "lenet", "--smoke", f"--output_dir={tmp_path}"
+        "lenet", "--smoke", "--seeds=0", f"--output_dir={tmp_path}"
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())

@@ -151,3 +151,15 @@ def test_plot_curves_takes_seeds_of_unequal_length(tmp_path):
         str(tmp_path / "curves.png"),
     )
     assert os.path.getsize(path) > 0
+
+
+def test_seed_summary():
+    runs = [{"err": 0.1, "x": 1}, {"err": 0.3, "x": 2}]
+    out = training.seed_summary(runs, ["err"], label="a")
+    assert out["err"] == pytest.approx(0.2)
+    assert out["err_sd"] == pytest.approx(np.std([0.1, 0.3], ddof=1))
+    assert out["label"] == "a" and out["runs"] == runs
+    one = training.seed_summary(runs[:1], ["err", "x"])
+    assert one["err_sd"] == 0.0 and one["x"] == 1.0
+    with pytest.raises(ValueError, match="`runs` must not be empty"):
+        training.seed_summary([], ["err"])
