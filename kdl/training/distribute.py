@@ -27,20 +27,10 @@ def get_strategy(name="auto", tpu=""):
             f"Unknown strategy. Expected one of {list(STRATEGIES)}. "
             f"Received: strategy={name!r}"
         )
-    gpus = tf.config.list_logical_devices("GPU")
-    if name == "auto":
-        if len(gpus) > 1:
-            return tf.distribute.MirroredStrategy()
-        return tf.distribute.get_strategy()
-    if name == "one_device":
-        device = gpus[0].name if gpus else "/cpu:0"
-        return tf.distribute.OneDeviceStrategy(device)
-    if name == "mirrored":
-        if gpus:
-            return tf.distribute.MirroredStrategy()
-        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(cpus)
     if name == "multi_worker":
+        # First, before anything lists devices: the collective runtime must
+        # be configured at program start-up (TF raises "Collective ops must
+        # be configured at program startup" once the runtime is up).
         config = os.environ.get("TF_CONFIG", "")
         try:
             cluster = json.loads(config)["cluster"]
@@ -54,6 +44,19 @@ def get_strategy(name="auto", tpu=""):
             ) from None
         del cluster
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        if len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        device = gpus[0].name if gpus else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus)
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

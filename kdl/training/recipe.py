@@ -126,11 +126,13 @@ def setup(flags_obj, strategy_override=None, smoke_overrides=None):
             "--output_dir must be a non-empty path. "
             f"Received: output_dir={settings.output_dir!r}"
         )
-    keras.utils.set_random_seed(settings.seed)
-    set_precision(settings.precision)
+    # The strategy first: a multi-worker one must configure TF's runtime
+    # before any op (seeding included) starts it.
     strategy = strategy_override or get_strategy(
         settings.strategy, settings.get_or("tpu", "")
     )
+    keras.utils.set_random_seed(settings.seed)
+    set_precision(settings.precision)
     os.makedirs(settings.output_dir, exist_ok=True)
     return RecipeSetup(
         strategy=strategy,
