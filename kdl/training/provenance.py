@@ -85,11 +85,29 @@ def _repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
+# Where runs write what they publish: outputs, not code.
+RUN_OUTPUTS = ("results", "benchmarks/results")
+
+
 def git_state():
-    """The commit checked out and whether tracked files differ from it."""
+    """The commit checked out and whether tracked code differs from it.
+
+    `dirty` ignores `RUN_OUTPUTS` (an earlier run of the same checkout
+    rewriting results/*.json changes no code).
+    """
     root = _repo_root()
     commit = _git(["rev-parse", "HEAD"], root)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], root)
+    status = _git(
+        [
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            *(f":(exclude){path}" for path in RUN_OUTPUTS),
+        ],
+        root,
+    )
     return {
         "commit": commit,
         "dirty": bool(status) if status is not None else None,

@@ -35,3 +35,36 @@ def test_provenance_fields():
 def test_command_outside_a_script():
     prov = training.provenance(training.Clock(), [0], argv=["-c", "x"])
     assert prov["command"] == "python -c x"
+
+
+def test_dirty_ignores_run_outputs_but_not_code(tmp_path, monkeypatch):
+    import importlib
+    import subprocess
+
+    provenance_module = importlib.import_module("kdl.training.provenance")
+
+    repo = tmp_path / "repo"
+    for folder in ("kdl/training", "results", "benchmarks/results"):
+        (repo / folder).mkdir(parents=True)
+    files = {
+        "kdl/code.py": "x = 1\n",
+        "results/a.json": "{}\n",
+        "benchmarks/results/b.json": "{}\n",
+    }
+    for name, text in files.items():
+        (repo / name).write_text(text)
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=repo, check=True,
+                       capture_output=True)  # fmt: skip
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    monkeypatch.setattr(provenance_module, "_repo_root", lambda: str(repo))
+    assert provenance_module.git_state()["dirty"] is False
+    (repo / "results/a.json").write_text('{"a": 1}\n')
+    (repo / "benchmarks/results/b.json").write_text('{"b": 1}\n')
+    assert provenance_module.git_state()["dirty"] is False
+    (repo / "kdl/code.py").write_text("x = 2\n")
+    assert provenance_module.git_state()["dirty"] is True
