@@ -9,6 +9,16 @@ from kdl.training.atomic import write_json
 TUNERS = ("random", "hyperband", "bayesian")
 
 
+def tuner_worker_id():
+    """This process's `KERASTUNER_TUNER_ID` when it is a worker of a
+    distributed search (a chief oracle is configured and this is not the
+    chief), else None."""
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "")
+    if "KERASTUNER_ORACLE_IP" not in os.environ or "chief" in tuner_id:
+        return None
+    return tuner_id or None
+
+
 def run_tuner(
     hypermodel,
     output_dir,
@@ -42,7 +52,9 @@ def run_tuner(
     Returns:
         A dict with `best_hyperparameters` and `trials` (a list of dicts with
         `trial_id`, `score`, `status` and the hyperparameter values). Both are
-        also written: `best_hyperparameters.json` and `trials.csv`.
+        also written: `best_hyperparameters.json` and `trials.csv`. On a
+        worker of a distributed search, only `{"tuner_id": ...}`: the chief
+        (whose `search` returns when every trial has ended) reports.
     """
     import keras_tuner
 
@@ -75,6 +87,10 @@ def run_tuner(
             max_epochs=max_epochs or fit_kwargs.get("epochs", 10), **common
         )
     search.search(**fit_kwargs)
+    if tuner_worker_id() is not None:
+        # A worker of a distributed search: the chief's oracle holds the
+        # trials and the chief reports them; a worker has nothing to add.
+        return {"tuner_id": tuner_worker_id()}
 
     trials = []
     names = []
@@ -120,7 +136,9 @@ def tune(hypermodel, setup, objective="val_loss", **fit_kwargs):
         **fit_kwargs: for `tuner.search` (x, validation_data, epochs ...).
 
     Returns:
-        The results dict (`best_hyperparameters`, `trials`, provenance).
+        The results dict (`best_hyperparameters`, `trials`, provenance); on
+        a distributed-search worker `{"tuner_id": ...}`, and only the chief
+        writes `results.json`.
     """
     settings = setup.settings
     strategy = setup.strategy
@@ -136,4 +154,6 @@ def tune(hypermodel, setup, objective="val_loss", **fit_kwargs):
         ),
         **fit_kwargs,
     )
+    if "trials" not in found:  # a distributed-search worker
+        return found
     return setup.finish({"tuner": settings.tuner, **found})

@@ -1,0 +1,77 @@
+"""KerasTuner's distributed mode on loopback: a chief oracle and 2 workers.
+
+Each search runs `recipes/scrn_lm.py --smoke --tune` three times with the
+same `--output_dir` (as on a shared file system): once as the chief
+(`KERASTUNER_TUNER_ID=chief`, which serves the oracle) and twice as a
+worker (`tuner0`, `tuner1`), on 127.0.0.1 and a free port. Every trial
+completes exactly once, only the chief writes `results.json`, and every
+process ends by itself (bounded by a timeout).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.recipes import recipe_testing
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
+def test_chief_and_two_workers_run_each_trial_once(tmp_path, tuner):
+    port = str(_free_port())
+    command = [
+        sys.executable, recipe_testing.recipe_path("scrn_lm"), "--smoke",
+        "--tune", f"--tuner={tuner}", "--max_trials=2", "--models=srn",
+        f"--output_dir={tmp_path}",
+    ]  # fmt: skip
+    procs = {}
+    for tuner_id in ("chief", "tuner0", "tuner1"):
+        env = dict(
+            os.environ,
+            KERASTUNER_TUNER_ID=tuner_id,
+            KERASTUNER_ORACLE_IP="127.0.0.1",
+            KERASTUNER_ORACLE_PORT=port,
+            TF_CPP_MIN_LOG_LEVEL="2",
+        )
+        procs[tuner_id] = subprocess.Popen(
+            command,
+            env=env,
+            cwd=recipe_testing.ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    outputs = {}
+    try:
+        for tuner_id, proc in procs.items():
+            outputs[tuner_id] = proc.communicate(timeout=150)[0]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    for tuner_id, proc in procs.items():
+        assert proc.returncode == 0, (tuner_id, outputs[tuner_id][-3000:])
+    results = json.loads((tmp_path / "results.json").read_text())
+    trials = results["trials"]
+    ids = [t["trial_id"] for t in trials]
+    assert len(ids) == len(set(ids)) >= 1
+    if tuner != "hyperband":
+        assert len(ids) == 2  # --max_trials
+    assert {t["status"] for t in trials} == {"COMPLETED"}
+    assert all(t["score"] is not None for t in trials)
+    assert results["best_hyperparameters"]
+    # Each trial ran in exactly one process: its folder holds one trial.
+    tune = tmp_path / "tune" / "tuning"
+    folders = sorted(
+        p.name for p in tune.iterdir() if p.name.startswith("trial")
+    )
+    assert folders == sorted(f"trial_{i}" for i in ids)
