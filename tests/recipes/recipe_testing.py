@@ -54,7 +54,8 @@ def help_text(name):
     """
     values = flags.FlagValues()
     load_recipe(name).define_flags(values)
-    return values.get_help()
+    # Booleans are listed as `--[no]name`: name them as they are typed.
+    return values.get_help().replace("--[no]", "--")
 
 
 def run_recipe(name, *args, timeout=300, **popen_kwargs):
