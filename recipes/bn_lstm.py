@@ -179,7 +179,7 @@ def report(env, runs, summary):
     )
     rows = [{"model": NAMES[c], **s} for c, s in summary.items()]
     threshold = f"steps to {cfg.threshold:g} val. acc. (reached)"
-    training.save_table(
+    table = training.save_table(
         rows,
         [
             ("model", "model"),
@@ -202,14 +202,13 @@ def report(env, runs, summary):
         f"{training.mean_sd(summary[c]['test_accuracy'])}"
         for c in shown
     )
-    return [
-        {
-            "what": what,
-            "ours": " vs ".join(ours),
-            "paper": PAPER,
-            "holds": holds(summary, cfg.train_steps),
-        }
-    ]
+    row = {
+        "what": what,
+        "ours": " vs ".join(ours),
+        "paper": PAPER,
+        "holds": holds(summary, cfg.train_steps),
+    }
+    return {"readme_rows": [row], "table": table}
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -236,7 +235,8 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         "paper": PAPER,
         "models": summary,
         "arms": runs,
-        "readme_rows": report(env, runs, summary),
+        "figures": ["val_accuracy.png"],
+        **report(env, runs, summary),
     }
     return env.finish(results, seeds=cfg.seeds)
 

@@ -195,8 +195,9 @@ def report(env, results, history):
         {"mode": m, **r, "trainable_params": r["runs"][0]["trainable_params"]}
         for m, r in transfer.items()
     ]
-    training.save_table(rows, columns, env.path("table.md"))
-    return {**results, "readme_rows": readme_rows(env.settings, results)}
+    table = training.save_table(rows, columns, env.path("table.md"))
+    rows, figures = readme_rows(env.settings, results), ["transfer_curves.png"]
+    return {**results, "readme_rows": rows, "table": table, "figures": figures}
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):

@@ -23,9 +23,8 @@ A run measures, per model, corpus BLEU (sacrebleu, lower-cased tokenised
 text) and exact match of greedy and beam-search outputs on the test
 sentences, BLEU by source length (bleu_by_length.png), decoding speed and
 seconds per epoch; it saves alignment heatmaps (alignment_*.png), learning
-curves, table.md and results.json. --tune searches
-`kdl.tuning.NMTHyperModel` on the validation loss.
-Budget: see provenance in results/nmt_attention.json; --smoke: seconds.
+curves, table.md and results.json. --tune searches NMTHyperModel on the
+validation loss. Budget: see results/nmt_attention.json; --smoke: seconds.
 """
 
 import collections
@@ -137,7 +136,6 @@ def translation_arm(env, data, name):
     history, timer = training.fit(model, path, **fit)
     train_seconds = time.time() - start
     model.save(env.path(f"{name}.keras"))
-    decoding = {k: cfg[k] for k in ("beam_widths", "length_penalty")}
     test = kdl.models.evaluate_translation(
         model,
         data.vectorizers,
@@ -145,7 +143,7 @@ def translation_arm(env, data, name):
         data.references,
         bins=cfg.length_bins,
         reverse_source=reverse,
-        **decoding,
+        **{k: cfg[k] for k in ("beam_widths", "length_penalty")},
     )
     heatmaps = []
     if model.uses_attention:
@@ -221,7 +219,7 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     for m in cfg.models:  # --models only picks arms: the others are reused
         arm = functools.partial(translation_arm, env, data, m)
         arms[m] = env.cached(m, arm, ignore=["models"], **fingerprint)
-    kdl.models.save_translation_report(
+    table = kdl.models.save_translation_report(
         arms, env.output_dir, cfg.length_bins, cfg.beam_widths, cfg.dataset
     )
     results = {
@@ -237,6 +235,8 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             for m, r in arms.items()
         },
         "readme_rows": readme_rows(cfg, arms),
+        "table": table,
+        "figures": ["bleu_by_length.png"],
     }
     return env.finish(results, seeds=[cfg.seed])
 

@@ -15,7 +15,9 @@ Sources:
 - A result's optional `table` (a markdown string, the recipe's `table.md`;
   other types are ignored) is shown
   in full under the `details` markers, titled by its file, so per-model
-  rows (mean +- sd over seeds) are in the README too.
+  rows (mean +- sd over seeds) are in the README too, followed by the
+  run's plots: every `results/figures/<name>/*.png` (copied there by the
+  run from its `figures` list, `RecipeSetup.publish_figures`).
 - `benchmarks/results/*.json`: written by the benchmark scripts. Each has
   `headline` (list of `{"what", "median", "min", "max", "goal", "met"}`),
   `repeats` and `provenance`.
@@ -157,6 +159,15 @@ def benchmarks_table():
     return "\n".join(lines)
 
 
+def figures(stem):
+    """The run's plots, `results/figures/<stem>/*.png` (README-relative)."""
+    folder = os.path.join(ROOT, "results", "figures", stem)
+    return [
+        os.path.relpath(p, ROOT).replace(os.sep, "/")
+        for p in sorted(glob.glob(os.path.join(folder, "*.png")))
+    ]
+
+
 def details_tables():
     """Every result's full `table` (markdown), under a heading per file."""
     parts = []
@@ -168,10 +179,14 @@ def details_tables():
             continue
         prov = data["provenance"]
         seeds = ",".join(str(s) for s in prov["seeds"])
+        stem = os.path.splitext(os.path.basename(path))[0]
         parts.append(
-            f"#### {os.path.splitext(os.path.basename(path))[0]}\n\n"
+            f"#### {stem}\n\n"
             f"From [{path}]({path}) (seeds {seeds}, commit "
             f"{str(prov['commit'])[:8]}).\n\n{table.strip()}\n"
+            + "".join(
+                f"\n![{stem}: {name}]({name})\n" for name in figures(stem)
+            )
         )
     return "\n".join(parts) if parts else "(no detailed tables yet)"
 

@@ -65,3 +65,10 @@ def write_text(path, text):
     with atomic_open(path) as f:
         f.write(text)
     return path
+
+
+def copy_file(source, path):
+    """Copies `source` onto `path` atomically. Returns `path`."""
+    with open(source, "rb") as src, atomic_open(path, "wb") as dst:
+        dst.write(src.read())
+    return path

@@ -7,6 +7,7 @@ import typing
 import keras
 import tensorflow as tf
 
+from kdl.training.atomic import copy_file
 from kdl.training.atomic import write_json
 from kdl.training.cache import cached_run
 from kdl.training.distribute import get_strategy
@@ -72,11 +73,25 @@ class RecipeSetup:
         full.update(arm=name, **config)
         return cached_run(self.path(name), full, fn, timings=self.arm_seconds)
 
+    def publish_figures(self, names):
+        """Copies the named plots of `output_dir` beside `--results_json`.
+
+        `results/<stem>.json` gets `results/figures/<stem>/<name>` for each
+        name, so the README can show the run's own plots (scripts/report.py
+        embeds every file of that folder under the run's table).
+        """
+        path = self.settings.results_json
+        stem = os.path.splitext(os.path.basename(path))[0]
+        folder = os.path.join(os.path.dirname(path), "figures", stem)
+        for name in names:
+            copy_file(self.path(name), os.path.join(folder, name))
+
     def finish(self, results, seeds=None):
         """Adds provenance and writes `results.json` (and `--results_json`).
 
         Args:
-            results: the recipe's results dict.
+            results: the recipe's results dict; its optional `figures` (file
+                names in `output_dir`) are copied beside `--results_json`.
             seeds: the seeds used (default: `[--seed]`).
 
         Returns:
@@ -98,6 +113,7 @@ class RecipeSetup:
         }
         write_json(os.path.join(self.output_dir, "results.json"), results)
         if self.settings.get_or("results_json", ""):
+            self.publish_figures(results.get("figures", ()))
             write_json(self.settings.results_json, results)
         print(
             f"wall {results['provenance']['wall_seconds']:.0f} s, "

@@ -105,3 +105,12 @@ def test_rows_are_validated(tmp_path, monkeypatch):
     details = report.details_tables()
     assert details.startswith("#### x\n\nFrom [results/x.json]")
     assert details.endswith("| a |\n|-|\n")
+    figures = results / "figures" / "x"
+    figures.mkdir(parents=True)
+    for name in ("b.png", "a.png", "notes.txt"):
+        (figures / name).write_bytes(b"")
+    details = report.details_tables()
+    assert details.endswith(
+        "| a |\n|-|\n\n![x: results/figures/x/a.png](results/figures/x/a.png)"
+        "\n\n![x: results/figures/x/b.png](results/figures/x/b.png)\n"
+    )

@@ -70,6 +70,23 @@ def test_cached_arms_follow_every_flag_and_finish_writes(tmp_path):
     assert results["smoke"] is False
 
 
+def test_finish_copies_the_named_figures_beside_results_json(tmp_path):
+    out = tmp_path / "results" / "exp.json"
+    env = training.setup(_values(tmp_path, f"--results_json={out}"))
+    with open(env.path("curve.png"), "wb") as f:
+        f.write(b"\x89PNG fake")
+    with open(env.path("other.png"), "wb") as f:
+        f.write(b"not named")
+    env.finish({"figures": ["curve.png"]})
+    folder = tmp_path / "results" / "figures" / "exp"
+    assert sorted(os.listdir(folder)) == ["curve.png"]
+    assert (folder / "curve.png").read_bytes() == b"\x89PNG fake"
+    env_no_json = training.setup(_values(tmp_path))
+    env_no_json.finish({"figures": ["missing.png"]})  # nothing to publish
+    with pytest.raises(FileNotFoundError):
+        env.finish({"figures": ["missing.png"]})
+
+
 def test_cached_ignore_leaves_selection_flags_out_of_the_key(tmp_path):
     calls = []
 
