@@ -3,29 +3,188 @@
 `TestCase.run_layer_test` checks what every public kdl layer promises:
 config round trip, `.keras` save/load with identical outputs, weight counts,
 symbolic and eager calls, one `fit` step with `jit_compile=True`, the
-mixed_float16 / mixed_bfloat16 dtypes, and a `fit` under
+mixed_float16 / mixed_bfloat16 dtypes, and, on TensorFlow, a `fit` under
 `tf.distribute.MirroredStrategy` over the 2 logical CPUs that `conftest.py`
-configures.
+configures. It runs on the TensorFlow and the JAX backend.
+
+`gradients(fn, args, variables)` differentiates a function on either
+backend (`tf.GradientTape` on TensorFlow; on JAX `jax.value_and_grad` of a
+pure function of the arguments and the variables' values, read through a
+`keras.StatelessScope` as `Layer.stateless_call` does), so tests need no
+`tf.GradientTape`. `skip_unless_tensorflow(reason)` marks tests that are
+TensorFlow-only by nature (tf.distribute, tf.function signatures, TF ops).
 """
 
 import os
+import shutil
 import tempfile
+import unittest
 
 import keras
 import numpy as np
-import tensorflow as tf
 from absl.testing import parameterized
 from keras import ops
 
+_BACKEND = keras.backend.backend()
+
+
+def backend():
+    """The Keras backend the tests run on ("tensorflow", "jax", ...).
+
+    Read once at import (a process has one backend), so tests that patch
+    `keras.backend.backend` to run another backend's code path do not
+    change what these helpers do.
+    """
+    return _BACKEND
+
+
+def skip_unless_tensorflow(reason):
+    """Skips a TensorFlow-only test (method or class) on other backends.
+
+    A `unittest.skipIf`, so it also works under
+    `parameterized.named_parameters`; the skip reason says why the test is
+    TensorFlow-only and names the backend.
+    """
+    return unittest.skipIf(
+        backend() != "tensorflow",
+        f"TensorFlow only ({reason}); the backend is {backend()!r}",
+    )
+
 
 def _flatten(x):
-    return tf.nest.flatten(x)
+    return keras.tree.flatten(x)
 
 
 def _as_list(shapes):
     if isinstance(shapes, list):
         return shapes
     return [shapes]
+
+
+def _total(loss):
+    """The sum of every element of every float tensor in `loss` (a nest)."""
+    return sum(
+        ops.sum(t)
+        for t in keras.tree.flatten(loss)
+        if t is not None and "float" in keras.backend.standardize_dtype(t.dtype)
+    )
+
+
+def gradients(fn, args=(), variables=(), has_aux=False, updates=()):
+    """Value and gradients of `fn(*args)` on the TensorFlow and JAX backends.
+
+    The differentiated loss is the sum of all elements of every tensor
+    `fn` returns (what `tf.GradientTape.gradient` does with a non-scalar or
+    nested target); with `has_aux=True`, `fn` returns `(loss, aux)` and
+    only `loss` is differentiated.
+
+    On TensorFlow the function runs under a `tf.GradientTape` that watches
+    `args` and `variables`. On JAX it is made pure: `args` are arguments of
+    `jax.value_and_grad` and the `variables` are read from a
+    `keras.StatelessScope` mapping them to traced values, as
+    `Layer.stateless_call` does; so on JAX, assignments `fn` makes (moving
+    statistics, seed generator states) are kept only for the variables
+    listed in `updates` (written back afterwards), and every variable must
+    exist before (build the layers first).
+
+    Args:
+        fn: a callable taking `len(args)` tensors.
+        args: arrays or tensors to differentiate with respect to (floats).
+        variables: `keras.Variable`s to differentiate with respect to.
+        has_aux: whether `fn` returns `(loss, aux)`.
+        updates: variables `fn` assigns (e.g. `layer.non_trainable_weights`)
+            whose new values must be kept on JAX too (TensorFlow keeps
+            every assignment).
+
+    Returns:
+        `(value, grads)`: what `fn` returned, and a list of gradients, one
+        per arg then one per variable (zeros where unconnected).
+    """
+    variables = list(variables)
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        args = [tf.convert_to_tensor(a) for a in args]
+        sources = args + [v.value for v in variables]
+        with tf.GradientTape() as tape:
+            tape.watch(sources)
+            value = fn(*args)
+            loss = _total(value[0] if has_aux else value)
+        grads = tape.gradient(
+            loss, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
+        return value, [tf.convert_to_tensor(g) for g in grads]
+    if backend() == "jax":
+        import jax
+
+        updates = list(updates)
+
+        def pure(arg_values, var_values):
+            mapping = list(zip(variables, var_values))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                value = fn(*arg_values)
+            new = [scope.get_current_value(v) for v in updates]
+            return _total(value[0] if has_aux else value), (value, new)
+
+        arg_values = [ops.convert_to_tensor(a) for a in args]
+        var_values = [v.value for v in variables]
+        (_, (value, new)), (arg_grads, var_grads) = jax.value_and_grad(
+            pure, argnums=(0, 1), has_aux=True
+        )(arg_values, var_values)
+        for variable, update in zip(updates, new):
+            if update is not None:
+                variable.assign(update)
+        return value, list(arg_grads) + list(var_grads)
+    raise NotImplementedError(
+        f"gradients() supports the TensorFlow and JAX backends; the "
+        f"current backend is {backend()!r}."
+    )
+
+
+def jit(fn, jit_compile=True):
+    """`fn` compiled: `tf.function(fn, jit_compile=jit_compile)` on
+    TensorFlow, `jax.jit` on JAX (always XLA; variables read inside are
+    constants of the compiled function)."""
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=jit_compile)
+    if backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    raise NotImplementedError(f"no jit for backend {backend()!r}")
+
+
+def jit_call(layer, *args, **kwargs):
+    """`layer(*args, **kwargs)` compiled with XLA, assignments kept.
+
+    TensorFlow: `tf.function(jit_compile=True)`. JAX: `jax.jit` of
+    `layer.stateless_call`, whose new non-trainable values (moving
+    statistics, seed states) are then assigned, as an eager call would.
+    The layer must be built.
+    """
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda *a: layer(*a, **kwargs), jit_compile=True)(
+            *args
+        )
+    if backend() == "jax":
+        import jax
+
+        def run(trainable, non_trainable, *a):
+            return layer.stateless_call(trainable, non_trainable, *a, **kwargs)
+
+        out, new = jax.jit(run)(
+            [v.value for v in layer.trainable_variables],
+            [v.value for v in layer.non_trainable_variables],
+            *args,
+        )
+        for variable, value in zip(layer.non_trainable_variables, new):
+            variable.assign(value)
+        return out
+    raise NotImplementedError(f"no jit for backend {backend()!r}")
 
 
 class TestCase(parameterized.TestCase):
@@ -41,9 +200,23 @@ class TestCase(parameterized.TestCase):
     this class does not repeat it.
     """
 
+    def use_float64(self):
+        """Lets this test compute in float64 on every backend.
+
+        JAX computes in 32 bits unless `jax_enable_x64` is set (float64
+        arrays silently become float32); this sets it for the test only.
+        TensorFlow needs nothing.
+        """
+        if backend() == "jax":
+            import jax
+
+            context = jax.enable_x64(True)
+            context.__enter__()
+            self.addCleanup(context.__exit__, None, None, None)
+
     def get_temp_dir(self):
         tmp = tempfile.mkdtemp()
-        self.addCleanup(lambda: tf.io.gfile.rmtree(tmp))
+        self.addCleanup(lambda: shutil.rmtree(tmp, ignore_errors=True))
         return tmp
 
     def assertAllClose(self, x, y, atol=1e-6, rtol=1e-6, msg=None):
@@ -99,7 +272,8 @@ class TestCase(parameterized.TestCase):
                 mixed_float16 and mixed_bfloat16 (outputs in the compute
                 dtype, variables in float32).
             run_distribute_check: fit one step under a 2-replica
-                `MirroredStrategy`.
+                `MirroredStrategy` (TensorFlow only: skipped on other
+                backends, which have no `tf.distribute`).
             output_index: for layers that return several tensors, which one
                 the training/distribute checks regress on (default 0).
         """
@@ -181,7 +355,7 @@ class TestCase(parameterized.TestCase):
         if run_mixed_precision_check:
             for policy in ("mixed_float16", "mixed_bfloat16"):
                 self._precision_check(make, inputs_np, call, policy)
-        if run_distribute_check:
+        if run_distribute_check and backend() == "tensorflow":
             strategy = two_replica_strategy()
             with strategy.scope():
                 self._fit_check(
@@ -279,6 +453,8 @@ _STRATEGY = None
 
 def two_replica_strategy():
     """A `MirroredStrategy` over the 2 logical CPUs of `conftest.py`."""
+    import tensorflow as tf
+
     global _STRATEGY
     if _STRATEGY is None:
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -61,6 +61,7 @@ class HarnessTest(test_case.TestCase):
 class SetupTest(test_case.TestCase):
     """What `conftest.py` promises every test process (xdist workers too)."""
 
+    @test_case.skip_unless_tensorflow("tf.distribute MirroredStrategy")
     def test_two_logical_cpus_and_a_two_replica_strategy(self):
         cpus = tf.config.list_logical_devices("CPU")
         self.assertGreaterEqual(len(cpus), 2)
@@ -72,3 +73,54 @@ class SetupTest(test_case.TestCase):
         first = np.asarray(keras.random.uniform((3,)))
         keras.utils.set_random_seed(1337)
         self.assertAllEqual(keras.random.uniform((3,)), first)
+
+
+class GradientsTest(test_case.TestCase):
+    """`test_case.gradients` and `jit_call` on the current backend."""
+
+    def test_arguments_and_variables(self):
+        layer = keras.layers.Dense(2)
+        x = np.arange(6, dtype="float32").reshape(3, 2)
+        layer.build(x.shape)
+        kernel = np.asarray(layer.kernel)
+        value, (dx, dkernel, dbias) = test_case.gradients(
+            lambda x: layer(x) ** 2, [x], [layer.kernel, layer.bias]
+        )
+        y = x @ kernel
+        self.assertAllClose(value, y**2)
+        self.assertAllClose(dx, 2 * y @ kernel.T, atol=1e-5)
+        self.assertAllClose(dkernel, x.T @ (2 * y), atol=1e-5)
+        self.assertAllClose(dbias, (2 * y).sum(0), atol=1e-5)
+
+    def test_aux_unconnected_and_updates(self):
+        layer = keras.layers.BatchNormalization(momentum=0.0)
+        x = np.random.RandomState(0).normal(2.0, 1.0, (8, 3))
+        x = x.astype("float32")
+        layer.build(x.shape)
+
+        def fn(x):
+            y = layer(x, training=True)
+            return keras.ops.sum(y), y
+
+        (loss, y), grads = test_case.gradients(
+            fn,
+            [x],
+            [layer.gamma, layer.moving_mean],
+            has_aux=True,
+            updates=layer.non_trainable_weights,
+        )
+        self.assertEqual(tuple(y.shape), (8, 3))
+        self.assertAllClose(loss, 0.0, atol=1e-4)
+        self.assertAllClose(grads[2], np.zeros(3))  # moving_mean: unused
+        self.assertAllClose(layer.moving_mean, x.mean(0), atol=1e-5)
+
+    def test_jit_call_keeps_assignments(self):
+        layer = keras.layers.BatchNormalization(momentum=0.0)
+        x = np.random.RandomState(1).normal(2.0, 1.0, (8, 3))
+        x = x.astype("float32")
+        layer.build(x.shape)
+        want = layer(x, training=True)
+        layer.moving_mean.assign(np.zeros(3, "float32"))
+        got = test_case.jit_call(layer, x, training=True)
+        self.assertAllClose(got, want, atol=1e-5)
+        self.assertAllClose(layer.moving_mean, x.mean(0), atol=1e-5)
