@@ -1,17 +1,21 @@
-"""Exact linear assignment (the Hungarian problem) as a TensorFlow op.
+"""Exact linear assignment (the Hungarian problem) as a TensorFlow / JAX op.
 
-TF-only code: Keras has no `keras.ops` form of an assignment solver, so this
-op is written with `tf.numpy_function` around
+Keras has no `keras.ops` form of an assignment solver, so this op calls
 `scipy.optimize.linear_sum_assignment` (a shortest-augmenting-path
-Jonker-Volgenant solver, exact for any real costs).
+Jonker-Volgenant solver, exact for any real costs) on the host: through
+`tf.numpy_function` for TensorFlow tensors (and numpy inputs on the
+TensorFlow backend, and inside `tf.function` / `tf.data` on any backend),
+through `jax.pure_callback` on the JAX backend (usable under `jax.jit` and
+`jax.vmap`; XLA calls back into scipy).
 
 Trade-offs of this host backend (measured in `benchmarks/nat_overhead.py`):
 
 - It runs on the host CPU: a device-to-host copy of the cost matrix and a
   host-to-device copy of the result on every call, and the Python GIL is held
   while it runs.
-- It cannot be compiled by XLA (`jit_compile=True` fails, `tf.function` is
-  fine) and does not run on TPUs.
+- On TensorFlow it cannot be compiled by XLA (`jit_compile=True` fails,
+  `tf.function` is fine); on JAX `jax.jit` compiles it with a host callback.
+  Neither runs on TPUs.
 - `tf.data` pipelines that use it cannot be serialised (tf.data service).
 - It is exact, handles rectangular matrices, and costs what scipy costs
   plus a copy and the `numpy_function` call (about 1 ms); see
@@ -27,15 +31,18 @@ figures vary): at NAT's batch of 256, 3-18x slower with XLA and over 20x
 without. The auction algorithm is exact only for integer costs.
 """
 
+import sys
+
+import keras
 import numpy as np
 import scipy.optimize
-import tensorflow as tf
 
 from kdl import _validation
 
 
 def _solve(cost, maximize):
     """NumPy kernel: cost (batch, n, m) float64 -> (rows, cols) int32."""
+    cost = np.asarray(cost, dtype=np.float64)
     batch, n, m = cost.shape
     k = min(n, m)
     rows = np.empty((batch, k), dtype=np.int32)
@@ -71,10 +78,14 @@ def linear_sum_assignment(cost, maximize=False, name=None):
     `c[i]`. Any leading dimensions are batch dimensions, solved
     independently.
 
-    Works eagerly, inside `tf.function`, and inside `tf.data.Dataset.map`.
-    The computation runs on the host through
+    Works eagerly, inside `tf.function`, and inside `tf.data.Dataset.map`
+    (TensorFlow tensors, on any Keras backend), and on the JAX backend
+    eagerly and under `jax.jit` / `jax.vmap` (JAX arrays; the costs are
+    solved in float64 on the host whatever `jax_enable_x64` says). The
+    computation runs on the host through
     `scipy.optimize.linear_sum_assignment` (see the module docstring for the
-    trade-offs: a host round trip, not XLA-compilable, not on TPU).
+    trade-offs: a host round trip, not XLA-compilable on TensorFlow, not on
+    TPU).
 
     Args:
         cost: float or integer tensor of shape `(..., n, m)`, rank >= 2, all
@@ -83,12 +94,16 @@ def linear_sum_assignment(cost, maximize=False, name=None):
         name: optional name scope.
 
     Returns:
-        `(row_ind, col_ind)`, two int32 tensors of shape `(..., min(n, m))`.
+        `(row_ind, col_ind)`, two int32 tensors of shape `(..., min(n, m))`
+        (`tf.Tensor`s, or JAX arrays on the JAX backend).
 
     Raises:
         ValueError: if `cost` has a static rank below 2, or (eagerly) has
-            NaN or infinite entries. In a graph, NaN or infinite entries
-            raise `tf.errors.InvalidArgumentError` from `tf.debugging`.
+            NaN or infinite entries. In a TF graph, NaN or infinite entries
+            raise `tf.errors.InvalidArgumentError` from `tf.debugging`;
+            under `jax.jit`, a `JaxRuntimeError` from the callback.
+        NotImplementedError: on a Keras backend other than TensorFlow and
+            JAX (for inputs that are not TensorFlow tensors).
 
     Example:
 
@@ -104,6 +119,15 @@ def linear_sum_assignment(cost, maximize=False, name=None):
     (the algorithm scipy implements).
     """
     maximize = _validation.boolean("maximize", maximize)
+    if not _use_tensorflow(cost):
+        if keras.backend.backend() == "jax":
+            return _jax_assignment(cost, maximize)
+        raise NotImplementedError(
+            "linear_sum_assignment needs the TensorFlow or the JAX backend "
+            "(or a TensorFlow tensor); the current backend is "
+            f"{keras.backend.backend()!r}."
+        )
+    import tensorflow as tf
 
     with tf.name_scope(name or "linear_sum_assignment"):
         cost = tf.convert_to_tensor(cost)
@@ -152,3 +176,67 @@ def linear_sum_assignment(cost, maximize=False, name=None):
             rows.set_shape(static[:-2].concatenate([k]))
             cols.set_shape(static[:-2].concatenate([k]))
         return rows, cols
+
+
+def _use_tensorflow(cost):
+    """TF tensors and TF graphs (tf.function, tf.data) take the TF path on
+    every backend; other inputs follow the Keras backend."""
+    if keras.backend.backend() == "tensorflow":
+        return True
+    tf = sys.modules.get("tensorflow")  # loaded already if `cost` is TF's
+    if tf is None:
+        return False
+    return tf.is_tensor(cost) or not tf.executing_eagerly()
+
+
+def _check_rank_and_dtype(shape, dtype):
+    rank = len(shape)
+    if rank < 2:
+        raise ValueError(
+            "linear_sum_assignment expects `cost` of rank >= 2, shape "
+            f"(..., n, m). Received: cost with shape {tuple(shape)} "
+            f"(rank {rank})"
+        )
+    if not (
+        np.issubdtype(dtype, np.floating)
+        or np.issubdtype(dtype, np.integer)
+        or str(dtype) == "bfloat16"
+    ):
+        raise ValueError(
+            "linear_sum_assignment expects a float or integer `cost`. "
+            f"Received: cost.dtype={dtype}"
+        )
+
+
+def _jax_assignment(cost, maximize):
+    """The JAX path: `jax.pure_callback` into scipy (works under jit)."""
+    import jax
+    import jax.numpy as jnp
+
+    if not isinstance(cost, jax.Array):
+        cost = np.asarray(cost)  # NumPy costs stay float64 (no x64 needed)
+    _check_rank_and_dtype(cost.shape, cost.dtype)
+    *batch_shape, n, m = cost.shape
+    k = min(n, m)
+    out_shape = (*batch_shape, k)
+    flat_shape = (int(np.prod(batch_shape, dtype=np.int64)), n, m)
+    if not isinstance(cost, jax.core.Tracer):  # eager: solve right away
+        values = np.asarray(cost, dtype=np.float64)
+        _check_finite_eager(values)
+        rows, cols = _solve(values.reshape(flat_shape), maximize)
+        return (
+            jnp.asarray(rows.reshape(out_shape)),
+            jnp.asarray(cols.reshape(out_shape)),
+        )
+    flat = jnp.reshape(cost, flat_shape)
+    result = jax.ShapeDtypeStruct((flat.shape[0], k), jnp.int32)
+
+    def solve(c):
+        c = np.asarray(c, dtype=np.float64)
+        _check_finite_eager(c)
+        return _solve(c, maximize)
+
+    rows, cols = jax.pure_callback(
+        solve, (result, result), flat, vmap_method="sequential"
+    )
+    return jnp.reshape(rows, out_shape), jnp.reshape(cols, out_shape)
