@@ -38,6 +38,9 @@ from kdl.training.fitting import fit
 from kdl.training.flags import define_common_flags
 from kdl.training.flags import define_list
 from kdl.training.learning_rate_halving import LearningRateHalving
+from kdl.training.multi_worker import fit_distributed
+from kdl.training.multi_worker import is_chief
+from kdl.training.multi_worker import is_multi_worker
 from kdl.training.precision import PRECISIONS
 from kdl.training.precision import set_precision
 from kdl.training.provenance import Clock
@@ -78,8 +81,11 @@ __all__ = [
     "claims_hold",
     "define_common_flags",
     "fit",
+    "fit_distributed",
     "define_list",
     "get_strategy",
+    "is_chief",
+    "is_multi_worker",
     "kernel_gradient_norms",
     "make_settings",
     "markdown_table",

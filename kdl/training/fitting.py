@@ -1,6 +1,15 @@
 """One `fit` with the recipe callbacks and epoch timing."""
 
+import functools
+import os
+import shutil
+import tempfile
+
 from kdl.training.callbacks import standard_callbacks
+from kdl.training.multi_worker import fit_distributed
+from kdl.training.multi_worker import is_chief
+from kdl.training.multi_worker import is_multi_worker
+from kdl.training.multi_worker import task_name
 from kdl.training.timing import EpochTimer
 
 
@@ -23,6 +32,14 @@ def fit(
     `directory`), logged (TensorBoard, `history.csv`), stopped on NaN, and
     timed per epoch without validation.
 
+    Under a multi-worker `MultiWorkerMirroredStrategy` (the model made in
+    its scope), where Keras's own `fit` fails, the same callbacks drive
+    `kdl.training.fit_distributed`. Every worker runs this call with the
+    same `directory` (a shared file system); only the chief writes there.
+    The other workers log and back up to a temporary folder, deleted at
+    the end, and start from a copy of the chief's backup, so a restarted
+    cluster resumes from one state on every worker.
+
     Args:
         model: a compiled Keras model.
         directory: the arm's folder for backups and logs.
@@ -36,15 +53,32 @@ def fit(
         (`timer.steady_seconds()` is the mean epoch time without the first).
     """
     timer = EpochTimer()
-    history = model.fit(
-        x,
-        y,
-        epochs=epochs,
-        validation_data=validation_data,
-        callbacks=standard_callbacks(
-            directory, tensorboard=tensorboard, extra=[*callbacks, timer]
-        ),
-        verbose=verbose,
-        **fit_kwargs,
+    strategy = model.distribute_strategy
+    multi_worker = is_multi_worker(strategy)
+    own_directory = directory
+    if multi_worker and not is_chief(strategy):
+        own_directory = tempfile.mkdtemp(prefix=f"kdl-{task_name(strategy)}-")
+        # "backup" is the BackupAndRestore folder of standard_callbacks.
+        chief_backup = os.path.join(directory, "backup")
+        if os.path.isdir(chief_backup):
+            shutil.copytree(chief_backup, os.path.join(own_directory, "backup"))
+    all_callbacks = standard_callbacks(
+        own_directory, tensorboard=tensorboard, extra=[*callbacks, timer]
     )
+    train = (
+        functools.partial(fit_distributed, model) if multi_worker else model.fit
+    )
+    try:
+        history = train(
+            x,
+            y,
+            epochs=epochs,
+            validation_data=validation_data,
+            callbacks=all_callbacks,
+            verbose=verbose,
+            **fit_kwargs,
+        )
+    finally:
+        if own_directory != directory:
+            shutil.rmtree(own_directory, ignore_errors=True)
     return history.history, timer

@@ -1,0 +1,235 @@
+"""kdl.training.fit_distributed and multi-worker `fit` on loopback.
+
+The loopback tests start 2 worker processes on 127.0.0.1 (free ports,
+`TF_CONFIG`) running `tests/training/loopback_worker.py` with the same
+output folder (as on a shared file system); every process is bounded by a
+timeout and killed if it outlives it.
+"""
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kdl import training
+from tests import test_case
+from tests.training import loopback_worker
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TIMEOUT = 90
+
+
+def _one_process_reference():
+    model = loopback_worker.make_model()
+    history = model.fit(
+        loopback_worker.make_dataset(),
+        epochs=loopback_worker.EPOCHS,
+        verbose=0,
+    )
+    return model.get_weights(), history.history["loss"]
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _start_workers(output_dir, tmp_dir, *args):
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    procs = []
+    for index in range(2):
+        config = {
+            "cluster": cluster,
+            "task": {"type": "worker", "index": index},
+        }
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps(config),
+            TF_CPP_MIN_LOG_LEVEL="2",
+            TMPDIR=str(tmp_dir),
+        )
+        command = [
+            sys.executable, "-m", "tests.training.loopback_worker",
+            str(output_dir), *args,
+        ]  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    return procs
+
+
+def _finish(procs, timeout=TIMEOUT):
+    try:
+        return [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
+def _result(output):
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    assert len(lines) == 1, output[-3000:]
+    return json.loads(lines[0][len("RESULT ") :])
+
+
+def _assert_weights_close(actual, expected):
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(np.array(a), e, atol=1e-5, rtol=0)
+
+
+def _history_rows(output_dir):
+    text = (output_dir / "history.csv").read_text().strip()
+    return text.splitlines()[1:]
+
+
+def test_two_workers_train_like_one_process(tmp_path):
+    shared, tmp = tmp_path / "shared", tmp_path / "tmp"
+    tmp.mkdir()
+    procs = _start_workers(shared, tmp)
+    outputs = _finish(procs)
+    for proc, out in zip(procs, outputs):
+        assert proc.returncode == 0, out[-3000:]
+    results = [_result(out) for out in outputs]
+    assert [r["chief"] for r in results] == [True, False]
+    assert {r["replicas"] for r in results} == {2}
+    weights, losses = _one_process_reference()
+    for result in results:
+        _assert_weights_close(result["weights"], weights)
+        np.testing.assert_allclose(result["loss"], losses, atol=1e-5)
+    # The chief alone wrote the shared log (two writers would double the
+    # rows); the other worker's temporary folder is gone; the backup was
+    # deleted at the end.
+    assert len(_history_rows(shared)) == loopback_worker.EPOCHS
+    assert sorted(p.name for p in shared.iterdir()) == ["history.csv"]
+    assert list(tmp.iterdir()) == []
+
+
+def test_killed_worker_resumes_from_backup(tmp_path):
+    shared, tmp = tmp_path / "shared", tmp_path / "tmp"
+    tmp.mkdir()
+    # Worker 1 dies (SIGKILL) in the middle of epoch 2; the chief then
+    # waits in a collective until the cluster is stopped, as on a real
+    # cluster, and both are restarted with the same command.
+    procs = _start_workers(shared, tmp, "--kill=1,2,1")
+    try:
+        killed_output = procs[1].communicate(timeout=TIMEOUT)[0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+        outputs = [p.communicate()[0] for p in procs]
+    assert procs[1].returncode == -signal.SIGKILL, killed_output[-3000:]
+    assert "RESULT" not in outputs[0] + outputs[1]
+    assert len(_history_rows(shared)) == 2  # epochs 0 and 1 finished
+    assert (shared / "backup").is_dir()
+
+    procs = _start_workers(shared, tmp)
+    outputs = _finish(procs)
+    for proc, out in zip(procs, outputs):
+        assert proc.returncode == 0, out[-3000:]
+    weights, losses = _one_process_reference()
+    for out in outputs:
+        result = _result(out)
+        # Only epochs 2 and 3 ran again, from the backup of epoch 1.
+        np.testing.assert_allclose(result["loss"], losses[2:], atol=1e-5)
+        _assert_weights_close(result["weights"], weights)
+    assert len(_history_rows(shared)) == loopback_worker.EPOCHS
+    assert not (shared / "backup").exists()
+
+
+def _fit_both_ways(strategy, **kwargs):
+    data = loopback_worker.make_dataset()
+    with strategy.scope():
+        reference = loopback_worker.make_model()
+        model = loopback_worker.make_model()
+    expected = reference.fit(data, epochs=3, verbose=0, **kwargs)
+    history = training.fit_distributed(
+        model, data, epochs=3, verbose=0, **kwargs
+    )
+    return model, reference, history.history, expected.history
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_fit_distributed_equals_fit(replicas):
+    if replicas == 2:
+        strategy = test_case.two_replica_strategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    model, reference, history, expected = _fit_both_ways(
+        strategy, validation_data=loopback_worker.make_dataset().take(2)
+    )
+    _assert_weights_close(model.get_weights(), reference.get_weights())
+    assert sorted(history) == sorted(expected) == ["loss", "val_loss"]
+    for key in expected:
+        np.testing.assert_allclose(history[key], expected[key], atol=1e-5)
+
+
+def test_fit_distributed_resumes_after_interruption(tmp_path):
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("interrupted")
+
+    data = loopback_worker.make_dataset()
+    backup = str(tmp_path / "backup")
+    model = loopback_worker.make_model()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        training.fit_distributed(
+            model,
+            data,
+            epochs=4,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup), Interrupt()],
+        )
+    model = loopback_worker.make_model()  # a fresh process's model
+    history = training.fit_distributed(
+        model,
+        data,
+        epochs=4,
+        verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(backup)],
+    )
+    weights, losses = _one_process_reference()
+    assert len(history.history["loss"]) == 2  # epochs 2 and 3
+    np.testing.assert_allclose(history.history["loss"], losses[2:], atol=1e-5)
+    _assert_weights_close(model.get_weights(), weights)
+
+
+def test_fit_distributed_errors():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    x = np.zeros((8, 4), "float32")
+    with pytest.raises(ValueError, match="compile"):
+        training.fit_distributed(model, x, x[:, :1])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="y=None"):
+        training.fit_distributed(model, x)
+
+
+def test_single_process_is_chief():
+    assert training.is_chief()
+    assert not training.is_multi_worker()
+    assert not training.is_multi_worker(test_case.two_replica_strategy())
