@@ -12,11 +12,13 @@ that keeps unsynchronized moving statistics equal on every replica.
 Cross-replica sums use `tf.distribute.get_replica_context().all_reduce`,
 as Keras's own synchronized batch norm does: `keras.ops` has no
 cross-replica reduction. Outside a replica context (or with one replica)
-they are the identity.
+they are the identity. They are TensorFlow-only: on other backends (JAX)
+there is no `tf.distribute` replica context and they are the identity too
+(under JAX data parallelism, `keras.distribution`, the batch is one global
+array, so the statistics are those of the global batch already).
 """
 
 import keras
-import tensorflow as tf
 from keras import constraints
 from keras import initializers
 from keras import ops
@@ -25,16 +27,32 @@ from keras import regularizers
 from kdl import _validation
 
 
+def _replica_context():
+    """The `tf.distribute` replica context with more than one replica, or
+    None (always None on backends other than TensorFlow)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return None
+    return ctx
+
+
 def replica_sum(tensors):
     """Sums a list of tensors over the replicas of the current strategy.
 
     TF-only (`keras.ops` has no cross-replica reduction): this is the
     `tf.distribute` replica context's `all_reduce(SUM, ...)`, what Keras's
-    `BatchNormalization(synchronized=True)` uses on TensorFlow.
+    `BatchNormalization(synchronized=True)` uses on TensorFlow. On other
+    backends the identity.
     """
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
+    ctx = _replica_context()
+    if ctx is None:
         return list(tensors)
+    import tensorflow as tf
+
     return list(ctx.all_reduce(tf.distribute.ReduceOp.SUM, list(tensors)))
 
 
@@ -245,14 +263,13 @@ class BatchNormBase(keras.layers.Layer):
         averaged (one all-reduce) so every replica keeps, and a saved model
         holds, the same moving statistics. With `synchronized=True` the
         statistics are those of the global batch already. Outside a replica
-        context, or with one replica, `value` is assigned as is.
+        context, or with one replica (and on backends other than
+        TensorFlow), `value` is assigned as is.
         """
-        ctx = tf.distribute.get_replica_context()
-        if (
-            not self.synchronized
-            and ctx is not None
-            and ctx.num_replicas_in_sync > 1
-        ):
+        ctx = None if self.synchronized else _replica_context()
+        if ctx is not None:
+            import tensorflow as tf
+
             value = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, value)
         variable.assign(value)
 

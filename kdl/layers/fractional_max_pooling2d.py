@@ -2,11 +2,11 @@
 
 Calls TensorFlow's `FractionalMaxPool` op (`tf.raw_ops.FractionalMaxPool`):
 there is no `keras.ops` form of fractional max pooling, so this layer needs
-the TensorFlow backend.
+the TensorFlow backend (on another backend, constructing it raises a
+`NotImplementedError` that names the backend).
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
@@ -32,7 +32,8 @@ class FractionalMaxPooling2D(keras.layers.Layer):
 
     Implementation: TensorFlow's `FractionalMaxPool` op
     (`tf.raw_ops.FractionalMaxPool`), which has no `keras.ops` form, so this
-    layer needs the TensorFlow backend, and the op cannot be compiled by
+    layer needs the TensorFlow backend (on another backend the constructor
+    raises `NotImplementedError`), and the op cannot be compiled by
     XLA (do not use `jit_compile=True`). The op supports float32/float64
     only: half-precision inputs are computed in float32 and cast back.
 
@@ -71,6 +72,12 @@ class FractionalMaxPooling2D(keras.layers.Layer):
         seed=1,
         **kwargs,
     ):
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(
+                "FractionalMaxPooling2D needs the TensorFlow backend "
+                "(tf.nn.fractional_max_pool); the current backend is "
+                f"{keras.backend.backend()!r}."
+            )
         super().__init__(**kwargs)
         self.pooling_ratio = _validation.number_tuple(
             "pooling_ratio", pooling_ratio, 2, min_value=1
@@ -88,6 +95,8 @@ class FractionalMaxPooling2D(keras.layers.Layer):
 
     def pool(self, inputs, training=False):
         """Returns `(outputs, row_sequence, col_sequence)` (the intervals)."""
+        import tensorflow as tf
+
         x = tf.convert_to_tensor(inputs)
         x32 = tf.cast(x, tf.float32) if x.dtype != tf.float64 else x
         out, rows, cols = tf.raw_ops.FractionalMaxPool(

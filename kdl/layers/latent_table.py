@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
@@ -34,7 +33,10 @@ class LatentTable(keras.layers.Layer):
     of the requested rows (under TensorFlow `tf.gather` on the resource
     variable: `keras.ops.take` would first read the whole table, an O(rows)
     tensor), so the gradient of the table is a `tf.IndexedSlices` holding
-    the batch rows only.
+    the batch rows only. On JAX the lookup is `keras.ops.take` and the
+    gradient of the table is dense (a `(num_examples, latent_dim)` array,
+    zero outside the batch rows; JAX has no sparse gradients): correct,
+    but each step costs O(rows).
 
     The projection is the table's Keras weight constraint
     (`embeddings_constraint`, on `embeddings.constraint`), so every Keras
@@ -72,8 +74,10 @@ class LatentTable(keras.layers.Layer):
             float or string dtype is a `ValueError`, never truncated, so
             `keras.Input` needs `dtype="int32"`); every index must be in
             `[0, num_examples)`, else an error is raised (eagerly a
-            `ValueError`, in a graph an `InvalidArgumentError` from a
-            `tf.debugging` assertion: there is no `keras.ops` assertion).
+            `ValueError`; in a TensorFlow graph an `InvalidArgumentError`
+            from a `tf.debugging` assertion, there being no `keras.ops`
+            assertion; under `jax.jit` a `JaxRuntimeError` from a
+            `jax.debug.callback` that checks the indices on the host).
             Negative indices are errors too, never wrapped or clamped.
 
     Returns:
@@ -164,8 +168,9 @@ class LatentTable(keras.layers.Layer):
             "LatentTable indices must be in [0, num_examples) with "
             f"num_examples={self.num_examples}"
         )
-        if tf.executing_eagerly():
-            values = ops.convert_to_numpy(indices)
+
+        def check(values):
+            values = np.asarray(values)
             if values.size and (
                 values.min() < 0 or values.max() >= self.num_examples
             ):
@@ -173,6 +178,23 @@ class LatentTable(keras.layers.Layer):
                     f"{message}. Received: indices with min={values.min()} "
                     f"and max={values.max()}"
                 )
+
+        backend = keras.backend.backend()
+        if backend == "jax":
+            import jax
+
+            if isinstance(indices, jax.core.Tracer):  # under jit / grad
+                jax.debug.callback(check, indices)
+            else:
+                check(indices)
+            return indices
+        if backend != "tensorflow":
+            check(ops.convert_to_numpy(indices))
+            return indices
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            check(ops.convert_to_numpy(indices))
             return indices
         checks = [
             tf.debugging.assert_non_negative(indices, message=message),
@@ -185,6 +207,16 @@ class LatentTable(keras.layers.Layer):
         with tf.control_dependencies(checks):
             return tf.identity(indices)
 
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO":
+            # Strings: JAX has no string arrays, so Keras would fail to
+            # convert them before `call` could name the dtype.
+            raise ValueError(
+                "LatentTable `indices` (its inputs) must have an integer "
+                f"dtype. Received: indices.dtype={inputs.dtype}"
+            )
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs):
         _check_dtype(inputs)
         if keras.backend.standardize_dtype(inputs.dtype) not in (
@@ -194,11 +226,13 @@ class LatentTable(keras.layers.Layer):
             inputs = ops.cast(inputs, "int64")
         indices = self._check_indices(inputs)
         if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
             # `ops.take` reads the whole table first (an O(rows) tensor that
             # can force a copy on the next in-place row update); TF's
             # resource gather reads only the requested rows.
             rows = tf.gather(self.embeddings.value, indices)
-        else:
+        else:  # JAX: a dense gradient (see the class docstring)
             rows = ops.take(self.embeddings, indices, axis=0)
         return ops.cast(rows, self.compute_dtype)
 

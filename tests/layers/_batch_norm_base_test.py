@@ -2,14 +2,15 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from kdl.layers._batch_norm_base import BatchNormBase
 from kdl.layers._batch_norm_base import replica_sum
+from tests.layers.batch_norm_testing import TF_DISTRIBUTE
 from tests.layers.batch_norm_testing import local_values
 from tests.layers.batch_norm_testing import two_replica_training_call
 from tests.test_case import TestCase
+from tests.test_case import skip_unless_tensorflow
 from tests.test_case import two_replica_strategy
 
 
@@ -55,12 +56,16 @@ def numpy_moments(x, axis=-1, mask=None):
 
 class ReplicaSumTest(TestCase):
     def test_identity_outside_a_strategy(self):
-        a, b = tf.constant([1.0, 2.0]), tf.constant(3.0)
+        a = ops.convert_to_tensor([1.0, 2.0])
+        b = ops.convert_to_tensor(3.0)
         got = replica_sum([a, b])
         self.assertIs(got[0], a)
         self.assertIs(got[1], b)
 
+    @skip_unless_tensorflow(TF_DISTRIBUTE)
     def test_sums_over_two_replicas(self):
+        import tensorflow as tf
+
         strategy = two_replica_strategy()
 
         def replica_fn():
@@ -142,6 +147,20 @@ class BatchNormBaseTest(TestCase):
             layer.moving_variance, 0.75 + 0.25 * variance, atol=1e-5
         )
 
+    def test_synchronized_without_replicas_is_unsynchronized(self):
+        # One device (and every backend without tf.distribute): the
+        # cross-replica sums are the identity.
+        rng = np.random.RandomState(4)
+        x = rng.normal(size=(8, 2, 3)).astype("float32")
+        mask = rng.uniform(size=(8, 2)) > 0.3
+        outputs = []
+        for synchronized in (False, True):
+            layer = PlainBatchNorm(momentum=0.0, synchronized=synchronized)
+            outputs.append(layer(x, training=True, mask=mask))
+            outputs.append(layer.moving_variance)
+        self.assertAllClose(outputs[:2], outputs[2:], atol=1e-6)
+
+    @skip_unless_tensorflow(TF_DISTRIBUTE)
     def test_synchronized_moments_are_the_global_batch(self):
         rng = np.random.RandomState(3)
         x = rng.normal(size=(8, 2, 3)).astype("float32")

@@ -12,9 +12,11 @@ from absl.testing import parameterized
 from tests.layers import batch_renormalization_test
 from tests.layers import ghost_batch_normalization_test
 from tests.layers import l1_batch_normalization_test
+from tests.layers.batch_norm_testing import TF_DISTRIBUTE
 from tests.layers.batch_norm_testing import local_values
 from tests.layers.batch_norm_testing import two_replica_training_call
 from tests.test_case import TestCase
+from tests.test_case import skip_unless_tensorflow
 
 VARIANTS = (
     batch_renormalization_test.VARIANT,
@@ -99,6 +101,7 @@ class BatchNormContractTest(TestCase):
         self.assertAllClose(batch, variant.inference(layer, x[:16]), atol=1e-5)
 
     @over_variants
+    @skip_unless_tensorflow(TF_DISTRIBUTE)
     def test_synchronized_equals_single_replica(self, variant):
         rng = np.random.RandomState(7)
         x = rng.normal(size=(16, 3)).astype("float32")

@@ -9,9 +9,12 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
 
 from tests.test_case import two_replica_strategy
+
+# The 2-replica helpers below are TensorFlow-only (tf.distribute); the
+# tests that use them are skipped on other backends.
+TF_DISTRIBUTE = "tf.distribute MirroredStrategy"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +53,8 @@ class BatchNormVariant:
 
 def local_values(variable):
     """The per-replica copies of a (Keras) variable, as NumPy arrays."""
+    import tensorflow as tf
+
     value = getattr(variable, "value", variable)
     strategy = tf.distribute.get_strategy()
     try:
@@ -66,6 +71,8 @@ def two_replica_training_call(make_layer, x, mask=None, build_shape=None):
     `MirroredStrategy`, and the replicas' outputs concatenated in batch
     order. Replica `i` gets rows `[i * n/2, (i + 1) * n/2)`.
     """
+    import tensorflow as tf
+
     strategy = two_replica_strategy()
     half = len(x) // 2
     with strategy.scope():

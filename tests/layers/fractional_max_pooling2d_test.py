@@ -2,11 +2,26 @@
 
 import keras
 import numpy as np
+import pytest
 
 from kdl.layers import FractionalMaxPooling2D
 from tests.test_case import TestCase
+from tests.test_case import backend
+from tests.test_case import skip_unless_tensorflow
 
 
+@pytest.mark.skipif(backend() == "tensorflow", reason="the TF backend works")
+class FractionalMaxPooling2DOtherBackendTest(TestCase):
+    def test_construction_names_the_backend(self):
+        with self.assertRaisesRegex(
+            NotImplementedError,
+            "FractionalMaxPooling2D needs the TensorFlow backend.*"
+            f"the current backend is '{backend()}'",
+        ):
+            FractionalMaxPooling2D(1.5)
+
+
+@skip_unless_tensorflow("tf.nn.fractional_max_pool has no keras.ops form")
 class FractionalMaxPooling2DTest(TestCase):
     def test_layer(self):
         x = np.random.rand(2, 9, 9, 2).astype("float32")
