@@ -51,7 +51,9 @@ class AdaptiveSoftmax(keras.layers.Layer):
     without the full softmax: the head on every row, and tail cluster `i`
     only on the rows whose target falls in it. Those rows are found with
     `keras.ops.nonzero` and gathered with `keras.ops.take` (dynamic shapes;
-    TensorFlow graph mode handles them), so the cost is
+    TensorFlow graph mode handles them; on JAX, which traces static
+    shapes, every tail is computed on every row and masked: correct, but
+    no faster than a full softmax), so on TensorFlow the cost is
     `rows * d * (cutoffs[0] + clusters)` plus, per cluster,
     `rows in the cluster * (d * d_i + d_i * cluster size)`. Evaluation and
     sampling use `log_probs(hidden)`, the exact `(..., vocab_size)`
@@ -298,27 +300,37 @@ class AdaptiveSoftmax(keras.layers.Layer):
             column, "int64"
         )
         log_p = ops.take(ops.reshape(head, (-1,)), flat_index)
+        # Dynamic shapes (only the rows of each cluster) on TensorFlow; JAX
+        # traces static shapes, so there every tail sees every row.
+        dynamic = keras.backend.backend() == "tensorflow"
         for i, (start, _) in enumerate(self.cluster_bounds):
             in_cluster = cluster == i + 1
             if valid is not None:
                 in_cluster = ops.logical_and(in_cluster, valid)
-            index = ops.nonzero(in_cluster)[0]
+            if dynamic:
+                index = ops.nonzero(in_cluster)[0]
+                rows_hidden = ops.take(flat_hidden, index, axis=0)
+                word = ops.take(flat_targets, index, axis=0) - start
+            else:  # every row; those outside the cluster are masked out
+                rows_hidden = flat_hidden
+                word = ops.where(in_cluster, flat_targets - start, 0)
             projected = ops.matmul(
-                ops.take(flat_hidden, index, axis=0),
-                self._weight(self.tail_projections[i]),
+                rows_hidden, self._weight(self.tail_projections[i])
             )
             kernel = self._weight(self.tail_kernels[i])
             logits = ops.cast(ops.matmul(projected, kernel), "float32")
             # The target's logit from its kernel column (no gather from the
             # dynamic-shaped logits).
-            word = ops.take(flat_targets, index, axis=0) - start
             columns = ops.transpose(ops.take(kernel, word, axis=1))
             target = ops.sum(
                 ops.cast(projected, "float32") * ops.cast(columns, "float32"),
                 axis=-1,
             )
             tail = target - ops.logsumexp(logits, axis=-1)
-            log_p = log_p + ops.scatter(index[:, None], tail, (rows,))
+            if dynamic:
+                log_p = log_p + ops.scatter(index[:, None], tail, (rows,))
+            else:
+                log_p = log_p + ops.where(in_cluster, tail, 0.0)
         loss = -log_p
         if valid is not None:
             loss = ops.where(valid, loss, 0.0)

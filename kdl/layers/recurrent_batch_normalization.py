@@ -174,7 +174,10 @@ class RecurrentBatchNormalization(BatchNormBase):
         outputs = self._normalize(x, mean, variance, gamma, beta, expand)
 
         # Rows 0 .. min(T, max_steps) - 1 of the moving statistics.
-        pad = ops.maximum(self.max_steps - steps, 0)
+        if isinstance(steps, int):  # static length (always on JAX)
+            pad = max(self.max_steps - steps, 0)
+        else:
+            pad = ops.maximum(self.max_steps - steps, 0)
         valid = ops.arange(self.max_steps) < steps
         if count is not None:
             padded = ops.pad(count[:, :1], [[0, pad], [0, 0]])
@@ -185,9 +188,10 @@ class RecurrentBatchNormalization(BatchNormBase):
             (self.moving_variance, variance),
         ):
             value = ops.pad(value, [[0, pad], [0, 0]])[: self.max_steps]
-            updated = variable * self.momentum + value * (1.0 - self.momentum)
+            current = variable.value
+            updated = current * self.momentum + value * (1.0 - self.momentum)
             self._assign_statistic(
-                variable, ops.where(valid, updated, variable)
+                variable, ops.where(valid, updated, current)
             )
         return ops.cast(outputs, self.compute_dtype)
 
@@ -242,8 +246,9 @@ class RecurrentBatchNormalization(BatchNormBase):
             (self.moving_mean, mean),
             (self.moving_variance, variance),
         ):
-            updated = variable * self.momentum + value * (1.0 - self.momentum)
-            variable.assign(ops.where(row, updated, variable))
+            current = variable.value
+            updated = current * self.momentum + value * (1.0 - self.momentum)
+            variable.assign(ops.where(row, updated, current))
         return ops.cast(outputs, self.compute_dtype)
 
     def get_config(self):

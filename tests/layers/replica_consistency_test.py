@@ -15,7 +15,9 @@ import keras
 import numpy as np
 
 import kdl
+from tests.layers.batch_norm_testing import TF_DISTRIBUTE
 from tests.test_case import TestCase
+from tests.test_case import skip_unless_tensorflow
 from tests.test_case import two_replica_strategy
 
 # name -> (normalization layer, input shape without batch)
@@ -53,6 +55,7 @@ def _model(make_norm, shape):
     return model
 
 
+@skip_unless_tensorflow(TF_DISTRIBUTE)
 class ReplicaConsistencyTest(TestCase):
     def test_saved_statistics_predict_the_same_after_reload(self):
         strategy = two_replica_strategy()
