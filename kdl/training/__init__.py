@@ -38,6 +38,7 @@ from kdl.training.fitting import fit
 from kdl.training.flags import define_common_flags
 from kdl.training.flags import define_list
 from kdl.training.learning_rate_halving import LearningRateHalving
+from kdl.training.multi_worker import evaluate_distributed
 from kdl.training.multi_worker import fit_distributed
 from kdl.training.multi_worker import is_chief
 from kdl.training.multi_worker import is_multi_worker
@@ -80,6 +81,7 @@ __all__ = [
     "cached_run",
     "claims_hold",
     "define_common_flags",
+    "evaluate_distributed",
     "fit",
     "fit_distributed",
     "define_list",

@@ -188,6 +188,41 @@ def fit_distributed(
     return model.history
 
 
+def evaluate_distributed(
+    model, x, y=None, *, batch_size=None, steps=None, callbacks=None
+):
+    """`model.evaluate(..., return_dict=True)` for any `tf.distribute`
+    strategy, multi-worker included (Keras's `evaluate` fails there like
+    `fit`).
+
+    The model's `test_step` runs on every replica of
+    `model.distribute_strategy` over the distributed dataset; the metrics
+    are read across all replicas of all workers, so every worker gets the
+    same numbers, those of one process evaluating the whole dataset.
+
+    Args:
+        model: a compiled Keras model, made in its strategy's scope.
+        x, y, batch_size: a `tf.data.Dataset` of batches (global batch
+            size), or arrays with `y` (batched by `batch_size`, default 32).
+        steps: how many batches (default: the whole dataset).
+        callbacks: Keras callbacks (`on_test_begin` / `on_test_end`).
+
+    Returns:
+        A dict of metric names to floats.
+    """
+    strategy = model.distribute_strategy
+    dataset = _as_dataset(x, y, batch_size, shuffle=False)
+    _build(model, strategy, dataset)
+    callback_list = keras.callbacks.CallbackList(callbacks, model=model)
+    return _evaluate(
+        model,
+        strategy.experimental_distribute_dataset(dataset),
+        _replicated(strategy, model.test_step),
+        steps,
+        callback_list,
+    )
+
+
 def _as_dataset(x, y, batch_size, shuffle, seed=None):
     if isinstance(x, tf.data.Dataset):
         if y is not None:
@@ -250,9 +285,16 @@ def _metrics_or_logs(model, logs):
     """The epoch's metric results (read across all replicas), or the last
     step's logs when a custom `train_step` reports other names (as `fit`)."""
     results = model.get_metrics_result()
-    if set(results) == set(logs):
-        return dict(results)
-    return {k: float(v) for k, v in logs.items()}
+    chosen = results if set(results) == set(logs) else logs
+    return {k: _to_python(v) for k, v in chosen.items()}
+
+
+def _to_python(value):
+    """A float for a scalar (as in Keras's logs), else the value."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _evaluate(model, distributed, test_step, steps, callback_list):

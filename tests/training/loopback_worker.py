@@ -4,7 +4,8 @@ Run as `python -m tests.training.loopback_worker OUTPUT_DIR [--kill ...]`
 with `TF_CONFIG` naming this worker: it makes the strategy first (TF's
 collective runtime is configured at start-up), trains `make_model()` on
 `make_dataset()` with `kdl.training.fit` and prints one `RESULT {json}`
-line with the final weights and the losses of the epochs it ran.
+line with the final weights, the training and validation losses of the
+epochs it ran and `evaluate_distributed` on the whole dataset.
 `--kill=TASK,EPOCH,BATCH` SIGKILLs worker TASK after that batch.
 """
 
@@ -88,6 +89,7 @@ def main():
         args.output_dir,
         make_dataset(),
         epochs=EPOCHS,
+        validation_data=make_dataset().take(2),
         callbacks=callbacks,
         verbose=0,
         tensorboard=False,
@@ -97,6 +99,8 @@ def main():
         "replicas": strategy.num_replicas_in_sync,
         "weights": [w.tolist() for w in model.get_weights()],
         "loss": history["loss"],
+        "val_loss": history["val_loss"],
+        "evaluate": training.evaluate_distributed(model, make_dataset()),
     }
     print("RESULT " + json.dumps(result), flush=True)
 
