@@ -53,8 +53,9 @@ def fit(
         (`timer.steady_seconds()` is the mean epoch time without the first).
     """
     timer = EpochTimer()
-    strategy = model.distribute_strategy
-    multi_worker = is_multi_worker(strategy)
+    # Only TensorFlow models have a strategy (JAX models train with fit).
+    strategy = getattr(model, "distribute_strategy", None)
+    multi_worker = strategy is not None and is_multi_worker(strategy)
     own_directory = directory
     if multi_worker and not is_chief(strategy):
         own_directory = tempfile.mkdtemp(prefix=f"kdl-{task_name(strategy)}-")
