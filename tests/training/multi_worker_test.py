@@ -246,3 +246,57 @@ def test_single_process_is_chief():
     assert training.is_chief()
     assert not training.is_multi_worker()
     assert not training.is_multi_worker(test_case.two_replica_strategy())
+
+
+class OwnStepModel(keras.Model):
+    """A model with its own `train_step` and loss tracker."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(
+            1, kernel_initializer=keras.initializers.GlorotUniform(seed=3)
+        )
+        self.tracker = keras.metrics.Mean(name="own_loss")
+
+    def call(self, x):
+        return self.dense(x)
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x, y, self(x))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.tracker.update_state(
+            loss * self.distribute_strategy.num_replicas_in_sync
+        )
+        return {"own_loss": self.tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+
+def test_fit_distributed_runs_a_models_own_train_step():
+    # Its own train_step, loss tracker and log names, on 2 replicas ==
+    # Keras's fit in one process.
+    data = loopback_worker.make_dataset()
+    histories, weights = [], []
+    for strategy in (
+        tf.distribute.get_strategy(),
+        test_case.two_replica_strategy(),
+    ):
+        with strategy.scope():
+            model = OwnStepModel()
+            model.compile(keras.optimizers.SGD(0.05), "mse")
+        if strategy.num_replicas_in_sync == 1:
+            history = model.fit(data, epochs=2, verbose=0)
+        else:
+            history = training.fit_distributed(model, data, epochs=2, verbose=0)
+        histories.append(history.history)
+        weights.append(model.get_weights())
+    _assert_weights_close(weights[1], weights[0])
+    assert list(histories[1]) == ["own_loss"]
+    np.testing.assert_allclose(
+        histories[1]["own_loss"], histories[0]["own_loss"], atol=1e-5
+    )
