@@ -10,6 +10,8 @@ under `$KDL_DATA_DIR` (default ~/.cache/kdl). When nothing works a
 `DatasetNotFoundError` lists every source tried and how to provide it.
 """
 
+from kdl.datasets.class_grouped import class_grouped_batches
+from kdl.datasets.class_grouped import class_grouped_indices
 from kdl.datasets.images import augment_images
 from kdl.datasets.images import image_dataset
 from kdl.datasets.images import image_splits
@@ -41,6 +43,8 @@ __all__ = [
     "Vocabulary",
     "augment_images",
     "cache_dir",
+    "class_grouped_batches",
+    "class_grouped_indices",
     "image_dataset",
     "image_splits",
     "load_images",
