@@ -7,6 +7,7 @@ from kdl.models.classifier_training import train_classifier
 from kdl.models.convnets import build_conv_autoencoder
 from kdl.models.convnets import build_softmax_classifier
 from kdl.models.convnets import small_convnet
+from kdl.models.dataset_training import train_for_steps
 from kdl.models.feed_forward_lm import FeedForwardLM
 from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
@@ -32,6 +33,8 @@ from kdl.models.normalized_convnet import NORM_VARIANTS
 from kdl.models.normalized_convnet import build_normalized_convnet
 from kdl.models.normalized_convnet import normalization_layer
 from kdl.models.normalized_convnet import renorm_schedule
+from kdl.models.normalized_mlp import MLP_NORM_VARIANTS
+from kdl.models.normalized_mlp import build_normalized_mlp
 from kdl.models.perceptron import Perceptron
 from kdl.models.pretext import PRETEXT_TASKS
 from kdl.models.pretext import build_pretext_model
@@ -88,6 +91,7 @@ __all__ = [
     "LENET_FEATURE_LAYERS",
     "LENET_MIN_SIZE",
     "LENET_POOLINGS",
+    "MLP_NORM_VARIANTS",
     "NAT",
     "NORM_VARIANTS",
     "PRETEXT_TASKS",
@@ -112,6 +116,7 @@ __all__ = [
     "build_lenet5",
     "build_mlp",
     "build_normalized_convnet",
+    "build_normalized_mlp",
     "build_pretext_model",
     "build_random_vgg",
     "build_sequence_classifier",
@@ -152,6 +157,7 @@ __all__ = [
     "target_tokens",
     "steps_to_reach",
     "train_classifier",
+    "train_for_steps",
     "train_step_curve",
     "transfer_model",
     "translate",
