@@ -59,6 +59,9 @@ from kdl.training.reporting import pyplot
 from kdl.training.reporting import save_image_grid
 from kdl.training.reporting import save_table
 from kdl.training.reporting import seed_summary
+from kdl.training.seed_groups import lead_verdict
+from kdl.training.seed_groups import plot_seed_points
+from kdl.training.seed_groups import save_seed_table
 from kdl.training.settings import Settings
 from kdl.training.settings import make_settings
 from kdl.training.subsample import subsample
@@ -89,6 +92,7 @@ __all__ = [
     "is_chief",
     "is_multi_worker",
     "kernel_gradient_norms",
+    "lead_verdict",
     "make_settings",
     "markdown_table",
     "mean_sd",
@@ -96,10 +100,12 @@ __all__ = [
     "plot_curves",
     "plot_heatmap",
     "plot_history",
+    "plot_seed_points",
     "provenance",
     "pyplot",
     "run_tuner",
     "save_image_grid",
+    "save_seed_table",
     "save_table",
     "seed_summary",
     "set_precision",
