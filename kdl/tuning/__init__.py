@@ -2,6 +2,7 @@
 
 from kdl.tuning.basics import MLPHyperModel
 from kdl.tuning.batchnorm import BatchNormConvNetHyperModel
+from kdl.tuning.batchnorm_mlp import BatchNormMLPHyperModel
 from kdl.tuning.glo import GLOHyperModel
 from kdl.tuning.lenet import LeNetHyperModel
 from kdl.tuning.nat import NATHyperModel
@@ -11,6 +12,7 @@ from kdl.tuning.scrn_lm import SCRNLanguageModelHyperModel
 
 __all__ = [
     "BatchNormConvNetHyperModel",
+    "BatchNormMLPHyperModel",
     "DeepClassifierHyperModel",
     "GLOHyperModel",
     "LeNetHyperModel",
