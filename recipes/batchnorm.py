@@ -1,28 +1,26 @@
 r"""python recipes/batchnorm.py --output_dir=out/batchnorm
 
-Reproduces, on Fashion-MNIST: batch renorm (Ioffe 2017) removes most of batch
-norm's small-batch loss; ghost batch norm (Hoffer et al. 2017) narrows the
-large-batch gap; BN-LSTM converges faster than LSTM (Cooijmans et al. 2016;
-sequential MNIST test accuracy 99.0 vs 98.9 %).
-
-A run measures the test accuracy of a small convnet
-(`kdl.models.build_normalized_convnet`) with no normalization, BN, renorm (the
-paper's schedule scaled to the run), ghost BN (`--virtual_batch_size`; not run
-where the batch is no larger: that is plain BN) and L1 BN (Hoffer et al. 2018)
-at each of `--batch_sizes` for `--epochs` (the same examples: small batches
-take more steps); and, reading the images row by row, LSTM vs
-`RNN(kdl.layers.BNLSTMCell)`: the training loss every ~1/10 epoch (its mean
-says which converges faster) and test accuracy.
-
-Default: 10k training images (a fixed shuffle), the 10k test images, 3 epochs
-at batch 4 16 64 256; LSTMs of 64 units, 3 epochs at batch 64; budget: see
-provenance in results/batchnorm.json. A finished arm is reused while its
-settings hold (`--parts`, `--variants`, `--batch_sizes` only pick arms).
-`--smoke`: 128 images, one batch, 7x7 pixels.
+Two batch-norm claims on Fashion-MNIST, at CPU scale, over --seeds (0,1,2):
+1. Batch renorm (Ioffe 2017) repairs batch norm where it fails: (a) i.i.d.
+   minibatches of 2 and 4; (b) non-i.i.d. minibatches of 32 from 2 random
+   classes each (`kdl.datasets.class_grouped_batches`; paper, ImageNet: BN
+   67 %, renorm 76.5 %); i.i.d. test set. Arms, --renorm_steps 2000 each:
+   none, Keras BN, `kdl.layers.BatchRenormalization` (its defaults: warm-up
+   100, dmax 5 at 500, rmax 3 at 800 steps), Keras's
+   `BatchNormalization(renorm=True)` (its defaults: r, d unclipped).
+2. Ghost BN (Hoffer et al. 2017): the gap of batch 2048 vs 64 (the paper's
+   4096 vs 128, halved) at equal epochs (--epochs 10 of the small batch)
+   and trained longer (equal steps), the large batch's Adam rate scaled by
+   sqrt(2048 / 64) as the paper scales SGD's (--lr_scaling). Arms: BN,
+   ghost BN over virtual batches of 128 and 32; gap = large-batch arm -
+   small-batch BN, per seed.
+Model: `kdl.models.build_normalized_mlp` (784-100-100-10, norm before ReLU,
+momentum 0.99), Adam 1e-3; 12,288 training images (a fixed shuffle), 10K
+test images; every arm and seed cached. Budget: see provenance in
+results/batchnorm.json; estimated <= 19 min (36 arms x 13 s + 9 x 61 s).
 """
 
 import functools
-import itertools
 
 import keras
 import numpy as np
@@ -31,212 +29,216 @@ from absl import flags
 
 import kdl
 from kdl import training
-from kdl.tuning import BatchNormConvNetHyperModel
 
-OUT = "out/batchnorm"
-PARTS = ("convnet", "lstm")
-SELECTION = ("parts", "variants", "batch_sizes")  # which arms run
-SMOKE = {
-    "train_examples": 128,
-    "test_examples": 128,
-    "epochs": 1,
-    "lstm_epochs": 1,
-    "batch_sizes": [32],  # one batch size above the ghost batch
-    "filters": 4,
-    "lstm_units": 8,
-    "row_stride": 4,  # 7 rows of 7 pixels: a short loop to compile
-}
-NAMES = {"bn": "BN", "l1": "L1", "ghost": "ghost({})"}
-CLAIMS = {  # README rows: the paper's claim; the share of BN's loss to win
-    "renorm": ("renorm removes most of BN's small-batch loss", 0.5),
-    "ghost": ("ghost BN narrows the large-batch gap", 0.0),
-    "bnlstm": ("BN-LSTM converges faster (sequential MNIST: 98.9 vs 99.0 %)",),
+PARTS = ("renorm", "ghost")
+RENORM_NORMS = ("none", "bn", "renorm", "keras_renorm")
+NAMES = dict(none="none", bn="BN", renorm="kdl renorm", ghost="ghost({})")
+NAMES.update(keras_renorm="Keras renorm")
+SELECTION = ("parts", "seeds", "small_batches", "tune_variant", "max_trials")
+GROUPED_FLAGS = ("grouped_batch", "classes_per_batch")  # flags of each part
+RENORM_FLAGS = ("renorm_steps",) + GROUPED_FLAGS
+GHOST_FLAGS = ("epochs", "batch_size", "large_batch", "lr_scaling")
+GHOST_FLAGS += ("virtual_batch_sizes",)
+SMOKE = dict(train_examples=256, test_examples=128, hidden_units=[8], evals=2)
+SMOKE.update(renorm_steps=4, small_batches=[4], grouped_batch=8)  # renorm
+SMOKE.update(large_batch=64, batch_size=16, epochs=1, virtual_batch_sizes=[16])
+IID = functools.partial(kdl.datasets.image_dataset, drop_remainder=True)
+PAPER = {
+    "renorm": "renorm beats BN on small / non-i.i.d. minibatches (ImageNet,"
+    " non-i.i.d.: BN 67 %, renorm 76.5 %)",
+    "epochs": "large batches generalise worse; ghost BN narrows the gap",
+    "steps": "training longer (equal steps, sqrt-scaled rate) closes it",
 }
 
 
 def define_flags(flag_values=flags.FLAGS):
-    defaults = dict(epochs=3, batch_size=64, max_trials=8)
-    training.define_common_flags(flag_values, output_dir=OUT, **defaults)
+    defaults = dict(epochs=10, batch_size=64, max_trials=8)
+    training.define_common_flags(
+        flag_values, output_dir="out/batchnorm", **defaults
+    )  # --epochs, --batch_size: the ghost part's small-batch run
     fv = {"flag_values": flag_values}
     integer = functools.partial(flags.DEFINE_integer, lower_bound=1, **fv)
-    integer("train_examples", 10000, "Train images (0: all).", lower_bound=0)
+    integer("train_examples", 12288, "Train images (0: all).", lower_bound=0)
     integer("test_examples", 0, "Test images (0: all).", lower_bound=0)
-    integer("virtual_batch_size", 16, "Ghost batch size.")
-    integer("filters", 16, "Filters of the convnet's first conv.")
-    integer("lstm_units", 64, "LSTM / BN-LSTM units.")
-    integer("lstm_epochs", 3, "Epochs of the LSTM part.")
-    integer("row_stride", 1, "LSTM part: every k-th row and pixel (1: 28x28).")
-    norms = list(kdl.models.NORM_VARIANTS)
-    flags.DEFINE_multi_enum("parts", list(PARTS), PARTS, "Parts to run.", **fv)
-    flags.DEFINE_multi_enum("variants", norms, norms, "Convnet norms.", **fv)
-    flags.DEFINE_enum("tune_variant", "bn", norms, "For --tune.", **fv)
-    training.define_list(
-        "batch_sizes", [4, 16, 64, 256], "Convnet batches.", min_value=1, **fv
-    )
-    flags.DEFINE_float("bn_momentum", 0.95, "Moving-average momentum.", **fv)
+    integer("renorm_steps", 2000, "Training steps of each renorm arm.")
+    integer("grouped_batch", 32, "Non-i.i.d. batch size.")
+    integer("classes_per_batch", 2, "Classes in a non-i.i.d. batch.")
+    integer("large_batch", 2048, "Ghost part: the large batch.")
+    integer("evals", 10, "Test evaluations per arm (curves).")
+    integer("steps_per_execution", 10, "Train steps per graph call.")
+    lists = functools.partial(training.define_list, **fv)
+    lists("parts", PARTS, "Parts to run.", choices=PARTS)
+    lists("seeds", [0, 1, 2], "Seeds (one arm each).", min_value=0)
+    lists("small_batches", [2, 4], "Renorm part: i.i.d. batches.", min_value=2)
+    lists("virtual_batch_sizes", [128, 32], "Ghost batches.", min_value=1)
+    lists("hidden_units", [100, 100], "MLP hidden layers.", min_value=1)
+    enum = functools.partial(flags.DEFINE_enum, **fv)
+    enum("lr_scaling", "sqrt", ["sqrt", "none"], "Large-batch rate scaling.")
+    enum("tune_variant", "bn", kdl.models.MLP_NORM_VARIANTS, "For --tune.")
+    flags.DEFINE_float("bn_momentum", 0.99, "Moving-average momentum.", **fv)
     flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", **fv)
-    xla = "XLA train steps (off: 3-6x slower on 2 CPUs, see bn_overhead.py)."
-    flags.DEFINE_bool("jit_compile", False, xla, **fv)
+    flags.DEFINE_bool("jit_compile", False, "XLA train steps.", **fv)
 
 
-def fit(env, name, model, data, batch_size, epochs):
-    """Trains and scores one arm's model (loss every ~1/10 epoch)."""
-    cfg = env.settings
-    options = dict(epochs=epochs, batch_size=batch_size, batch_loss_points=10)
-    options.update(
-        {k: cfg[k] for k in ("learning_rate", "jit_compile", "seed")}
+def train_arm(env, name, data, train, norm, steps, learning_rate, seed):
+    """Trains one MLP `steps` steps on `train` batches; scores it."""
+    cfg, ghost = env.settings, norm.startswith("ghost")  # e.g. "ghost32"
+    keras.utils.set_random_seed(seed)
+    shape = train.element_spec[0].shape[1:]  # (28, 28, 1)
+    options = dict(momentum=cfg.bn_momentum, hidden_units=cfg.hidden_units)
+    if ghost:
+        norm, options["virtual_batch_size"] = "ghost", int(norm[5:])
+    with env.strategy.scope():
+        model = kdl.models.build_normalized_mlp(norm, shape, **options)
+    return kdl.models.train_for_steps(
+        *(model, env.path(name), train, data[1]),
+        steps=steps,
+        eval_every=max(steps // cfg.evals, 1),
+        learning_rate=learning_rate,
+        strategy=env.strategy,
+        **{k: cfg[k] for k in ("jit_compile", "steps_per_execution")},
     )
-    return kdl.models.train_classifier(
-        model, env.path(name), *data, strategy=env.strategy, **options
-    )
 
 
-def convnet_arm(env, name, data, variant, batch_size):
-    """The convnet with one normalization variant at one batch size."""
+def renorm_arm(env, name, data, setting, norm, seed):
+    """One normalization in one of BN's failure modes: i.i.d. batches of
+    a few examples ("b2", "b4") or non-i.i.d. batches ("grouped")."""
     cfg, (x, y) = env.settings, data[0]
-    keras.utils.set_random_seed(cfg.seed)  # each arm alone reproduces
-    with env.strategy.scope():
-        model = kdl.models.build_normalized_convnet(
-            variant,
-            input_shape=x.shape[1:] + (1,),
-            num_classes=int(np.max(y)) + 1,
-            filters=cfg.filters,
-            momentum=cfg.bn_momentum,
-            virtual_batch_size=cfg.virtual_batch_size,
-            total_steps=-(-len(x) // batch_size) * cfg.epochs,
+    if setting == "grouped":
+        epochs = -(-cfg.renorm_steps * cfg.grouped_batch // len(x)) + 1
+        train = kdl.datasets.class_grouped_batches(
+            *(x, y, cfg.grouped_batch, cfg.classes_per_batch, seed, epochs)
         )
-    return fit(env, name, model, data, batch_size, cfg.epochs)
+    else:
+        train = IID(x, y, int(setting[1:]), seed=seed)
+    steps, lr = cfg.renorm_steps, cfg.learning_rate
+    return train_arm(env, name, data, train, norm, steps, lr, seed)
 
 
-def lstm_arm(env, name, data, cell):
-    """An LSTM or a BN-LSTM reading the images row by row."""
-    cfg, k = env.settings, env.settings.row_stride
-    data = [(x[:, ::k, ::k], y) for x, y in data]
-    keras.utils.set_random_seed(cfg.seed)
-    with env.strategy.scope():
-        model = kdl.models.build_sequence_classifier(
-            cell,
-            *data[0][0].shape[1:],
-            units=cfg.lstm_units,
-            num_classes=int(np.max(data[0][1])) + 1,
-            momentum=cfg.bn_momentum,
-            image_input=True,
-        )
-    return fit(env, name, model, data, cfg.batch_size, cfg.lstm_epochs)
+def ghost_arm(env, name, data, batch, norm, steps, seed):
+    """BN or ghost BN at one batch size for `steps` steps; the learning
+    rate scaled by sqrt(batch / --batch_size) with --lr_scaling=sqrt."""
+    cfg, (x, y) = env.settings, data[0]
+    ratio = batch / cfg.batch_size if cfg.lr_scaling == "sqrt" else 1.0
+    train = IID(x, y, batch, seed=seed)
+    lr = cfg.learning_rate * float(np.sqrt(ratio))
+    return train_arm(env, name, data, train, norm, steps, lr, seed)
 
 
 def tune(env, data):
     cfg, (x, y) = env.settings, data[0]
     train = kdl.datasets.image_dataset(x, y, cfg.batch_size, seed=cfg.seed)
-    hypermodel = BatchNormConvNetHyperModel(
-        cfg.tune_variant,
-        total_steps=len(train) * cfg.epochs,
-        input_shape=x.shape[1:] + (1,),
-        num_classes=int(y.max()) + 1,
-    )
     test = kdl.datasets.image_dataset(*data[1], 1000, shuffle=False)
+    shape, classes = train.element_spec[0].shape[1:], int(y.max()) + 1
+    hypermodel = kdl.tuning.BatchNormMLPHyperModel(
+        cfg.tune_variant, len(cfg.hidden_units), shape, classes
+    )
     fit_kwargs = dict(x=train, validation_data=test, epochs=cfg.epochs)
     return training.tune(hypermodel, env, "val_accuracy", **fit_kwargs)
 
 
-def holds(acc, variant, batch, enough):
-    """Does `variant` win back `enough` of BN's loss at `batch` (vs BN's best
-    batch size)? n/a when BN loses nothing there or a run is missing."""
-    bn = [a for a in acc.get("bn", {}).values() if a is not None]
-    at, won = acc.get("bn", {}).get(batch), acc.get(variant, {}).get(batch)
-    if at is None or won is None or max(bn) <= at:
-        return "n/a"
-    share = (won - at) / (max(bn) - at)
-    return "no" if share <= 0 else "yes" if share >= enough else "partly"
+def report(env, name, groups, rows, fmt=".3f"):
+    """Plot, table (mean +- sd) and README rows of one part."""
+    ylabel = "test accuracy" if name == "renorm" else "test accuracy gap"
+    training.plot_seed_points(groups, env.path(f"{name}.png"), ylabel=ylabel)
+    table = training.save_seed_table(groups, env.path(f"{name}.md"), fmt)
+    seeds = f"{len(env.settings.seeds)} seeds"
+    for row, (what, arms) in zip(rows, groups.items()):
+        row["what"] = f"Fashion-MNIST MLP, {what}, {seeds}: " + " / ".join(arms)
+        row["ours"] = " / ".join(
+            training.mean_sd(v, fmt) for v in arms.values()
+        )
+    return rows, table
 
 
-def convnet_report(env, runs, results):
-    cfg = env.settings
-    sizes = [str(b) for b in sorted(cfg.batch_sizes)]
-    acc = {v: {} for v in cfg.variants}
-    for v, b in itertools.product(cfg.variants, sizes):
-        acc[v][b] = runs.get(f"convnet_{v}_b{b}", {}).get("test_accuracy")
-    training.plot_curves(
-        {v: [np.nan if a is None else a for a in acc[v].values()] for v in acc},
-        env.path("accuracy_vs_batch_size.png"),
-        x=np.log2([int(b) for b in sizes]),
-        xlabel="log2(batch size)",
-        ylabel="test accuracy",
-    )
-    columns = [("", "variant")] + [(f"batch {b}", b, ".3f") for b in sizes]
-    table = [{"variant": v, **acc[v]} for v in acc]
-    training.save_table(table, columns, env.path("table.md"))
-    rows, n_train = [], results["train_examples"]
-    for b, variant in ((sizes[0], "renorm"), (sizes[-1], "ghost")):
-        shown = [v for v in acc if acc[v][b] is not None]
-        names = [NAMES.get(v, v).format(cfg.virtual_batch_size) for v in shown]
-        row = {
-            "what": f"convnet test acc. at batch {b} ({n_train} images x "
-            f"{cfg.epochs} epochs): " + " / ".join(names),
-            "ours": " / ".join(f"{acc[v][b]:.3f}" for v in shown),
-            "paper": CLAIMS[variant][0],
-            "holds": holds(acc, variant, b, CLAIMS[variant][1]),
+def renorm_report(env, acc):
+    """README rows: kdl renorm vs BN per setting (`lead_verdict`); n/a
+    where BN's mean is no worse than no normalization's (nothing to repair)."""
+    cfg, groups, rows, lead = env.settings, {}, [], training.lead_verdict
+    for setting, by_norm in acc.items():
+        what = f"test acc., i.i.d. batch {setting[1:]}"
+        if setting == "grouped":
+            k = cfg.classes_per_batch
+            what = f"test acc., batch {cfg.grouped_batch} of {k} classes"
+        what += f", {cfg.renorm_steps} steps"
+        groups[what] = {NAMES[n]: v for n, v in by_norm.items()}
+        fails = np.mean(by_norm["bn"]) < np.mean(by_norm["none"])
+        holds = lead(by_norm["renorm"], by_norm["bn"]) if fails else "n/a"
+        rows.append({"paper": PAPER["renorm"], "holds": holds})
+    return report(env, "renorm", groups, rows)
+
+
+def ghost_report(env, small_bn, large):
+    """Gaps: large-batch arm - small-batch BN, per seed. README rows: equal
+    epochs: ghost BN's gap smaller than BN's (`lead_verdict`; partly when
+    the virtual batches differ; n/a without a gap); equal steps: yes when
+    every arm's gap is closed (mean + sd >= 0), partly when one narrowed."""
+    cfg, lead = env.settings, training.lead_verdict
+    what = f"test acc. gap of batch {cfg.large_batch} - {cfg.batch_size}, "
+    what += f"equal {{}} ({cfg.epochs} epochs of batch {cfg.batch_size})"
+    groups = {
+        what.format(r): {
+            NAMES[n[:5]].format(n[5:]): np.subtract(v, small_bn)
+            for n, v in by_norm.items()
         }
-        rows.append(row)
-    results["convnet"] = {"test_accuracy": acc}
-    return rows
-
-
-def lstm_report(env, runs, results):
-    cfg, title = env.settings, "Row-by-row images: LSTM vs BN-LSTM"
-    lstm = {c: runs[f"lstm_{c}"] for c in kdl.models.SEQUENCE_CELLS}
-    training.plot_curves(
-        {c: r["batch_loss"] for c, r in lstm.items()},
-        env.path("lstm_train_loss.png"),
-        x={c: r["batch_loss_steps"] for c, r in lstm.items()},
-        xlabel="step",
-        ylabel="training loss (mean over ~1/10 epoch)",
-        title=title,
-    )
-    acc = {c: r["test_accuracy"] for c, r in lstm.items()}
-    loss = {c: float(np.mean(r["batch_loss"])) for c, r in lstm.items()}
-    row = {
-        "what": f"row-by-row Fashion-MNIST, LSTM vs BN-LSTM ({cfg.lstm_units} "
-        f"units, {cfg.lstm_epochs} epochs): test acc.; mean training loss",
-        "ours": f"{acc['lstm']:.3f} vs {acc['bnlstm']:.3f}; "
-        f"{loss['lstm']:.3f} vs {loss['bnlstm']:.3f}",
-        "paper": CLAIMS["bnlstm"][0],
-        "holds": training.claims_hold([loss["bnlstm"] < loss["lstm"]]),
+        for r, by_norm in large.items()
     }
-    results["lstm"] = {"test_accuracy": acc, "mean_train_loss": loss}
-    return [row]
+    epochs, steps = groups.values()
+    ghost = {lead(epochs[n], epochs["BN"]) for n in list(epochs)[1:]}
+    holds = [ghost.pop() if len(ghost) == 1 else "partly" if ghost else "n/a"]
+    holds[0] = "n/a" if np.mean(epochs["BN"]) >= 0 else holds[0]
+    sd = {n: np.std(g, ddof=int(len(g) > 1)) for n, g in steps.items()}
+    closed = all(np.mean(g) + sd[n] >= 0 for n, g in steps.items())
+    narrowed = any(np.mean(steps[n]) > np.mean(epochs[n]) for n in steps)
+    holds.append("yes" if closed else "partly" if narrowed else "no")
+    rows = [{"paper": PAPER[r], "holds": h} for r, h in zip(large, holds)]
+    return report(env, "ghost", groups, rows, "+.3f")
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
     env = training.setup(flags_obj, strategy_override, SMOKE)
     cfg = env.settings
     images = datasets_override or kdl.datasets.load_images("fashion_mnist")
-    data = training.subsample(
-        images, cfg.train_examples, cfg.test_examples, cfg.seed
-    )
+    data = training.subsample(images, cfg.train_examples, cfg.test_examples)
     if cfg.tune:
         return tune(env, data)
-    sizes = [len(data[0][0]), len(data[1][0])]
+    n = len(data[0][0])
     # Data passed in is named by no flag: its sizes join the cache key.
-    key = {"data": sizes} if datasets_override else {}
+    key = {"data": [n, len(data[1][0])]} if datasets_override else {}
+    runs, reports, results = {}, [], {"train_examples": n}
 
-    def arm(name, fn, *args):  # a subset of the arms reuses the others
-        arm_fn = functools.partial(fn, env, name, data, *args)
-        runs[name] = env.cached(name, arm_fn, ignore=SELECTION, **key)
+    def seeds(name, *args, fn, ignore):  # a cached arm per seed
+        for s in cfg.seeds:
+            arm = functools.partial(fn, env, f"{name}_seed{s}", data, *args, s)
+            runs[f"{name}_seed{s}"] = env.cached(
+                f"{name}_seed{s}", arm, ignore=SELECTION + ignore, **key
+            )
+        return [runs[f"{name}_seed{s}"]["test_accuracy"] for s in cfg.seeds]
 
-    results = {"train_examples": sizes[0], "test_examples": sizes[1]}
-    runs, rows = {}, []
-    if "convnet" in cfg.parts:
-        for v, b in itertools.product(cfg.variants, cfg.batch_sizes):
-            if v != "ghost" or b > cfg.virtual_batch_size:  # else plain BN
-                arm(f"convnet_{v}_b{b}", convnet_arm, v, b)
-        rows += convnet_report(env, runs, results)
-    if "lstm" in cfg.parts:
-        for cell in kdl.models.SEQUENCE_CELLS:
-            arm(f"lstm_{cell}", lstm_arm, cell)
-        rows += lstm_report(env, runs, results)
-    results.update(arms=runs, readme_rows=rows)
-    return env.finish(results, seeds=[cfg.seed])
+    if "renorm" in cfg.parts:
+        acc = results["renorm"] = {}
+        for st in [f"b{b}" for b in cfg.small_batches] + ["grouped"]:
+            ignore = GHOST_FLAGS + (() if st == "grouped" else GROUPED_FLAGS)
+            arm = functools.partial(seeds, fn=renorm_arm, ignore=ignore)
+            acc[st] = {m: arm(f"{st}_{m}", st, m) for m in RENORM_NORMS}
+        reports.append(renorm_report(env, acc))
+    if "ghost" in cfg.parts:
+        big, small = cfg.large_batch, cfg.batch_size
+        steps = {"epochs": n // big, "steps": n // small}  # an epoch's
+        steps = {r: cfg.epochs * k for r, k in steps.items()}
+        norms = ["bn"] + [f"ghost{v}" for v in cfg.virtual_batch_sizes]
+        arm = functools.partial(seeds, fn=ghost_arm, ignore=RENORM_FLAGS)
+        small_bn = arm("small_bn", small, "bn", steps["steps"])
+        large = {
+            r: {m: arm(f"{r}_{m}", big, m, k) for m in norms}
+            for r, k in steps.items()
+        }
+        results["ghost"] = {"small_bn": small_bn, **large}
+        reports.append(ghost_report(env, small_bn, large))
+    rows = [row for report in reports for row in report[0]]
+    tables = "\n\n".join(report[1] for report in reports)
+    results.update(arms=runs, readme_rows=rows, table=tables)
+    return env.finish(results, seeds=cfg.seeds)
 
 
 def main(_):

@@ -1,4 +1,6 @@
-"""recipes/batchnorm.py: smoke run, reuse of finished arms, tune, CLI."""
+"""recipes/batchnorm.py: smoke run, cached arms per seed, a changed flag
+reruns only the arms it changes, tune, CLI help. (Training under two
+replicas: tests/models/dataset_training_test.py.)"""
 
 import json
 import time
@@ -6,7 +8,6 @@ import time
 import numpy as np
 import pytest
 
-from tests import test_case
 from tests.recipes import recipe_testing
 
 recipe = recipe_testing.load_recipe("batchnorm")
@@ -30,98 +31,113 @@ def _images(n, seed):
 DATA = (_images(96, 0), _images(64, 1))
 
 
-def _timed_run(flags_obj):
+def _timed_run(flags_obj, **kwargs):
     start = time.process_time()
-    results = recipe.run(flags_obj, datasets_override=DATA)
+    results = recipe.run(flags_obj, datasets_override=DATA, **kwargs)
     return results, time.process_time() - start
 
 
+def _arm(tmp_path, name):
+    return (tmp_path / name / "result.json").read_text()
+
+
 def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
-    flags_obj = _flags(tmp_path, variants=["renorm"])
-    results, first_cpu = _timed_run(flags_obj)
-    acc = results["convnet"]["test_accuracy"]
-    assert list(acc) == ["renorm"] and list(acc["renorm"]) == ["32"]
-    assert all(0.0 <= acc[v]["32"] <= 1.0 for v in acc)
-    assert set(results["lstm"]["test_accuracy"]) == {"lstm", "bnlstm"}
-    assert (results["train_examples"], results["test_examples"]) == (96, 64)
+    # The ghost part over two seeds (5 arms each).
+    ghost_flags = _flags(tmp_path, seeds=[0, 1], parts=["ghost"])
+    results, first_cpu = _timed_run(ghost_flags)
+    ghost = results["ghost"]
+    assert "renorm" not in results
+    assert list(ghost) == ["small_bn", "epochs", "steps"]
+    assert list(ghost["epochs"]) == ["bn", "ghost16"]  # SMOKE: [16]
+    assert all(len(v) == 2 for v in ghost["steps"].values())
+    # Equal epochs: 96 // 64 = 1 step; equal steps: 96 // 16 = 6 steps.
+    assert results["arms"]["epochs_bn_seed0"]["steps"] == [1]
+    assert results["arms"]["steps_ghost16_seed1"]["steps"] == [3, 6]
+    assert results["arms"]["small_bn_seed0"]["steps"] == [3, 6]
     rows = results["readme_rows"]
-    assert len(rows) == 3
+    assert len(rows) == 2  # equal epochs, equal steps
+    assert rows[0]["what"].startswith(
+        "Fashion-MNIST MLP, test acc. gap of batch 64 - 16, equal epochs"
+    )
+    assert rows[1]["what"].endswith(", 2 seeds: BN / ghost(16)")
+    gap = np.subtract(ghost["epochs"]["bn"], ghost["small_bn"])
+    sd = np.std(gap, ddof=1)
+    assert rows[0]["ours"].startswith(f"{gap.mean():+.3f} ± {sd:+.3f} / ")
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["readme_rows"] == rows and on_disk["smoke"] is True
+    assert on_disk["provenance"]["seeds"] == [0, 1]
+    assert "equal steps" in on_disk["table"]
+    assert on_disk["settings"]["train_examples"] == 256  # the SMOKE dict
+    for name in ("ghost.png", "ghost.md", "steps_ghost16_seed1/history.csv"):
+        assert (tmp_path / name).exists(), name
+    small = _arm(tmp_path, "small_bn_seed1")
+
+    again, again_cpu = _timed_run(ghost_flags)
+    assert again["readme_rows"] == rows and again["ghost"] == ghost
+    assert _arm(tmp_path, "small_bn_seed1") == small
+    assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
+
+    # The renorm part, seed 0; the ghost arms of seed 0 are reused.
+    results, _ = _timed_run(_flags(tmp_path, seeds=[0]))
+    assert results["ghost"]["small_bn"] == ghost["small_bn"][:1]
+    renorm = results["renorm"]
+    assert list(renorm) == ["b4", "grouped"]  # SMOKE: small_batches [4]
+    for setting in renorm.values():
+        assert list(setting) == ["none", "bn", "renorm", "keras_renorm"]
+        assert all(0 <= v[0] <= 1 for v in setting.values())
+    rows = results["readme_rows"]
+    assert len(rows) == 4  # b4, grouped, equal epochs, equal steps
     for row in rows:
         assert set(row) == {"what", "ours", "paper", "holds"}
         assert row["holds"] in HOLDS
-    assert rows[0]["what"].endswith("x 1 epochs): renorm")
-    assert rows[0]["ours"] == f"{acc['renorm']['32']:.3f}"
-    assert "BN-LSTM" in rows[2]["what"]
-    for name in (
-        "results.json",
-        "accuracy_vs_batch_size.png",
-        "lstm_train_loss.png",
-        "convnet_renorm_b32/history.csv",
-        "lstm_bnlstm/result.json",
-    ):
-        assert (tmp_path / name).exists(), name
-    on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["readme_rows"] == rows and on_disk["smoke"] is True
-    assert on_disk["provenance"]["seeds"] == [0]
-    assert on_disk["settings"]["train_examples"] == 128  # the SMOKE dict
-    arm = tmp_path / "convnet_renorm_b32" / "result.json"
-    first_arm = arm.read_text()
-
-    again, again_cpu = _timed_run(flags_obj)
-    assert again["convnet"] == results["convnet"]
-    assert again["lstm"] == results["lstm"]
-    assert again["readme_rows"] == rows
-    assert arm.read_text() == first_arm
-    assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
-
-    # Running fewer arms (--parts, --variants) reuses the finished ones.
-    lstm_arm = (tmp_path / "lstm_bnlstm" / "result.json").read_text()
-    fewer = recipe.run(_flags(tmp_path, parts=["lstm"]), datasets_override=DATA)
-    assert fewer["lstm"] == results["lstm"] and "convnet" not in fewer
-    assert (tmp_path / "lstm_bnlstm" / "result.json").read_text() == lstm_arm
-
-    # A changed flag reruns the arm it changes, under the given strategy.
-    changed = _flags(
-        tmp_path, variants=["renorm"], bn_momentum=0.5, parts=["convnet"]
+    assert rows[1]["what"] == (
+        "Fashion-MNIST MLP, test acc., batch 8 of 2 classes, 4 steps, "
+        "1 seeds: none / BN / kdl renorm / Keras renorm"
     )
-    strategy = test_case.two_replica_strategy()
-    recipe.run(changed, datasets_override=DATA, strategy_override=strategy)
-    record = json.loads(arm.read_text())
-    assert record["config"]["bn_momentum"] == 0.5
+    assert rows[1]["ours"] == " / ".join(
+        f"{renorm['grouped'][n][0]:.3f}" for n in renorm["grouped"]
+    )
+    for name in ("renorm.png", "renorm.md", "grouped_renorm_seed0/history.csv"):
+        assert (tmp_path / name).exists(), name
+    b4, grouped = (
+        _arm(tmp_path, "b4_bn_seed0"),
+        _arm(tmp_path, "grouped_bn_seed0"),
+    )
+
+    # A non-i.i.d. flag reruns the grouped arms only.
+    changed = _flags(tmp_path, seeds=[0], classes_per_batch=1, parts=["renorm"])
+    recipe.run(changed, datasets_override=DATA)
+    record = json.loads(_arm(tmp_path, "grouped_bn_seed0"))
+    assert record["config"]["classes_per_batch"] == 1
+    assert _arm(tmp_path, "grouped_bn_seed0") != grouped
+    assert _arm(tmp_path, "b4_bn_seed0") == b4
+    assert _arm(tmp_path, "small_bn_seed1") == small
 
 
-@pytest.mark.slow
-def test_tune_two_trials(tmp_path):
+def test_tune_one_trial(tmp_path):
     results = recipe.run(
-        _flags(tmp_path, tune=True, max_trials=2, tune_variant="ghost"),
+        _flags(tmp_path, tune=True, max_trials=1, tune_variant="ghost"),
         datasets_override=DATA,
     )
-    assert len(results["trials"]) == 2
+    assert len(results["trials"]) == 1
+    assert results["best_hyperparameters"]["units"] in (50, 100, 200, 400)
     assert "virtual_batch_size" in results["best_hyperparameters"]
     assert (tmp_path / "tune" / "trials.csv").exists()
     assert (tmp_path / "results.json").exists()
 
 
-@pytest.mark.slow
-def test_cli_smoke_and_help(tmp_path):
-    done = recipe_testing.run_recipe(
-        "batchnorm",
-        "--smoke",
-        "--variants=bn",
-        "--parts=convnet",
-        f"--output_dir={tmp_path}",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert list(results["convnet"]["test_accuracy"]) == ["bn"]
-    assert results["test_examples"] == 128  # real Fashion-MNIST, smoke size
-    assert results["provenance"]["command"].startswith("python ")
+def test_help_names_the_flags():
     help_text = recipe_testing.help_text("batchnorm")
     for flag in (
-        "--batch_sizes",
-        "--variants",
-        "--virtual_batch_size",
-        "--row_stride",
+        "--seeds",
+        "--parts",
+        "--small_batches",
+        "--grouped_batch",
+        "--classes_per_batch",
+        "--large_batch",
+        "--virtual_batch_sizes",
+        "--lr_scaling",
+        "--renorm_steps",
         "--tune_variant",
         "--max_trials",
         "--smoke",
@@ -129,6 +145,9 @@ def test_cli_smoke_and_help(tmp_path):
         assert flag in help_text, flag
 
 
-def test_batch_sizes_must_be_positive_integers():
-    with pytest.raises(Exception, match="batch_sizes"):
-        recipe_testing.flags_for(recipe, batch_sizes=["4", "0"])
+@pytest.mark.parametrize(
+    "name", ["small_batches", "virtual_batch_sizes", "seeds"]
+)
+def test_lists_are_checked(name):
+    with pytest.raises(Exception, match=name):
+        recipe_testing.flags_for(recipe, **{name: ["4", "-1"]})
