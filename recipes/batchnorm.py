@@ -12,8 +12,7 @@ Two batch-norm claims on Fashion-MNIST, at CPU scale, over --seeds (0,1,2):
    4096 vs 128, halved) at equal epochs (--epochs 10 of the small batch)
    and trained longer (equal steps), the large batch's Adam rate scaled by
    sqrt(2048 / 64) as the paper scales SGD's (--lr_scaling). Arms: BN,
-   ghost BN over virtual batches of 128 and 32; gap = large-batch arm -
-   small-batch BN, per seed.
+   ghost BN (virtual batches 128, 32); gap: large arm - small-batch BN.
 Model: `kdl.models.build_normalized_mlp` (784-100-100-10, norm before ReLU,
 momentum 0.99), Adam 1e-3; 12,288 training images (a fixed shuffle), 10K
 test images; every arm and seed cached. Budget: see provenance in
@@ -34,13 +33,14 @@ PARTS = ("renorm", "ghost")
 RENORM_NORMS = ("none", "bn", "renorm", "keras_renorm")
 NAMES = dict(none="none", bn="BN", renorm="kdl renorm", ghost="ghost({})")
 NAMES.update(keras_renorm="Keras renorm")
-SELECTION = ("parts", "seeds", "small_batches", "tune_variant", "max_trials")
+SELECTION = ("parts", "seeds", "small_batches", "smoke")  # which arms run
+SELECTION += ("tune_variant", "max_trials")  # (--smoke: its values count)
 GROUPED_FLAGS = ("grouped_batch", "classes_per_batch")  # flags of each part
 RENORM_FLAGS = ("renorm_steps",) + GROUPED_FLAGS
 GHOST_FLAGS = ("epochs", "batch_size", "large_batch", "lr_scaling")
 GHOST_FLAGS += ("virtual_batch_sizes",)
 SMOKE = dict(train_examples=256, test_examples=128, hidden_units=[8], evals=2)
-SMOKE.update(renorm_steps=4, small_batches=[4], grouped_batch=8)  # renorm
+SMOKE.update(renorm_steps=4, small_batches=[4], grouped_batch=8, seeds=[0])
 SMOKE.update(large_batch=64, batch_size=16, epochs=1, virtual_batch_sizes=[16])
 IID = functools.partial(kdl.datasets.image_dataset, drop_remainder=True)
 PAPER = {

@@ -16,7 +16,7 @@ HOLDS = {"yes", "no", "partly", "n/a"}
 
 def _flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        recipe, output_dir=str(tmp_path), smoke=True, **overrides
+        recipe, output_dir=str(tmp_path), **{"smoke": True, **overrides}
     )
 
 
@@ -42,8 +42,10 @@ def _arm(tmp_path, name):
 
 
 def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
-    # The ghost part over two seeds (5 arms each).
-    ghost_flags = _flags(tmp_path, seeds=[0, 1], parts=["ghost"])
+    # The ghost part over two seeds (5 arms each): the smoke sizes without
+    # --smoke, which runs seed 0 only.
+    sizes = {**recipe.SMOKE, "seeds": [0, 1], "parts": ["ghost"]}
+    ghost_flags = _flags(tmp_path, smoke=False, **sizes)
     results, first_cpu = _timed_run(ghost_flags)
     ghost = results["ghost"]
     assert "renorm" not in results
@@ -64,10 +66,9 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     sd = np.std(gap, ddof=1)
     assert rows[0]["ours"].startswith(f"{gap.mean():+.3f} ± {sd:+.3f} / ")
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["readme_rows"] == rows and on_disk["smoke"] is True
+    assert on_disk["readme_rows"] == rows and on_disk["smoke"] is False
     assert on_disk["provenance"]["seeds"] == [0, 1]
     assert "equal steps" in on_disk["table"]
-    assert on_disk["settings"]["train_examples"] == 256  # the SMOKE dict
     for name in ("ghost.png", "ghost.md", "steps_ghost16_seed1/history.csv"):
         assert (tmp_path / name).exists(), name
     small = _arm(tmp_path, "small_bn_seed1")
@@ -77,8 +78,11 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     assert _arm(tmp_path, "small_bn_seed1") == small
     assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
 
-    # The renorm part, seed 0; the ghost arms of seed 0 are reused.
-    results, _ = _timed_run(_flags(tmp_path, seeds=[0]))
+    # --smoke: seed 0 (its ghost arms reused) and the renorm part.
+    results, _ = _timed_run(_flags(tmp_path, seeds=[0, 1, 2]))
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["smoke"] is True and on_disk["provenance"]["seeds"] == [0]
+    assert on_disk["settings"]["train_examples"] == 256  # the SMOKE dict
     assert results["ghost"]["small_bn"] == ghost["small_bn"][:1]
     renorm = results["renorm"]
     assert list(renorm) == ["b4", "grouped"]  # SMOKE: small_batches [4]
@@ -105,7 +109,7 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     )
 
     # A non-i.i.d. flag reruns the grouped arms only.
-    changed = _flags(tmp_path, seeds=[0], classes_per_batch=1, parts=["renorm"])
+    changed = _flags(tmp_path, classes_per_batch=1, parts=["renorm"])
     recipe.run(changed, datasets_override=DATA)
     record = json.loads(_arm(tmp_path, "grouped_bn_seed0"))
     assert record["config"]["classes_per_batch"] == 1
