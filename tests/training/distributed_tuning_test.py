@@ -1,11 +1,14 @@
 """KerasTuner's distributed mode on loopback: a chief oracle and 2 workers.
 
-Each search runs `recipes/scrn_lm.py --smoke --tune` three times with the
-same `--output_dir` (as on a shared file system): once as the chief
-(`KERASTUNER_TUNER_ID=chief`, which serves the oracle) and twice as a
-worker (`tuner0`, `tuner1`), on 127.0.0.1 and a free port. Every trial
-completes exactly once, only the chief writes `results.json`, and every
-process ends by itself (bounded by a timeout).
+Each search runs `recipes/basics.py --smoke --tune` (the cheapest recipe
+search: an MLP on the sklearn digits) with one `--output_dir` (as on a
+shared file system): once as the chief (`KERASTUNER_TUNER_ID=chief`, which
+serves the oracle) and once per worker (`tuner0`, ...), on 127.0.0.1 and a
+free port. Two workers share the random search; the hyperband and bayesian
+oracles get one worker each (a process costs ~10 s of CPU, mostly
+importing TensorFlow). Every trial completes exactly once, only the chief
+writes `results.json`, and every process ends by itself (bounded by a
+timeout).
 """
 
 import json
@@ -25,16 +28,18 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
-def test_chief_and_two_workers_run_each_trial_once(tmp_path, tuner):
+@pytest.mark.parametrize(
+    "tuner, workers", [("random", 2), ("hyperband", 1), ("bayesian", 1)]
+)
+def test_chief_and_workers_run_each_trial_once(tmp_path, tuner, workers):
     port = str(_free_port())
     command = [
-        sys.executable, recipe_testing.recipe_path("scrn_lm"), "--smoke",
-        "--tune", f"--tuner={tuner}", "--max_trials=2", "--models=srn",
+        sys.executable, recipe_testing.recipe_path("basics"), "--smoke",
+        "--tune", f"--tuner={tuner}", "--max_trials=2",
         f"--output_dir={tmp_path}",
     ]  # fmt: skip
     procs = {}
-    for tuner_id in ("chief", "tuner0", "tuner1"):
+    for tuner_id in ["chief"] + [f"tuner{i}" for i in range(workers)]:
         env = dict(
             os.environ,
             KERASTUNER_TUNER_ID=tuner_id,
