@@ -1,12 +1,12 @@
 """Noise As Targets (NAT): unsupervised features by predicting noise."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
 from kdl.losses.noise_as_targets import NoiseAsTargets
 from kdl.losses.noise_as_targets import l2_normalize
+from kdl.models import custom_steps
 from kdl.ops.assignment import linear_sum_assignment
 
 
@@ -45,9 +45,11 @@ class NAT(keras.Model):
     example index in `[0, num_examples)`, unique within a batch. Prediction
     (`model(images)`, `predict`) takes images only.
 
-    The assignment runs on the host (scipy), so `compile` uses
-    `jit_compile=False` and rejects `jit_compile=True`; the backbone itself
-    can still be compiled separately.
+    The assignment runs on the host (scipy). On TensorFlow (a
+    `tf.numpy_function`) the step cannot be XLA-compiled, so `compile` uses
+    `jit_compile=False` and rejects `jit_compile=True` (the backbone itself
+    can still be compiled separately). On JAX (a `jax.pure_callback`) the
+    whole step compiles: `jit_compile` defaults to Keras's `"auto"`.
 
     Args:
         backbone: a Keras model/layer mapping images to `(batch, dim)`
@@ -203,23 +205,30 @@ class NAT(keras.Model):
         return (input_shape[0], self.feature_dim)
 
     # ------------------------------------------------------------------
-    def compile(self, optimizer="sgd", jit_compile=False, **kwargs):
+    def compile(self, optimizer="sgd", jit_compile="auto", **kwargs):
         """Like `keras.Model.compile`; NAT has its own loss.
 
-        `loss` must not be given; `jit_compile` must stay False (the
-        assignment runs on the host).
+        `loss` must not be given. On TensorFlow `jit_compile` must be False
+        or `"auto"` (the assignment runs on the host through
+        `tf.numpy_function`, which XLA cannot compile) and the step runs
+        without XLA; on JAX it is passed to Keras (the host call is a
+        `jax.pure_callback`, which compiles).
         """
         if kwargs.get("loss") is not None:
             raise ValueError(
                 "NAT has its own loss (kdl.losses.NoiseAsTargets); do not "
                 f"pass one. Received: loss={kwargs['loss']!r}"
             )
-        if jit_compile not in (False, "auto"):
-            raise ValueError(
-                "NAT cannot be XLA-compiled: the assignment runs on the host "
-                f"(scipy). Received: jit_compile={jit_compile!r}"
-            )
-        super().compile(optimizer=optimizer, jit_compile=False, **kwargs)
+        if custom_steps.backend() == "tensorflow":
+            if jit_compile not in (False, "auto"):
+                raise ValueError(
+                    "NAT cannot be XLA-compiled on TensorFlow: the "
+                    "assignment runs on the host (scipy, through "
+                    "tf.numpy_function). Received: "
+                    f"jit_compile={jit_compile!r}"
+                )
+            jit_compile = False
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
 
     def compile_from_config(self, config):
         config = dict(keras.saving.deserialize_keras_object(config))
@@ -260,12 +269,7 @@ class NAT(keras.Model):
         return ops.reshape(ops.cast(index, "int32"), (-1,)), images
 
     def _should_reassign(self):
-        return tf.equal(
-            tf.math.floormod(
-                tf.convert_to_tensor(self.epoch), self.reassign_every
-            ),
-            0,
-        )
+        return ops.equal(ops.mod(self.epoch.value, self.reassign_every), 0)
 
     def reassign(self, index, features):
         """Algorithm 1's assignment step for one (local) batch.
@@ -275,71 +279,92 @@ class NAT(keras.Model):
         `sum_i features_i . c_P(i)` is maximal. Does not write `assignment`
         (`train_step` does, consistently across replicas).
         """
-        current = tf.gather(self.assignment, index)
-        targets = tf.gather(self.targets, current)
-        scores = tf.matmul(
-            tf.stop_gradient(tf.cast(features, tf.float32)),
-            targets,
-            transpose_b=True,
+        current = ops.take(self.assignment.value, index)
+        targets = ops.take(self.targets.value, current, axis=0)
+        scores = ops.matmul(
+            ops.stop_gradient(ops.cast(features, "float32")),
+            ops.transpose(targets),
         )
         _, cols = linear_sum_assignment(scores, maximize=True)
-        return tf.gather(current, cols)
+        return ops.take(current, cols)
 
     def _write_assignment(self, index, new):
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            # Local batches hold disjoint indices: gather every replica's
-            # update so that all replicas write the same full update.
-            index = ctx.all_gather(index, axis=0)
-            new = ctx.all_gather(new, axis=0)
-        updated = tf.tensor_scatter_nd_update(
-            tf.convert_to_tensor(self.assignment), index[:, None], new
+        if custom_steps.backend() == "tensorflow":
+            import tensorflow as tf
+
+            ctx = tf.distribute.get_replica_context()
+            if ctx is not None and ctx.num_replicas_in_sync > 1:
+                # Local batches hold disjoint indices: gather every
+                # replica's update so that all replicas write the same
+                # full update.
+                index = ctx.all_gather(index, axis=0)
+                new = ctx.all_gather(new, axis=0)
+        updated = ops.scatter_update(
+            self.assignment.value, ops.expand_dims(index, -1), new
         )
         self.assignment.assign(updated)
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        return custom_steps.train_step(self, args, self.fit_batch)
+
+    def test_step(self, *args):
+        return custom_steps.test_step(self, args, self.evaluate_batch)
+
+    def nat_loss(self, index, images):
+        """Algorithm 1 on one batch, up to the gradient.
+
+        Returns `(scaled, (loss, current, assigned))`: the loss-scaled
+        NAT loss to differentiate, the loss, and the batch's targets
+        before and after the reassignment (which this does not write).
+        """
+        features = self(images, training=True)
+        features32 = ops.cast(features, "float32")
+        current = ops.take(self.assignment.value, index)
+        if self.reassign_every == 1:
+            assigned = self.reassign(index, features32)
+        elif self.reassign_every:
+            assigned = ops.cond(
+                self._should_reassign(),
+                lambda: self.reassign(index, features32),
+                lambda: current,
+            )
+        else:
+            assigned = current
+        targets = ops.take(self.targets.value, assigned, axis=0)
+        loss = self.loss_fn(targets, features32)
+        return self.optimizer.scale_loss(loss), (loss, current, assigned)
+
+    def fit_batch(self, data):
+        """One step of Algorithm 1 (stateful, either backend)."""
         index, images = self._unpack(data)
-        with tf.GradientTape() as tape:
-            features = self(images, training=True)
-            features32 = tf.cast(features, tf.float32)
-            current = tf.gather(self.assignment, index)
-            if self.reassign_every:
-                # The write (a cross-replica sync point) stays outside the
-                # tf.cond: MirroredStrategy forbids syncs in control flow.
-                if self.reassign_every == 1:
-                    assigned = self.reassign(index, features32)
-                else:
-                    assigned = tf.cond(
-                        self._should_reassign(),
-                        lambda: self.reassign(index, features32),
-                        lambda: current,
-                    )
-                self._write_assignment(index, assigned)
-            else:
-                assigned = current
-            targets = tf.gather(self.targets, assigned)
-            loss = self.loss_fn(targets, features32)
-            scaled = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        weights = self.trainable_weights
+        (_, (loss, current, assigned)), gradients = custom_steps.value_and_grad(
+            lambda: self.nat_loss(index, images), weights, has_aux=True
+        )
+        if self.reassign_every:
+            # The write (a cross-replica sync point) stays outside the
+            # cond: MirroredStrategy forbids syncs in control flow.
+            self._write_assignment(index, assigned)
+        custom_steps.apply_gradients(self, gradients, weights)
         self._track(loss, current, assigned)
         return {m.name: m.result() for m in self.metrics}
 
-    def test_step(self, data):
+    def evaluate_batch(self, data):
+        """The NAT loss of one batch (stateful, either backend)."""
         index, images = self._unpack(data)
-        features = tf.cast(self(images, training=False), tf.float32)
-        assigned = tf.gather(self.assignment, index)
-        loss = self.loss_fn(tf.gather(self.targets, assigned), features)
+        features = ops.cast(self(images, training=False), "float32")
+        assigned = ops.take(self.assignment.value, index)
+        targets = ops.take(self.targets.value, assigned, axis=0)
+        loss = self.loss_fn(targets, features)
         self._track(loss, assigned, assigned)
         return {m.name: m.result() for m in self.metrics}
 
     def _track(self, loss, before, after):
-        num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        batch = tf.shape(before)[0]
+        batch = ops.cast(ops.shape(before)[0], "float32")
         self.loss_tracker.update_state(
-            loss * num_replicas, sample_weight=tf.cast(batch, tf.float32)
+            loss * custom_steps.num_replicas(), sample_weight=batch
         )
-        changed = tf.cast(tf.not_equal(before, after), tf.float32)
+        changed = ops.cast(ops.not_equal(before, after), "float32")
         self.reassigned_tracker.update_state(changed)
 
     def get_config(self):

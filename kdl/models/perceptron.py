@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kdl import _validation
+from kdl.models import custom_steps
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -84,7 +85,14 @@ class Perceptron(keras.Model):
     def metrics(self):
         return [self.mistakes_tracker, self.accuracy_tracker]
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        return custom_steps.train_step(self, args, self.fit_batch)
+
+    def test_step(self, *args):
+        return custom_steps.test_step(self, args, self.evaluate_batch)
+
+    def fit_batch(self, data):
+        """The perceptron rule on one batch (stateful, either backend)."""
         x, y = data[0], data[1]
         x = ops.convert_to_tensor(x, self.compute_dtype)
         y = ops.reshape(ops.cast(y, self.compute_dtype), (-1, 1))
@@ -98,7 +106,8 @@ class Perceptron(keras.Model):
         self.accuracy_tracker.update_state(y, y_hat)
         return {m.name: m.result() for m in self.metrics}
 
-    def test_step(self, data):
+    def evaluate_batch(self, data):
+        """The metrics of one batch (stateful, either backend)."""
         x, y = data[0], data[1]
         y = ops.reshape(ops.cast(y, self.compute_dtype), (-1, 1))
         y_hat = self(ops.convert_to_tensor(x, self.compute_dtype))

@@ -1,13 +1,14 @@
 """A `keras.Model` that trains an RBM by contrastive divergence (CD-k).
 
-The train step uses `tf.GradientTape` (TensorFlow backend).
+The train step runs on the TensorFlow and JAX backends
+(`kdl.models.custom_steps`).
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kdl.layers.rbm import RBM
+from kdl.models import custom_steps
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -22,7 +23,8 @@ class RBMTrainer(keras.Model):
     squared error of the mean-field reconstruction, the usual monitor).
     Under `tf.distribute` each replica's gradient is divided by the number
     of replicas, so the summed update is the global-batch mean. Labels in
-    the data are ignored. Compile with an optimizer only (no loss).
+    the data are ignored. Compile with an optimizer only (no loss). Trains
+    on TensorFlow and on JAX (also with `jit_compile=True`).
 
     Args:
         rbm: a `kdl.layers.RBM`.
@@ -74,14 +76,33 @@ class RBMTrainer(keras.Model):
     def _visible(data):
         if isinstance(data, (tuple, list)):
             data = data[0]
-        return tf.cast(data, tf.float32)
+        return ops.cast(data, "float32")
 
     def _update(self, gap, v):
         self.gap_tracker.update_state(gap)
         self.recon_tracker.update_state(self.rbm.reconstruction_error(v))
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        return custom_steps.train_step(self, args, self.fit_batch)
+
+    def test_step(self, *args):
+        return custom_steps.test_step(self, args, self.evaluate_batch)
+
+    def cd_loss(self, v):
+        """`(loss, gap)`: the CD-k surrogate plus the RBM's own losses.
+
+        The loss is divided by the number of `tf.distribute` replicas (the
+        replicas' gradients are summed).
+        """
+        gap, _ = self.rbm.contrastive_divergence(v)
+        loss = gap
+        if self.rbm.losses:
+            loss = loss + ops.sum(ops.stack(self.rbm.losses))
+        return loss / custom_steps.num_replicas(), gap
+
+    def fit_batch(self, data):
+        """One CD-k update on `data` (the stateful step, either backend)."""
         v = self._visible(data)
         if not self.built:
             # Built through `build` (not only the RBM), so that `.keras`
@@ -89,19 +110,14 @@ class RBMTrainer(keras.Model):
             # optimizer variables its saved state fills.
             self.build(tuple(v.shape))
         weights = self.rbm.trainable_weights
-        with tf.GradientTape() as tape:
-            gap, _ = self.rbm.contrastive_divergence(v)
-            loss = gap
-            if self.rbm.losses:
-                loss = loss + ops.sum(ops.stack(self.rbm.losses))
-            replicas = tf.distribute.get_replica_context()
-            if replicas is not None and replicas.num_replicas_in_sync > 1:
-                loss = loss / replicas.num_replicas_in_sync
-        grads = tape.gradient(loss, weights)
-        self.optimizer.apply(grads, weights)
+        (_, gap), grads = custom_steps.value_and_grad(
+            lambda: self.cd_loss(v), weights, has_aux=True
+        )
+        custom_steps.apply_gradients(self, grads, weights)
         return self._update(gap, v)
 
-    def test_step(self, data):
+    def evaluate_batch(self, data):
+        """The metrics of `data` (the stateful step, either backend)."""
         v = self._visible(data)
         gap, _ = self.rbm.contrastive_divergence(v)
         return self._update(gap, v)

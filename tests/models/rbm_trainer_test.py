@@ -1,5 +1,6 @@
 """RBMTrainer: CD-k raises the exact likelihood; save/load; mirrored fit."""
 
+import contextlib
 import itertools
 import os
 
@@ -10,6 +11,7 @@ from scipy.special import logsumexp
 from kdl.layers.rbm import RBM
 from kdl.models.rbm_trainer import RBMTrainer
 from tests.test_case import TestCase
+from tests.test_case import backend
 from tests.test_case import two_replica_strategy
 
 
@@ -49,8 +51,12 @@ class RBMTrainerTest(TestCase):
 
     def test_save_load_and_mirrored_fit(self):
         x = _patterns(32)
-        strategy = two_replica_strategy()
-        with strategy.scope():
+        # tf.distribute on TensorFlow; one device on JAX.
+        if backend() == "tensorflow":
+            scope = two_replica_strategy().scope()
+        else:
+            scope = contextlib.nullcontext()
+        with scope:
             trainer = RBMTrainer(RBM(3, seed=1))
             trainer.compile(keras.optimizers.SGD(0.1))
         history = trainer.fit(x, epochs=2, batch_size=8, verbose=0)
