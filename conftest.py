@@ -45,6 +45,27 @@ def pytest_configure(config):
         )
 
 
+# Long tests (whole recipes, several processes) go first. Under
+# `-n 2 --dist=worksteal` a worker that runs out of tests takes half of the
+# other's pending ones, but never a test already running: with the long
+# ones started early, the last minute is short tests on both cores.
+LONG_FIRST = (
+    "tests/recipes/",
+    "tests/training/distributed_tuning_test.py",
+    "tests/training/multi_worker_test.py",
+    "tests/training/distribute_test.py",
+    "tests/layers/replica_consistency_test.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def long_first(item):
+        long = item.nodeid.startswith(LONG_FIRST)
+        return 0 if long or item.get_closest_marker("slow") else 1
+
+    items.sort(key=long_first)  # stable: file order within each group
+
+
 # The one place that seeds and resets the dtype policy: an autouse fixture
 # reaches every test, the `tests.test_case.TestCase` classes and the recipes'
 # plain pytest functions alike, so neither repeats it.

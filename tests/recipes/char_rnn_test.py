@@ -83,12 +83,12 @@ def test_changed_flag_reruns_with_scrn(tmp_path, capsys):
     assert (tmp_path / "samples.txt").read_text().count("=== epoch") == 2
 
 
-def test_tune_smoke(tmp_path):
+def test_tune_one_trial(tmp_path):
     results = char_rnn.run(
-        _flags(tmp_path, tune=True, max_trials=2),
+        _flags(tmp_path, tune=True, max_trials=1),
         datasets_override=_tiny_corpus(),
     )
-    assert len(results["trials"]) == 2
+    assert len(results["trials"]) == 1
     assert (tmp_path / "tune" / "trials.csv").exists()
 
 

@@ -102,12 +102,12 @@ def test_unknown_method_is_rejected():
 
 
 @pytest.mark.slow
-def test_tune_two_trials(tmp_path):
+def test_tune_one_trial(tmp_path):
     results = nat.run(
-        smoke_flags(tmp_path, tune=True, max_trials=2),
+        smoke_flags(tmp_path, tune=True, max_trials=1),
         datasets_override=tiny_data(),
     )
-    assert len(results["trials"]) == 2
+    assert len(results["trials"]) == 1
     assert "width" in results["best_hyperparameters"]
     assert (tmp_path / "tune" / "trials.csv").exists()
     assert (tmp_path / "results.json").exists()

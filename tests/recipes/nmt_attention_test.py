@@ -129,13 +129,13 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     assert [r["holds"] for r in one["readme_rows"]] == ["n/a"] * 4
 
 
-@pytest.mark.slow  # two trials, ~30 s
-def test_tune_two_trials(tmp_path):
+@pytest.mark.slow  # one trial (the search loop: tests/training)
+def test_tune_one_trial(tmp_path):
     results = nmt.run(
-        _flags(tmp_path, tune=True, max_trials=2),
+        _flags(tmp_path, tune=True, max_trials=1),
         datasets_override=tiny_data(),
     )
-    assert len(results["trials"]) == 2
+    assert len(results["trials"]) == 1
     assert "units" in results["best_hyperparameters"]
     assert (tmp_path / "tune" / "trials.csv").exists()
     assert json.loads((tmp_path / "results.json").read_text())["tuner"]
