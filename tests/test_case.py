@@ -210,9 +210,11 @@ class TestCase(parameterized.TestCase):
         if backend() == "jax":
             import jax
 
-            context = jax.enable_x64(True)
-            context.__enter__()
-            self.addCleanup(context.__exit__, None, None, None)
+            # The global flag, not the thread-local `jax.enable_x64`
+            # context: Keras creates some arrays outside that context.
+            previous = jax.config.jax_enable_x64
+            jax.config.update("jax_enable_x64", True)
+            self.addCleanup(jax.config.update, "jax_enable_x64", previous)
 
     def get_temp_dir(self):
         tmp = tempfile.mkdtemp()

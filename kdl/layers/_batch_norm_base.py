@@ -25,6 +25,7 @@ from keras import ops
 from keras import regularizers
 
 from kdl import _validation
+from kdl.layers._dtypes import at_least_float32
 
 
 def _replica_context():
@@ -172,7 +173,7 @@ class BatchNormBase(keras.layers.Layer):
     # ------------------------------------------------------------------
     # Helpers for `call`.
     def _upcast(self, inputs):
-        dtype = keras.backend.result_type(inputs.dtype, "float32")
+        dtype = at_least_float32(inputs.dtype)
         return ops.cast(inputs, dtype)
 
     def _broadcast(self, vector, ndim=None):

@@ -32,7 +32,12 @@ class BNLSTMCell(keras.layers.Layer):
     skips them in the states); use equal-length sequences or
     `RecurrentBatchNormalization` with masks. With `synchronized=True`
     under `MirroredStrategy`, wrap the cell in `RNN(..., unroll=True)`:
-    TF cannot all-reduce across replicas inside a `while_loop`.
+    TF cannot all-reduce across replicas inside a `while_loop`. On JAX,
+    train it in `RNN(..., unroll=True)` too: the per-step moving statistics
+    are variable assignments, and Keras runs a non-unrolled RNN as a
+    `jax.lax.scan`, which cannot assign variables (an eager call drops the
+    updates, a compiled `fit` fails with a leaked tracer). Inference, and
+    training outputs, are the same in both forms.
 
     Args:
         units: positive int, size of `h` and `c`.

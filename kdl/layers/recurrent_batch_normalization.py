@@ -190,9 +190,7 @@ class RecurrentBatchNormalization(BatchNormBase):
             value = ops.pad(value, [[0, pad], [0, 0]])[: self.max_steps]
             current = variable.value
             updated = current * self.momentum + value * (1.0 - self.momentum)
-            self._assign_statistic(
-                variable, ops.where(valid, updated, current)
-            )
+            self._assign_statistic(variable, ops.where(valid, updated, current))
         return ops.cast(outputs, self.compute_dtype)
 
     def normalize_step(self, inputs, time_step, training=None, mask=None):

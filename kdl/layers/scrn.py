@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kdl.layers._dtypes import at_least_float32
 from kdl.layers.scrn_cell import SCRNCell
 
 _CELL_ARGS = (
@@ -581,7 +582,7 @@ class SCRN(keras.layers.RNN):
         ax, bx = ops.split(projected, [cell.units], axis=1)
         bx = ops.reshape(bx, (steps, batch, cell.context_units))
         # The context is computed in float32 (float64 for float64 layers).
-        ctx = keras.backend.result_type(dtype, "float32")
+        ctx = at_least_float32(dtype)
         if cell.learn_alpha:
             alpha = ops.cast(cell.get_alpha(), ctx)
         else:  # a Python float: the decay matrix is a constant
@@ -641,10 +642,10 @@ class SCRN(keras.layers.RNN):
         xs = zt if mt is None else (zt, mt)
 
         def step(h, inp):
-            if mt is None:
-                new = act(inp + ops.matmul(h, recurrent))
-            else:
-                new = act(inp[0] + ops.matmul(h, recurrent))
+            z = inp if mt is None else inp[0]
+            # The cast: Keras may promote a float64 activation to float32.
+            new = ops.cast(act(z + ops.matmul(h, recurrent)), h.dtype)
+            if mt is not None:
                 new = ops.where(inp[1], new, h)
             return new, new
 

@@ -13,6 +13,7 @@ from keras import ops
 from keras import regularizers
 
 from kdl import _validation
+from kdl.layers._dtypes import at_least_float32
 
 _CONTEXT_MODES = ("current", "previous")
 
@@ -36,7 +37,10 @@ class SCRNCell(keras.layers.Layer):
     authors use no biases (`use_bias=False`, the default).
 
     Use it inside `keras.layers.RNN(SCRNCell(...))`; `kdl.layers.SCRN` is
-    the same computation with a fast whole-sequence implementation.
+    the same computation with a fast whole-sequence implementation. On JAX
+    with a mask, use `RNN(..., unroll=True)` (or `SCRN`): Keras's JAX scan
+    keeps the first state (`h_t`) as the output of masked steps, which is
+    not this cell's `[h_t, s_t]` output, and fails on the shapes.
 
     Args:
         units: positive int, size of the hidden state `h`.
@@ -196,7 +200,7 @@ class SCRNCell(keras.layers.Layer):
     def get_alpha(self):
         """The decay (float32, float64 for float64 layers): a scalar, or one
         per context unit when learnable."""
-        dtype = keras.backend.result_type(self.variable_dtype, "float32")
+        dtype = at_least_float32(self.variable_dtype)
         if self.learn_alpha:
             return ops.sigmoid(ops.cast(self.alpha_logit, dtype))
         return ops.convert_to_tensor(self.alpha, dtype)

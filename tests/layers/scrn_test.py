@@ -4,12 +4,16 @@ from unittest import mock
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kdl.layers import SCRN
 from kdl.layers import SCRNCell
 from kdl.layers import scrn
 from tests.test_case import TestCase
+from tests.test_case import backend
+from tests.test_case import gradients
+from tests.test_case import jit
+from tests.test_case import skip_unless_tensorflow
 
 
 def _sigmoid(x):
@@ -59,29 +63,45 @@ def numpy_context(bx, s0, alpha, mask=None):
     return np.stack(out, 1)
 
 
+# Agreement to float64 rounding (1e-10) is checked on TensorFlow only: on
+# other backends Keras promotes float64 with float32 operands to float32
+# (keras.backend.result_type), so some of the computation runs in float32.
+FLOAT64_ROUNDING = skip_unless_tensorflow(
+    "float64 to rounding; Keras promotes float64 mixed ops to float32 on "
+    "other backends"
+)
+
+# The reference `RNN(SCRNCell)` is unrolled on JAX: Keras's JAX scan
+# masks outputs with the first state (h), not SCRNCell's [h, s] output.
+REF_UNROLL = {"unroll": True} if backend() == "jax" else {}
+
+
 def _pair(kw, alpha=0.7, learn_alpha=False, dtype=None, **cell):
     """SCRN(4, 3) and RNN(SCRNCell(4, 3)) with the same arguments."""
     cell = dict(alpha=alpha, learn_alpha=learn_alpha, dtype=dtype, **cell)
     fast = SCRN(4, 3, **cell, **kw)
-    ref = keras.layers.RNN(SCRNCell(4, 3, **cell), dtype=dtype, **kw)
+    ref = keras.layers.RNN(
+        SCRNCell(4, 3, **cell), dtype=dtype, **kw, **REF_UNROLL
+    )
     return fast, ref
 
 
 def _grads(layer, x, mask=None, initial_state=None):
-    """Outputs and gradients of a loss on every output (and the states)."""
-    with tf.GradientTape() as tape:
-        if initial_state is not None:
-            initial_state = [tf.constant(s) for s in initial_state]
-            tape.watch(initial_state)
-        out = layer(x, mask=mask, initial_state=initial_state)
-        loss = sum(
-            tf.reduce_sum(tf.sin(o * (i + 1.0)))
-            for i, o in enumerate(tf.nest.flatten(out))
+    """Outputs and gradients of a loss on every output (and the states):
+    the initial states' gradients first, then the weights'."""
+
+    def loss(*state):
+        out = layer(x, mask=mask, initial_state=list(state) or None)
+        total = sum(
+            ops.sum(ops.sin(o * (i + 1.0)))
+            for i, o in enumerate(keras.tree.flatten(out))
         )
-    sources = list(layer.trainable_variables)
-    if initial_state is not None:
-        sources += initial_state
-    return out, tape.gradient(loss, sources)
+        return total, out
+
+    (_, out), grads = gradients(
+        loss, initial_state or (), layer.trainable_variables, has_aux=True
+    )
+    return out, grads
 
 
 class SCRNTest(TestCase):
@@ -163,6 +183,8 @@ class SCRNTest(TestCase):
                             for k, v in kw.items()
                             if k not in ("alpha", "learn_alpha")
                         },
+                        # (JAX's unrolled RNN ignores zero_output_for_mask.)
+                        **({} if zero else REF_UNROLL),
                     )
                     fast(self.x)
                     ref(self.x)
@@ -220,6 +242,7 @@ class SCRNTest(TestCase):
             self.assertAllClose(halves(self.x[:, :3]), first)
 
     def test_gradients_match_finite_differences(self):
+        self.use_float64()
         rng = np.random.RandomState(3)
         x = rng.normal(size=(2, 5, 3))
         for mode in ("current", "previous"):
@@ -237,11 +260,9 @@ class SCRNTest(TestCase):
             proj = rng.normal(size=(2, 5, 5))
 
             def loss():
-                return tf.reduce_sum(layer(x) * proj)
+                return ops.sum(layer(x) * proj)
 
-            with tf.GradientTape() as tape:
-                value = loss()
-            grads = tape.gradient(value, layer.trainable_variables)
+            _, grads = gradients(loss, variables=layer.trainable_variables)
             eps = 1e-6
             for var, grad in zip(layer.trainable_variables, grads):
                 grad = np.asarray(grad)
@@ -268,7 +289,9 @@ class SCRNTest(TestCase):
     def test_fast_and_cell_gradients_agree(self):
         fast = SCRN(4, 3, learn_alpha=True, return_sequences=True)
         ref = keras.layers.RNN(
-            SCRNCell(4, 3, learn_alpha=True), return_sequences=True
+            SCRNCell(4, 3, learn_alpha=True),
+            return_sequences=True,
+            **REF_UNROLL,
         )
         fast(self.x)
         ref(self.x)
@@ -277,9 +300,11 @@ class SCRNTest(TestCase):
         mask[0, 3:] = False
         grads = []
         for layer in (fast, ref):
-            with tf.GradientTape() as tape:
-                y = tf.reduce_sum(layer(self.x, mask=mask) ** 2)
-            grads.append(tape.gradient(y, layer.trainable_variables))
+            _, g = gradients(
+                lambda: layer(self.x, mask=mask) ** 2,
+                variables=layer.trainable_variables,
+            )
+            grads.append(g)
         self.assertAllClose(grads[0], grads[1], atol=1e-5, rtol=1e-5)
 
     def test_alpha_extremes(self):
@@ -338,7 +363,7 @@ class SCRNTest(TestCase):
         ref(self.x)
         ref.set_weights(layer.get_weights())
         self.assertAllClose(
-            np.asarray(tf.cast(out, "float32")), ref(self.x), atol=5e-2
+            np.asarray(ops.cast(out, "float32")), ref(self.x), atol=5e-2
         )
 
     def test_bad_arguments(self):
@@ -390,6 +415,7 @@ class SCRNTest(TestCase):
         self._random_weights(fast)
         ref.set_weights(fast.get_weights())
 
+    @FLOAT64_ROUNDING
     def test_long_sequences_match_cell_on_every_path(self):
         # T=100: a full chunk and a partial one (64 steps; 32 and 16 with
         # a mask), so the chunk recurrence and padding both run. In
@@ -443,6 +469,7 @@ class SCRNTest(TestCase):
         )
 
     def test_float64_long_matches_numpy(self):
+        self.use_float64()
         rng = np.random.RandomState(6)
         x = rng.normal(size=(3, 100, 5))
         mask = rng.rand(3, 100) > 0.4
@@ -470,6 +497,7 @@ class SCRNTest(TestCase):
                 )
 
     def test_context_sequence_matches_numpy(self):
+        self.use_float64()
         rng = np.random.RandomState(7)
         for steps in (1, 4, 5, 13):
             bx = rng.normal(size=(3, steps, 2))
@@ -482,7 +510,7 @@ class SCRNTest(TestCase):
                     want = numpy_context(bx, s0, alpha, m)
                     a = alpha
                     if isinstance(alpha, np.ndarray):
-                        a = tf.constant(alpha)
+                        a = ops.convert_to_tensor(alpha)
                     for chunk in (None, 4):
                         got = scrn.context_sequence(bx, s0, a, m, chunk)
                         self.assertAllClose(got, want, atol=1e-12)
@@ -498,6 +526,7 @@ class SCRNTest(TestCase):
                         np.transpose(got, (1, 0, 2)), want, atol=1e-12
                     )
 
+    @FLOAT64_ROUNDING
     def test_context_is_linear_in_length(self):
         # A (T, T) decay matrix at T=50000 would take 10 GB (20 GB in
         # float64); the chunked context takes memory like its output.
@@ -507,11 +536,15 @@ class SCRNTest(TestCase):
         mask = rng.rand(1, steps) > 0.5
         alpha = np.array([0.999, 0.9])
 
-        @tf.function
         def context(bx, mask):
             return scrn.context_sequence(
-                bx, tf.zeros((1, 2), "float64"), tf.constant(alpha), mask
+                bx,
+                ops.zeros((1, 2), "float64"),
+                ops.convert_to_tensor(alpha),
+                mask,
             )
+
+        context = jit(context, jit_compile=False)
 
         got = np.asarray(context(bx, mask))
         want = numpy_context(bx, np.zeros((1, 2)), alpha, mask)
@@ -523,17 +556,22 @@ class SCRNTest(TestCase):
         rng = np.random.RandomState(9)
         fast, ref = _pair(dict(return_sequences=True, return_state=True))
         self._set_random(fast, ref, np.zeros((1, 2, 5), "float32"))
-        spec = [
-            tf.TensorSpec((None, None, 5)),
-            tf.TensorSpec((None, None), tf.bool),
-        ]
 
         def compiled(layer, jit_compile):
-            @tf.function(jit_compile=jit_compile, input_signature=spec)
             def run(x, mask):
                 return _grads(layer, x, mask)
 
-            return run
+            if backend() != "tensorflow":  # jax.jit: one trace per shape
+                return jit(run)
+            import tensorflow as tf
+
+            spec = [
+                tf.TensorSpec((None, None, 5)),
+                tf.TensorSpec((None, None), tf.bool),
+            ]
+            return tf.function(
+                run, jit_compile=jit_compile, input_signature=spec
+            )
 
         want_fn = compiled(ref, False)
         for jit_compile, lengths in ((False, (3, 70)), (True, (70,))):
@@ -546,11 +584,13 @@ class SCRNTest(TestCase):
                 self.assertAllClose(got, want, atol=1e-5, rtol=1e-5)
                 self.assertAllClose(got_grads, want_grads, atol=1e-5, rtol=1e-4)
 
+    @FLOAT64_ROUNDING
     def test_hand_written_backward_matches_autodiff(self):
         # Sigmoid, tanh, relu and linear have a hand-written backward pass;
         # other activations (softplus) use TensorFlow's automatic one.
         # T=11 runs 6 steps per loop iteration: one padding step. float64:
         # the two gradients agree to rounding.
+        self.use_float64()
         rng = np.random.RandomState(10)
         x = rng.normal(size=(3, 11, 5))
         mask = rng.rand(3, 11) > 0.3
@@ -567,6 +607,7 @@ class SCRNTest(TestCase):
             want = _grads(ref, x, mask, state)
             self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
 
+    @skip_unless_tensorflow("compares keras.ops.scan with the TF loops")
     def test_other_backends_code_path(self):
         # Without TensorFlow, the loops are keras.ops.scan: run that code
         # on TensorFlow (eagerly) and compare with the TF loops.
