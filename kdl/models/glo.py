@@ -71,6 +71,19 @@ def pca_codes(images, latent_dim):
     return (x @ axes).astype("float32")
 
 
+def _check_tensorflow(method):
+    """GLO trains (and encodes) on TensorFlow only: refuse other backends."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise NotImplementedError(
+            f"GLO.{method} needs the TensorFlow backend: the codes' row-sparse "
+            "updates use tf.IndexedSlices and the kdl.optimizers row-sparse "
+            "optimizers (TensorFlow only). Building, decoding, sampling and "
+            "interpolating work on any backend. Received: "
+            f"backend={backend!r}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="kdl")
 class GLO(keras.Model):
     """Generative Latent Optimization: learn a generator and per-image codes.
@@ -92,6 +105,11 @@ class GLO(keras.Model):
     rates. Under `tf.distribute` the row gradients of all replicas are
     gathered (Keras's all-reduce of `IndexedSlices`) and every replica
     applies the same row update to its copy of the mirrored table.
+
+    Training (`compile`, `fit`) and `encode` need the TensorFlow backend
+    (the sparse row updates are `tf.IndexedSlices`); on another backend
+    they raise `NotImplementedError`. The model itself (building,
+    `decode`, `sample`, `interpolate`, saving) is backend-neutral.
 
     Everything lives in the model: the table is a weight (saved by
     `save()`/`save_weights()`), the code optimizer's moments are saved with
@@ -212,6 +230,7 @@ class GLO(keras.Model):
             **kwargs: other `compile` arguments except `metrics` (GLO
                 reports `loss` and `mse`).
         """
+        _check_tensorflow("compile")
         if jit_compile not in (False, "auto"):
             raise ValueError(
                 "GLO cannot be XLA-compiled (the sparse row update has "
@@ -403,6 +422,7 @@ class GLO(keras.Model):
         Returns:
             A float32 `(n, latent_dim)` array of codes.
         """
+        _check_tensorflow("encode")
         steps = _validation.positive_integer("steps", steps)
         init = _validation.one_of("init", init, ("mean", "random"))
         batch_size = _validation.positive_integer("batch_size", batch_size)

@@ -11,6 +11,8 @@ from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
 from kdl.models.glo import pca_codes
 from tests.test_case import TestCase
+from tests.test_case import backend
+from tests.test_case import skip_unless_tensorflow
 from tests.test_case import two_replica_strategy
 
 N, D = 48, 6
@@ -47,7 +49,15 @@ def make_glo(projection="ball", loss="mse", code_lr=0.05):
     return model
 
 
+# GLO's training (sparse row updates of the codes) and `encode` are
+# TensorFlow only; on another backend they raise (test_other_backends).
+tensorflow_training = skip_unless_tensorflow(
+    "GLO trains with tf.IndexedSlices row-sparse code updates"
+)
+
+
 class GLOTest(TestCase):
+    @tensorflow_training
     def test_fit_updates_only_batch_rows_and_projects(self):
         for projection in ("ball", "sphere"):
             model = make_glo(projection)
@@ -67,6 +77,7 @@ class GLOTest(TestCase):
             shapes = [tuple(v.shape) for v in model.optimizer.variables]
             self.assertNotIn((N, D), shapes)
 
+    @tensorflow_training
     def test_training_reduces_reconstruction_error(self):
         model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=2))
         x = images()
@@ -75,6 +86,7 @@ class GLOTest(TestCase):
         after = np.mean((model.reconstruct(np.arange(N)) - x[..., None]) ** 2)
         self.assertLess(after, 0.8 * before)
 
+    @tensorflow_training
     def test_mixed_float16_keeps_float32_codes_and_sparse_updates(self):
         keras.config.set_dtype_policy("mixed_float16")
         model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=1))
@@ -89,6 +101,7 @@ class GLOTest(TestCase):
         changed = np.where((model.codes != start).any(axis=1))[0]
         self.assertEqual(changed.tolist(), seen.tolist())
 
+    @tensorflow_training
     def test_dataset_of_index_image_pairs(self):
         model = make_glo()
         ds = tf.data.Dataset.from_tensor_slices(
@@ -98,6 +111,7 @@ class GLOTest(TestCase):
         logs = model.evaluate(ds, verbose=0, return_dict=True)
         self.assertTrue(np.isfinite(logs["mse"]))
 
+    @tensorflow_training
     def test_save_load_keeps_codes_and_resumes(self):
         model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=1))
         x = images()
@@ -123,6 +137,7 @@ class GLOTest(TestCase):
             m.fit(np.arange(8), x[:8], batch_size=8, shuffle=False, verbose=0)
         self.assertAllClose(loaded.codes, model.codes, atol=1e-6)
 
+    @tensorflow_training
     def test_backup_and_restore_resumes_with_the_same_codes(self):
         x = images()
         backup = os.path.join(self.get_temp_dir(), "backup")
@@ -158,6 +173,7 @@ class GLOTest(TestCase):
             atol=1e-6,
         )
 
+    @tensorflow_training
     def test_two_replicas_update_the_same_rows_as_one(self):
         idx = np.array([1, 4, 4, 9, 30, 31, 2, 0, 7, 7, 40, 41, 3, 5, 6, 8])
         x = images()[idx]
@@ -186,6 +202,7 @@ class GLOTest(TestCase):
         copies = two.latent_table.embeddings.value.values
         self.assertTrue(np.array_equal(copies[0].numpy(), copies[1].numpy()))
 
+    @tensorflow_training
     def test_encode_sample_interpolate(self):
         model = make_glo()
         x = images()
@@ -232,6 +249,7 @@ class GLOTest(TestCase):
             np.linalg.norm(model.codes, axis=1), np.ones(10), atol=1e-6
         )
 
+    @tensorflow_training
     def test_errors(self):
         model = make_glo()
         with self.assertRaisesRegex(ValueError, "num_examples"):
@@ -262,3 +280,28 @@ class GLOTest(TestCase):
             model.fit(np.arange(4), verbose=0)
         with self.assertRaisesRegex(ValueError, "indices.dtype=float"):
             model.fit(np.array([0.0, 1.5]), images(2), verbose=0)
+
+    def test_untrained_model_on_any_backend(self):
+        model = GLO(mlp_generator(), N, D)
+        self.assertLessEqual(
+            np.linalg.norm(model.codes, axis=1).max(), 1.0 + 1e-6
+        )
+        self.assertEqual(model(np.arange(3)).shape, (3, 8, 8, 1))
+        self.assertEqual(model.reconstruct([0, 5]).shape, (2, 8, 8, 1))
+        self.assertAllClose(model.sample(5, seed=1), model.sample(5, seed=1))
+        path = model.interpolate(2, 9, steps=5)
+        self.assertAllClose(path[0], model.decode(model.codes[2:3])[0])
+        self.assertAllClose(path[-1], model.decode(model.codes[9:10])[0])
+        path = os.path.join(self.get_temp_dir(), "glo.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        self.assertAllClose(loaded.codes, model.codes)
+
+    def test_other_backends(self):
+        if backend() == "tensorflow":
+            self.skipTest("GLO trains on TensorFlow")
+        model = GLO(mlp_generator(), N, D)
+        with self.assertRaisesRegex(NotImplementedError, backend()):
+            model.compile(optimizer="adam")
+        with self.assertRaisesRegex(NotImplementedError, backend()):
+            model.encode(images(2))

@@ -5,6 +5,7 @@ import numpy as np
 
 import kdl
 from tests.test_case import TestCase
+from tests.test_case import skip_unless_tensorflow
 
 
 def _linear_classifier():
@@ -18,6 +19,7 @@ def _linear_classifier():
 
 
 class DeepFoolRobustnessTest(TestCase):
+    @skip_unless_tensorflow("kdl.attacks.deepfool uses tf.GradientTape")
     def test_summary_matches_the_attack_and_draws_a_grid(self):
         x = np.random.RandomState(0).uniform(0.2, 0.8, (6, 4, 4, 1))
         model, path = _linear_classifier(), f"{self.get_temp_dir()}/df.png"
@@ -37,6 +39,7 @@ class DeepFoolRobustnessTest(TestCase):
         with open(path, "rb") as f:
             self.assertEqual(f.read(4), b"\x89PNG")
 
+    @skip_unless_tensorflow("kdl.attacks.deepfool uses tf.GradientTape")
     def test_without_a_grid(self):
         x = np.full((2, 4, 4, 1), 0.5, "float32")
         x[0, :2] = 0.9  # class 0 ahead
