@@ -46,6 +46,7 @@ class TrainClassifierTest(TestCase):
         with open(f"{directory}/history.csv") as f:
             self.assertLen(f.read().strip().splitlines(), 3)
 
+    @test_case.skip_unless_tensorflow("tf.distribute.MirroredStrategy")
     def test_under_a_strategy_without_batch_loss(self):
         strategy = test_case.two_replica_strategy()
         with strategy.scope():

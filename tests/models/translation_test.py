@@ -4,6 +4,7 @@ import math
 
 import keras
 import numpy as np
+import pytest
 
 from kdl.datasets import TranslationVectorizers
 from kdl.models import Seq2Seq
@@ -20,6 +21,16 @@ from kdl.models import translate
 from kdl.models import translation_alignment
 from kdl.models import translation_alignments
 from tests.test_case import TestCase
+from tests.test_case import backend
+
+if backend() != "tensorflow":
+    # Every test here starts from TranslationVectorizers (kdl.datasets),
+    # built on ragged TextVectorization, which Keras has on TensorFlow only.
+    pytest.skip(
+        "TensorFlow only (kdl.datasets.TranslationVectorizers uses ragged "
+        f"TextVectorization); backend is {backend()!r}",
+        allow_module_level=True,
+    )
 
 ENGLISH = ["one", "two", "three", "four", "five", "six"]
 SPANISH = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
@@ -61,7 +72,8 @@ class BuildTest(TestCase):
         self.assertIsInstance(model, Seq2SeqAttention)
         self.assertEqual(model.name, "attention")
         self.assertTrue(model.built)
-        self.assertFalse(model.jit_compile)
+        # TensorFlow's XLA cannot compile the decoder's gradient; JAX's can.
+        self.assertEqual(model.jit_compile, backend() == "jax")
         self.assertEqual(model.optimizer.clipnorm, 1.0)
         baseline = small(attention=False)
         self.assertIsInstance(baseline, Seq2Seq)
