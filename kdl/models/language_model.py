@@ -42,7 +42,7 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
     `kdl.datasets.load_text` makes them. Then:
 
     - `fit` trains on the adaptive loss `-log p(target)` computed without
-      the full softmax (its own `train_step`, TensorFlow's `GradientTape`);
+      the full softmax (its own `train_step`, on TensorFlow and JAX);
       the compiled `loss` and `metrics` are not used (the reported `loss`
       is the mean token cross-entropy, as with the full softmax);
     - the model's output (`model(ids)`, `predict`) is the exact float32
@@ -63,7 +63,8 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
         alpha: SCRN context decay.
         learn_alpha: SCRN learns one alpha per context unit.
         embedding_dim: input embedding size (default: `units`).
-        stateful: carry the RNN states across batches.
+        stateful: carry the RNN states across batches (on JAX the model
+            is then built at construction).
         batch_size: the fixed batch size (required when `stateful`); under
             a `tf.distribute` strategy, the per-replica batch size (each
             replica carries the states of its own rows).
@@ -191,6 +192,11 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
             self.cutoffs = list(self.head.cutoffs)
             self.div_value = self.head.div_value
             self.loss_tracker = keras.metrics.Mean(name="loss")
+        if self.stateful and keras.backend.backend() == "jax":
+            # Keras's stateful RNN creates its state variables in `build`
+            # from values, which JAX's symbolic build in `fit` (a
+            # stateless scope) refuses: build now, the batch is known.
+            self.build((self.batch_size, None))
 
     def build(self, input_shape):
         batch = self.batch_size if self.stateful else input_shape[0]
@@ -208,6 +214,30 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
             if not layer.built:
                 layer.build(layer_shape)
         self.built = True
+
+    @property
+    def variables(self):
+        """All the model's state; on JAX with the carried RNN states.
+
+        Keras's stateful RNN keeps its states in variables that no
+        variable list tracks (keras `RNN.states`). TensorFlow assigns them
+        in place; JAX's `fit` / `evaluate` carry only the model's listed
+        variables from step to step, so on JAX they are listed here (and
+        so in `non_trainable_variables`), not in `weights`: saving is the
+        same on both backends.
+        """
+        variables = super().variables
+        states = getattr(getattr(self, "rnn", None), "states", None)
+        if (
+            getattr(self, "stateful", False)
+            and states is not None
+            and keras.backend.backend() == "jax"
+        ):
+            known = {id(v) for v in variables}
+            variables += [
+                v for v in keras.tree.flatten(states) if id(v) not in known
+            ]
+        return variables
 
     def _features(self, inputs, initial_state=None, training=None):
         x = self.embedding(inputs)
