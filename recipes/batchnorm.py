@@ -15,8 +15,7 @@ Two batch-norm claims on Fashion-MNIST, at CPU scale, over --seeds (0,1,2):
    ghost BN (virtual batches 128, 32); gap: large arm - small-batch BN.
 Model: `kdl.models.build_normalized_mlp` (784-100-100-10, norm before ReLU,
 momentum 0.99), Adam 1e-3; 12,288 training images (a fixed shuffle), 10K
-test images; every arm and seed cached. Budget: see provenance in
-results/batchnorm.json; estimated <= 19 min (36 arms x 13 s + 9 x 61 s).
+test images; every arm and seed cached. Budget: see results/batchnorm.json.
 """
 
 import functools
@@ -237,7 +236,8 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         reports.append(ghost_report(env, small_bn, large))
     rows = [row for report in reports for row in report[0]]
     tables = "\n\n".join(report[1] for report in reports)
-    results.update(arms=runs, readme_rows=rows, table=tables)
+    figures = [f"{p}.png" for p in PARTS if p in cfg.parts]
+    results.update(arms=runs, readme_rows=rows, table=tables, figures=figures)
     return env.finish(results, seeds=cfg.seeds)
 
 

@@ -68,14 +68,7 @@ def test_bad_flag_values_name_the_flag_and_the_choices():
     assert "tune" not in values  # no HyperModel
 
 
-def test_cli_smoke_and_helpfull(tmp_path):
-    done = recipe_testing.run_recipe(
-        "perceptron", "--smoke", f"--output_dir={tmp_path}", "--parts=xor"
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["readme_rows"][0]["ours"].startswith("4/4;")
-    assert "--parts=xor" in results["provenance"]["command"]
+def test_help_names_the_flags():
     help_text = recipe_testing.help_text("perceptron")
     for flag in (
         "--output_dir",

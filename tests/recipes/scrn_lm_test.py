@@ -149,15 +149,7 @@ def test_tune_smoke(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["trials"]
 
 
-def test_cli_smoke_and_helpfull(tmp_path):
-    done = recipe_testing.run_recipe(
-        "scrn_lm", "--smoke", "--models=scrn", f"--output_dir={tmp_path}"
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert [r["model"] for r in results["rows"]] == ["SCRN"]
-    assert len(results["rows"][0]["runs"]) == 2  # the --smoke seeds
-    assert results["smoke"] is True and results["corpus"] == "austen"
+def test_help_names_the_flags():
     help_text = recipe_testing.help_text("scrn_lm")
     for flag in ("--corpus", "--models", "--seeds", "--softmax", "--cutoffs"):
         assert flag in help_text, flag

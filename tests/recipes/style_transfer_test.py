@@ -59,16 +59,7 @@ def test_sample_images_and_one_device_only(tmp_path):
         style_transfer.run(_flags(tmp_path, strategy="mirrored"))
 
 
-def test_cli_smoke_and_help(tmp_path):
-    done = recipe_testing.run_recipe(
-        "style_transfer", "--smoke", f"--output_dir={tmp_path}"
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["features"] == "random" and results["smoke"]
-    assert results["provenance"]["command"].startswith(
-        "python recipes/style_transfer.py --smoke"
-    )
+def test_help_names_the_flags():
     help_text = recipe_testing.help_text("style_transfer")
     for flag in ("--style_weight", "--features", "--vgg_weights", "--epochs"):
         assert flag in help_text, flag
