@@ -1,10 +1,10 @@
 """The RNN encoder-decoder translation model without attention."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
+from kdl.models import custom_steps
 from kdl.models import decoding
 
 _CELLS = ("gru", "lstm")
@@ -27,12 +27,13 @@ class Seq2Seq(keras.Model):
     logits `(batch, Tt, target_vocab_size)` (float32) for `target_out_ids`,
     and the model's output mask (`target_in_ids != 0`) makes Keras losses
     and metrics ignore padding. Inference uses `greedy_decode` and
-    `beam_search`, which run batched inside a `tf.function` (a TensorFlow
-    while loop; there is no `keras.ops` form of a compiled decoding loop)
-    and stop when every sentence has emitted `end_id`. XLA cannot compile
-    the teacher-forced training step (the gradient of the decoder loop), so
-    the model sets `supports_jit = False` and `jit_compile="auto"` picks
-    graph mode.
+    `beam_search`, which run batched and compiled (a `tf.function` on
+    TensorFlow, `jax.jit` on JAX; the loop is an `ops.while_loop`) and stop
+    when every sentence has emitted `end_id`. TensorFlow's XLA cannot
+    compile the teacher-forced training step (the gradient of the decoder's
+    `ops.scan`), so there the model sets `supports_jit = False` and
+    `jit_compile="auto"` picks graph mode; on JAX the step is XLA-compiled
+    (`jax.lax.scan`).
 
     Args:
         source_vocab_size: int, source vocabulary size (id 0 is padding).
@@ -143,9 +144,10 @@ class Seq2Seq(keras.Model):
         )
         self.dropout_layer = keras.layers.Dropout(self.dropout)
         self._decode_functions = {}
-        # XLA cannot compile the gradient of the decoder's `ops.scan`;
-        # this makes `compile(jit_compile="auto")` choose graph mode.
-        self.supports_jit = False
+        # TensorFlow's XLA cannot compile the gradient of the decoder's
+        # `ops.scan`; this makes `compile(jit_compile="auto")` choose graph
+        # mode there. JAX compiles it (`jax.lax.scan`).
+        self.supports_jit = custom_steps.backend() == "jax"
 
     # ------------------------------------------------------------------
     # Building.
@@ -277,6 +279,41 @@ class Seq2Seq(keras.Model):
         logits, _ = self._teacher_forced(inputs, training=training)
         return logits
 
+    # On JAX, Keras's `fit` / `evaluate` run the model through
+    # `stateless_call`, which calls `call` and never `compute_mask`: the
+    # logits reach the loss and metrics without their padding mask. There
+    # the mask is applied as sample weights, as Keras applies a mask.
+    def _mask_weight(self, x, sample_weight, normalize):
+        _, target_in_ids = self._split_inputs(x)
+        weight = ops.cast(ops.not_equal(target_in_ids, 0), "float32")
+        if normalize:  # a masked mean: the mean over the valid tokens
+            total = ops.cast(ops.size(weight), "float32")
+            weight = weight * ops.divide_no_nan(total, ops.sum(weight))
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, "float32")
+            while len(sample_weight.shape) < len(weight.shape):
+                sample_weight = ops.expand_dims(sample_weight, -1)
+            weight = weight * sample_weight
+        return weight
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        if custom_steps.backend() == "jax" and x is not None:
+            sample_weight = self._mask_weight(x, sample_weight, True)
+        return super().compute_loss(
+            x=x,
+            y=y,
+            y_pred=y_pred,
+            sample_weight=sample_weight,
+            training=training,
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if custom_steps.backend() == "jax":
+            sample_weight = self._mask_weight(x, sample_weight, False)
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
     def compute_mask(self, inputs, mask=None):
         _, target_in_ids = self._split_inputs(inputs)
         return ops.not_equal(target_in_ids, 0)
@@ -340,13 +377,33 @@ class Seq2Seq(keras.Model):
         )
 
     def _compiled(self, beam_width=None):
-        """One `tf.function` per decoder kind, traced once for all shapes.
+        """One compiled function per decoder kind.
 
-        Sources of any shape, `max_length` and `length_penalty` are tensor
-        arguments, so only a new beam width traces again.
+        On TensorFlow a `tf.function` traced once for all shapes: sources
+        of any shape, `max_length` and `length_penalty` are tensor
+        arguments, so only a new beam width traces again. On JAX a
+        `jax.jit` of the weights' values (`custom_steps.jax_jit`), with a
+        static `max_length`: a new source shape or `max_length` compiles
+        again.
         """
         key = "greedy" if beam_width is None else f"beam{beam_width}"
+        if key not in self._decode_functions and (
+            custom_steps.backend() == "jax"
+        ):
+            if beam_width is None:
+                fn = custom_steps.jax_jit(self, self._greedy, (1,))
+            else:
+
+                def beam(source_ids, max_length, length_penalty):
+                    return self._beam(
+                        source_ids, max_length, beam_width, length_penalty
+                    )
+
+                fn = custom_steps.jax_jit(self, beam, (1,))
+            self._decode_functions[key] = fn
         if key not in self._decode_functions:
+            import tensorflow as tf
+
             source = tf.TensorSpec([None, None], tf.int32)
             scalar_int = tf.TensorSpec([], tf.int32)
             if beam_width is None:
@@ -392,7 +449,7 @@ class Seq2Seq(keras.Model):
             source_ids: int `(batch, Ts)`, 0-padded.
             max_length: int, most tokens per sentence (default
                 `max_output_length`).
-            compiled: run in a `tf.function` (default) or eagerly.
+            compiled: run compiled (default) or eagerly.
 
         Returns:
             int32 `(batch, max_length)`: the tokens including `end_id`,
@@ -403,9 +460,7 @@ class Seq2Seq(keras.Model):
             self.build()
         if not compiled:
             return self._greedy(source_ids, max_length)
-        return self._compiled()(
-            source_ids, ops.convert_to_tensor(max_length, "int32")
-        )
+        return self._compiled()(source_ids, self._length_argument(max_length))
 
     def beam_search(
         self,
@@ -429,7 +484,7 @@ class Seq2Seq(keras.Model):
             beam_width: int, hypotheses kept per sentence.
             length_penalty: float >= 0, the GNMT `alpha`.
             max_length: int, most tokens per hypothesis.
-            compiled: run in a `tf.function` (default) or eagerly.
+            compiled: run compiled (default) or eagerly.
 
         Returns:
             `(tokens, scores)`: int32 `(batch, beam_width, max_length)`
@@ -454,9 +509,16 @@ class Seq2Seq(keras.Model):
             )
         return self._compiled(beam_width)(
             source_ids,
-            ops.convert_to_tensor(max_length, "int32"),
+            self._length_argument(max_length),
             ops.convert_to_tensor(length_penalty, "float32"),
         )
+
+    @staticmethod
+    def _length_argument(max_length):
+        """A tensor for the `tf.function`, the static int for `jax.jit`."""
+        if custom_steps.backend() == "jax":
+            return int(max_length)
+        return ops.convert_to_tensor(max_length, "int32")
 
     # ------------------------------------------------------------------
     def get_config(self):
