@@ -11,6 +11,7 @@ from tests.models.seq2seq_testing import small_model
 from tests.models.seq2seq_testing import source_batch
 from tests.models.seq2seq_testing import target_batch
 from tests.test_case import TestCase
+from tests.test_case import skip_unless_tensorflow
 from tests.test_case import two_replica_strategy
 
 
@@ -69,6 +70,7 @@ class Seq2SeqAttentionTest(TestCase):
                 self.assertTrue(np.isfinite(history.history["loss"][0]))
             keras.config.set_dtype_policy("float32")
 
+    @skip_unless_tensorflow("tf.distribute.MirroredStrategy")
     def test_mirrored_strategy(self):
         strategy = two_replica_strategy()
         target_in, target_out = target_batch()
