@@ -13,24 +13,26 @@ reversing the source lifts a single LSTM from 25.9 to 30.6 BLEU.
 Data: King James (English) -> Reina-Valera 1909 (Spanish) verses, split
 by book; trained on verses of <= --max_length tokens, tested on verses of
 <= --eval_max_length tokens. The fast task, English -> German dates:
-
-    python recipes/nmt_attention.py --dataset=dates --vocab_size=600
-      --eval_max_length=20 --eval_examples=1000 --length_bins=4,6,8,20
-      --embedding_dim=64 --attention_units=64 --dropout=0
-      --learning_rate=3e-3 --output_dir=out/nmt_dates
+`--dataset=dates --vocab_size=600 --eval_max_length=20 --eval_examples=1000
+--length_bins=4,6,8,20 --embedding_dim=64 --attention_units=64 --dropout=0
+--learning_rate=3e-3`.
 
 A run measures, per model, corpus BLEU (sacrebleu, lower-cased tokenised
 text) and exact match of greedy and beam-search outputs on the test
 sentences, BLEU by source length (bleu_by_length.png), decoding speed and
 seconds per epoch; it saves alignment heatmaps (alignment_*.png), learning
-curves, table.md and results.json. --tune searches NMTHyperModel on the
-validation loss. Budget: see results/nmt_attention.json; --smoke: seconds.
+curves, table.md (mean +- sd over --seeds; a seed sets the initialisation,
+dropout and training order; the data and the test sentences are fixed by
+--seed) and results.json. --tune searches NMTHyperModel on the validation
+loss. Budget: see results/nmt_attention.json; --smoke: seconds.
 """
 
 import collections
 import functools
+import itertools
 import time
 
+import keras
 from absl import app
 from absl import flags
 
@@ -52,11 +54,13 @@ LABELS = {"kjv_rv1909": "KJV -> Reina-Valera 1909", "dates": "dates en -> de"}
 PAPER = "WMT'14 En->Fr: RNNsearch-50 26.75, RNNencdec-50 17.82"
 FIG2 = "RNNencdec falls with length, RNNsearch holds up (fig. 2)"
 REVERSED = "Sutskever 2014, WMT'14 En->Fr LSTM: reversed 30.6 vs 25.9"
+BY_BIN = training.elementwise_holds  # attention ahead in every length bin
+SELECTION = ("models", "seeds")  # which arms run, not what they compute
 HYPER = "units embedding_dim attention_units cell dropout learning_rate".split()
 IDS = ("source_vocab_size", "target_vocab_size", "start_id", "end_id")
 BINS = "Upper edges of the source-length bins of BLEU by length."
 Data = collections.namedtuple(
-    "Data", "vectorizers ids fit sources references sizes"
+    "Data", "vectorizers ids pairs sources references sizes"
 )
 
 
@@ -76,11 +80,9 @@ def define_flags(flag_values=flags.FLAGS):
         ("vocab_size", 4000, 1, "Vocabulary per side, reserved ids included."),
         ("eval_examples", 500, 1, "Test sentences decoded (a random subset)."),
         ("heatmaps", 4, 0, "Alignment heatmaps to save."),
+        ("max_pairs", None, 1, "At most this many pairs per split (all)."),
     ):
         flags.DEFINE_integer(name, default, text, lower_bound=lower, **fv)
-    flags.DEFINE_integer(
-        "max_pairs", None, "At most this many pairs per split (all).", **fv
-    )
     flags.DEFINE_enum("cell", "gru", ["gru", "lstm"], "RNN cell.", **fv)
     real = functools.partial(flags.DEFINE_float, lower_bound=0, **fv)
     real("dropout", 0.2, "Dropout on embeddings and readout.", upper_bound=0.9)
@@ -90,6 +92,7 @@ def define_flags(flag_values=flags.FLAGS):
     define_list("length_bins", [10, 20, 30, 40], BINS, min_value=1)
     define_list("beam_widths", [4], "Beam widths besides greedy.", min_value=1)
     define_list("models", MODELS, "Models to train.", choices=MODELS)
+    define_list("seeds", [0, 1, 2], "Seeds (one arm per model each).")
 
 
 def load_data(cfg, datasets_override=None):
@@ -101,28 +104,30 @@ def load_data(cfg, datasets_override=None):
     vec = kdl.datasets.TranslationVectorizers.adapt(
         train, cfg.vocab_size, cfg.vocab_size
     )
-    fit = {}  # by source order: reversed or not
-    for reverse in (False, True):
-        train_ds, valid_ds = (
-            kdl.datasets.translation_dataset(
-                *(p, vec, cfg.batch_size, cfg.max_length),
-                **dict(shuffle=s, seed=cfg.seed, reverse_source=reverse),
-            )
-            for p, s in ((train, True), (valid, False))
-        )
-        fit[reverse] = dict(x=train_ds, validation_data=valid_ds, verbose=2)
-        fit[reverse].update(shuffle=False)
     sources, references = kdl.models.evaluation_sentences(
         vec, test, cfg.eval_max_length, cfg.eval_examples, cfg.seed
     )
     ids = [getattr(vec, name) for name in IDS]
     sizes = [len(train), len(valid), len(sources)]
-    return Data(vec, ids, fit, sources, references, sizes)
+    return Data(vec, ids, (train, valid), sources, references, sizes)
 
 
-def translation_arm(env, data, name):
+def fit_data(cfg, data, reverse=False, seed=None):
+    """`fit` arguments: training pairs shuffled by `seed`, source reversed?"""
+    train_ds, valid_ds = (
+        kdl.datasets.translation_dataset(
+            *(p, data.vectorizers, cfg.batch_size, cfg.max_length),
+            **dict(shuffle=s, seed=seed, reverse_source=reverse),
+        )
+        for p, s in zip(data.pairs, (True, False))
+    )
+    return dict(x=train_ds, validation_data=valid_ds, verbose=2, shuffle=False)
+
+
+def translation_arm(env, data, name, seed):
     """Trains RNNsearch or RNNencdec (source reversed: "*_reversed")."""
     cfg, reverse = env.settings, name.endswith("_reversed")
+    keras.utils.set_random_seed(seed)
     with env.strategy.scope():
         model = kdl.models.build_translation_model(
             *data.ids,
@@ -131,22 +136,18 @@ def translation_arm(env, data, name):
             max_output_length=2 * cfg.eval_max_length + 10,
             **{k: cfg[k] for k in HYPER},
         )
-    start, path = time.time(), env.path(f"train_{name}")
-    fit = dict(data.fit[reverse], epochs=cfg.epochs)
+    start, path = time.time(), env.path(f"train_{name}_seed{seed}")
+    fit = dict(fit_data(cfg, data, reverse, seed), epochs=cfg.epochs)
     history, timer = training.fit(model, path, **fit)
     train_seconds = time.time() - start
-    model.save(env.path(f"{name}.keras"))
+    model.save(env.path(f"{name}_seed{seed}.keras"))
+    text = (data.vectorizers, data.sources, data.references)
+    options = {k: cfg[k] for k in ("beam_widths", "length_penalty")}
     test = kdl.models.evaluate_translation(
-        model,
-        data.vectorizers,
-        data.sources,
-        data.references,
-        bins=cfg.length_bins,
-        reverse_source=reverse,
-        **{k: cfg[k] for k in ("beam_widths", "length_penalty")},
+        model, *text, bins=cfg.length_bins, reverse_source=reverse, **options
     )
     heatmaps = []
-    if model.uses_attention:
+    if model.uses_attention and seed == cfg.seeds[0]:
         heatmaps = kdl.models.save_alignment_heatmaps(
             model, data.vectorizers, data.sources, env.output_dir, cfg.heatmaps
         )
@@ -160,44 +161,38 @@ def translation_arm(env, data, name):
     }
 
 
-def holds(values, better, worse):
-    """values[better] > values[w] (w in `worse`): all / some / none hold."""
-    ran = [w for w in worse if better in values and w in values]
-    pairs = [p for w in ran for p in zip(values[better], values[w])]
-    return training.claims_hold(a > b for a, b in pairs if None not in (a, b))
-
-
 def readme_rows(cfg, arms):
-    """README rows: BLEU, BLEU by source length, exact match (attention vs
-    the rest); BLEU with the source reversed vs not (no attention)."""
-    items = [(m, arms[m]["test"]) for m in MODELS if m in arms]
-    beam = f"beam{cfg.beam_widths[0]}"
-    bleu = {m: [t[beam]["bleu"], t["greedy"]["bleu"]] for m, t in items}
-    by_length = {m: kdl.models.bleu_by_length(t, beam) for m, t in items}
-    exact = {m: [100 * t["greedy"]["exact_match"]] for m, t in items}
-    bins = f"{beam}, bins up to {', '.join(map(str, cfg.length_bins))} tokens"
+    """README rows over seeds: BLEU, BLEU by source length, exact match
+    (attention vs the rest); BLEU with the source reversed or not."""
+    beam, n = f"beam{cfg.beam_widths[0]}", len(cfg.seeds)
+    scores = kdl.models.translation_scores(arms, beam)
+    bleu, exact = scores["bleu"], scores["exact_match"]
+    lead, spread = training.lead_verdicts, training.mean_sd
+    # No sentence translated exactly by any model: nothing to order.
+    matched = lead if any(map(any, exact.values())) else None
+    exact_n = f"exact match %, greedy, {n} seeds"
+    bleu_n = f"test BLEU, {beam}, mean ± sd over {n} seeds"
+    bins = ", ".join(map(str, cfg.length_bins))
+    bins = f"BLEU by source length, {beam}, seed mean, bins up to {bins} tokens"
+    specs = (
+        (bleu_n, PAPER, bleu, MODELS, lead, spread),
+        (bins, FIG2, scores["bleu_by_length"], MODELS, BY_BIN, _bins),
+        (exact_n, "-", exact, MODELS, matched, spread),
+        (bleu_n, REVERSED, bleu, MODELS[:0:-1], lead, spread),
+    )
     rows = []
-    for what, paper, per_model, spec, names in (
-        (f"test BLEU, {beam}, greedy", PAPER, bleu, ".2f", MODELS),
-        (f"BLEU by source length, {bins}", FIG2, by_length, ".1f", MODELS),
-        ("exact match %, greedy", "-", exact, ".1f", MODELS),
-        (f"test BLEU, {beam}, greedy", REVERSED, bleu, ".2f", MODELS[:0:-1]),
-    ):
-        shown = [m for m in names if m in per_model]
-        ours = (", ".join(_fmt(v, spec) for v in per_model[m]) for m in shown)
-        row = {
-            "what": f"{LABELS[cfg.dataset]}, {what}: "
-            + " vs ".join(shown).replace("_", " "),
-            "ours": " vs ".join(ours),
-            "paper": paper,
-            "holds": holds(per_model, names[0], names[1:]),
-        }
-        rows.append(row)
+    for what, paper, values, names, judge, fmt in specs:
+        shown = [m for m in names if m in values]
+        ours = " vs ".join(fmt(values[m], ".2f") for m in shown)
+        holds = judge(values, names[0], names[1:]) if judge else "n/a"
+        models = " vs ".join(shown).replace("_", " ")
+        what = f"{LABELS[cfg.dataset]}, {what}: {models}"
+        rows.append(dict(what=what, ours=ours, paper=paper, holds=holds))
     return rows
 
 
-def _fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+def _bins(values, spec):
+    return ", ".join("-" if v is None else format(v, ".1f") for v in values)
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -211,14 +206,14 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
             defaults={k: cfg[k] for k in HYPER},
             max_output_length=2 * cfg.eval_max_length + 10,
         )
-        return training.tune(
-            hypermodel, env, epochs=cfg.epochs, **data.fit[False]
-        )
-    fingerprint = {"data": data.sizes} if datasets_override else {}
-    arms = {}
-    for m in cfg.models:  # --models only picks arms: the others are reused
-        arm = functools.partial(translation_arm, env, data, m)
-        arms[m] = env.cached(m, arm, ignore=["models"], **fingerprint)
+        fit = fit_data(cfg, data, seed=cfg.seed)
+        return training.tune(hypermodel, env, epochs=cfg.epochs, **fit)
+    key = {"data": data.sizes} if datasets_override else {}
+    arms = {m: [] for m in cfg.models}  # --models, --seeds: others reused
+    for m, seed in itertools.product(cfg.models, cfg.seeds):
+        arm = functools.partial(translation_arm, env, data, m, seed)
+        name = f"{m}_seed{seed}"
+        arms[m].append(env.cached(name, arm, ignore=SELECTION, **key))
     table = kdl.models.save_translation_report(
         arms, env.output_dir, cfg.length_bins, cfg.beam_widths, cfg.dataset
     )
@@ -231,14 +226,14 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
         "bleu": "sacrebleu corpus BLEU on lower-cased, tokenised text",
         "paper": PAPER,
         "models": {
-            m: {k: v for k, v in r.items() if k != "history"}
-            for m, r in arms.items()
+            m: [{k: v for k, v in r.items() if k != "history"} for r in runs]
+            for m, runs in arms.items()
         },
         "readme_rows": readme_rows(cfg, arms),
         "table": table,
         "figures": ["bleu_by_length.png"],
     }
-    return env.finish(results, seeds=[cfg.seed])
+    return env.finish(results, seeds=cfg.seeds)
 
 
 def main(_):

@@ -74,8 +74,10 @@ from kdl.models.translation import translation_alignment
 from kdl.models.translation import translation_alignments
 from kdl.models.translation_reports import bleu_by_length
 from kdl.models.translation_reports import evaluation_sentences
+from kdl.models.translation_reports import mean_bleu_by_length
 from kdl.models.translation_reports import save_alignment_heatmaps
 from kdl.models.translation_reports import save_translation_report
+from kdl.models.translation_reports import translation_scores
 from kdl.models.visualization import visualize_classifier
 from kdl.models.weight_change_callback import WeightChangeCallback
 from kdl.models.xor_net import XOR_INPUTS
@@ -108,6 +110,7 @@ __all__ = [
     "XOR_INPUTS",
     "XOR_TARGETS",
     "bleu_by_length",
+    "mean_bleu_by_length",
     "build_conv_autoencoder",
     "build_dcgan_generator",
     "build_deep_classifier",
@@ -151,6 +154,7 @@ __all__ = [
     "renorm_schedule",
     "save_alignment_heatmaps",
     "save_translation_report",
+    "translation_scores",
     "score_translations",
     "small_convnet",
     "source_lengths",

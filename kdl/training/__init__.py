@@ -49,6 +49,7 @@ from kdl.training.provenance import provenance
 from kdl.training.recipe import RecipeSetup
 from kdl.training.recipe import setup
 from kdl.training.reporting import claims_hold
+from kdl.training.reporting import elementwise_holds
 from kdl.training.reporting import markdown_table
 from kdl.training.reporting import mean_sd
 from kdl.training.reporting import ordering_holds
@@ -60,6 +61,7 @@ from kdl.training.reporting import save_image_grid
 from kdl.training.reporting import save_table
 from kdl.training.reporting import seed_summary
 from kdl.training.seed_groups import lead_verdict
+from kdl.training.seed_groups import lead_verdicts
 from kdl.training.seed_groups import plot_seed_points
 from kdl.training.seed_groups import save_seed_table
 from kdl.training.settings import Settings
@@ -83,6 +85,7 @@ __all__ = [
     "atomic_open",
     "cached_run",
     "claims_hold",
+    "elementwise_holds",
     "define_common_flags",
     "evaluate_distributed",
     "fit",
@@ -93,6 +96,7 @@ __all__ = [
     "is_multi_worker",
     "kernel_gradient_norms",
     "lead_verdict",
+    "lead_verdicts",
     "make_settings",
     "markdown_table",
     "mean_sd",

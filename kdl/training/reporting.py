@@ -99,6 +99,24 @@ def claims_hold(claims):
     return "yes" if all(claims) else "partly" if any(claims) else "no"
 
 
+def elementwise_holds(values, better, worse):
+    """`claims_hold` of `values[better][i] > values[w][i]`, for every `w` in
+    `worse` and every position `i` where neither is None (e.g. BLEU per
+    length bin); arms missing from `values` are left out.
+
+    Example:
+        >>> elementwise_holds({"a": [3, 1], "b": [2, 2]}, "a", ["b"])
+        'partly'
+    """
+    return claims_hold(
+        a > b
+        for w in worse
+        if better in values and w in values
+        for a, b in zip(values[better], values[w])
+        if None not in (a, b)
+    )
+
+
 def ordering_holds(values, expected_order):
     """Whether `values` are ordered as expected, compared pair by pair.
 

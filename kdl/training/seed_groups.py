@@ -136,3 +136,27 @@ def lead_verdict(better, worse):
     )
     lead = a.mean() - b.mean()
     return "yes" if lead > sd else "partly" if lead > 0 else "no"
+
+
+def lead_verdicts(values, better, worse):
+    """`lead_verdict` of one arm over several, as one README "holds" cell.
+
+    Args:
+        values: `{arm: [value per seed]}`.
+        better: the arm expected to be higher.
+        worse: the arms expected to be lower; arms missing from `values`
+            are left out.
+
+    Returns:
+        The verdict shared by every pair, "partly" when the pairs differ,
+        "n/a" when `better` or every arm of `worse` is missing.
+
+    Example:
+        >>> lead_verdicts({"a": [3, 4], "b": [1, 1], "c": [5, 6]}, "a", "bc")
+        'partly'
+    """
+    ran = [w for w in worse if better in values and w in values]
+    cells = {lead_verdict(values[better], values[w]) for w in ran}
+    if not cells:
+        return "n/a"
+    return cells.pop() if len(cells) == 1 else "partly"

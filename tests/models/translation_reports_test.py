@@ -1,5 +1,6 @@
 """kdl/models/translation_reports.py: test sentences, heatmaps, report."""
 
+import copy
 import os
 
 import numpy as np
@@ -100,6 +101,34 @@ class TranslationReportTest(TestCase):
         self.assertIn("BLEU beam2", table.splitlines()[0])
         for name in ("learning_curves.png", "bleu_by_length.png", "table.md"):
             self.assertTrue(os.path.exists(os.path.join(directory, name)))
+
+        # Seeds: a cell is the mean +- sd of the seeds' values.
+        first = runs["plain"]
+        second = copy.deepcopy(first)
+        second["test"]["greedy"]["bleu"] = first["test"]["greedy"]["bleu"] + 2
+        table = kdl.models.save_translation_report(
+            {"plain": [first, second]}, directory, [4, 12], [2]
+        )
+        greedy = [r["test"]["greedy"]["bleu"] for r in (first, second)]
+        cell = f"{np.mean(greedy):.2f} ± {np.std(greedy, ddof=1):.2f}"
+        self.assertEqual(table.splitlines()[2].split(" | ")[1], cell)
+        self.assertTrue(table.splitlines()[2].endswith("| 2 |"))
+        with self.assertRaisesRegex(ValueError, "plain"):
+            kdl.models.save_translation_report(
+                {"plain": []}, directory, [4, 12], [2]
+            )
+
+    def test_mean_bleu_by_length_averages_each_bin(self):
+        def test(*bleus):
+            bins = {f"b{i}": {"bleu": b} for i, b in enumerate(bleus)}
+            return {"greedy": {"bleu_by_source_length": bins}}
+
+        tests = [test(10.0, None, 4.0), test(20.0, None, None)]
+        self.assertEqual(
+            kdl.models.mean_bleu_by_length(tests, "greedy"), [15.0, None, 4.0]
+        )
+        with self.assertRaisesRegex(ValueError, "tests"):
+            kdl.models.mean_bleu_by_length([], "greedy")
 
     def test_heatmap_count_is_checked(self):
         with self.assertRaisesRegex(ValueError, "count"):

@@ -60,6 +60,7 @@ def check_nmt_attention(out, results):
     assert set(results["models"]) == {"attention"}
     assert results["smoke"] and results["settings"]["units"] == 16
     assert (out / "alignment_0.png").exists()
+    assert results["provenance"]["seeds"] == [4]
 
 
 def check_perceptron(out, results):
@@ -96,7 +97,7 @@ RUNS = {
     "lenet": (["--seeds=0"], check_lenet),
     "nat": (["--methods=random"], check_nat),
     "nmt_attention": (["--dataset=dates", "--models=attention",
-                       "--heatmaps=1"], check_nmt_attention),
+                       "--heatmaps=1", "--seeds=4"], check_nmt_attention),
     "perceptron": (["--parts=xor"], check_perceptron),
     "pretraining": (["--seeds=0", "--datasets=digits",
                      "--methods=dbn,shallow"], check_pretraining),

@@ -2,6 +2,7 @@
 
 import json
 import time
+import types
 
 import numpy as np
 import pytest
@@ -48,6 +49,7 @@ def _flags(tmp_path, **overrides):
         batch_size=32,
         heatmaps=2,
         length_bins=[4, 6, 8, 20],
+        seeds=[0],
     )
     values.update(overrides)
     return recipe_testing.flags_for(nmt, **values)
@@ -67,7 +69,7 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     results = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
     assert set(results["models"]) == set(nmt.MODELS)
     assert results["train_pairs"] == 128 and results["smoke"]
-    for model in results["models"].values():
+    for (model,) in results["models"].values():  # one seed
         assert model["seconds_per_epoch"] > 0
         for decode in ("greedy", "beam4"):
             r = model["test"][decode]
@@ -75,7 +77,7 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
             assert 0.0 <= r["exact_match"] <= 1.0
             bins = r["bleu_by_source_length"]
             assert list(bins) == ["1-4", "5-6", "7-8", "9-20"]
-    assert len(results["models"]["attention"]["heatmaps"]) == 2
+    assert len(results["models"]["attention"][0]["heatmaps"]) == 2
     rows = results["readme_rows"]
     assert len(rows) == 4
     for row in rows:
@@ -88,16 +90,16 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     )
     assert rows[3]["what"].endswith("no attention reversed vs no attention")
     assert "Sutskever" in rows[3]["paper"]
-    reversed_ = results["models"]["no_attention_reversed"]["test"]["greedy"]
+    reversed_ = results["models"]["no_attention_reversed"][0]["test"]["greedy"]
     assert reversed_["examples"][0]["source"]  # the source text, not reversed
-    assert (tmp_path / "no_attention_reversed.keras").exists()
+    assert (tmp_path / "no_attention_reversed_seed0.keras").exists()
     for name in (
         "alignment_1.png",
         "bleu_by_length.png",
         "learning_curves.png",
         "table.md",
         "vocabulary.json",
-        "attention.keras",
+        "attention_seed0.keras",
         "results.json",
     ):
         assert (tmp_path / name).exists(), name
@@ -118,15 +120,33 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     )
     assert capsys.readouterr().out.count("Reusing the finished run") == 1
     assert subset["models"]["no_attention"] == results["models"]["no_attention"]
-    one = nmt.run(
-        _flags(tmp_path, models=["no_attention"], length_penalty=0.0),
-        datasets_override=tiny_data(),
+
+
+def test_readme_rows_are_over_seeds():
+    def run(bleu, exact=0.0, by_length=(1.0, None)):
+        bins = {f"b{i}": {"bleu": b} for i, b in enumerate(by_length)}
+        test = {"bleu": bleu, "bleu_by_source_length": bins}
+        greedy = {"exact_match": exact, **test}
+        return {"test": {"beam4": test, "greedy": greedy}}
+
+    cfg = types.SimpleNamespace(
+        beam_widths=[4], seeds=[0, 1], length_bins=[5, 9], dataset="dates"
     )
-    assert "Reusing" not in capsys.readouterr().out
-    assert set(one["models"]) == {"no_attention"}
-    old, new = (r["models"]["no_attention"] for r in (results, one))
-    assert new["train_seconds"] != old["train_seconds"]
-    assert [r["holds"] for r in one["readme_rows"]] == ["n/a"] * 4
+    arms = {
+        "attention": [run(9.0, by_length=(3, 2)), run(11.0, by_length=(5, 4))],
+        "no_attention": [run(2.0), run(3.5)],
+        "no_attention_reversed": [run(3.0), run(2.9)],
+    }
+    bleu, lengths, exact, reversed_ = nmt.readme_rows(cfg, arms)
+    assert bleu["ours"] == "10.00 ± 1.41 vs 2.75 ± 1.06 vs 2.95 ± 0.07"
+    assert "mean ± sd over 2 seeds" in bleu["what"] and bleu["holds"] == "yes"
+    assert lengths["ours"] == "4.0, 3.0 vs 1.0, - vs 1.0, -"
+    assert lengths["holds"] == "yes"  # bins without a value are left out
+    assert exact["holds"] == "n/a"  # no exact translation: nothing to order
+    assert reversed_["ours"] == "2.95 ± 0.07 vs 2.75 ± 1.06"
+    assert reversed_["holds"] == "partly"  # ahead by less than one sd
+    arms["no_attention"][0] = run(2.0, exact=0.5)
+    assert nmt.readme_rows(cfg, arms)[2]["holds"] == "no"
 
 
 @pytest.mark.slow  # one trial (the search loop: tests/training)

@@ -163,3 +163,11 @@ def test_seed_summary():
     assert one["err_sd"] == 0.0 and one["x"] == 1.0
     with pytest.raises(ValueError, match="`runs` must not be empty"):
         training.seed_summary([], ["err"])
+
+
+def test_elementwise_holds():
+    values = {"a": [3, 1, None], "b": [2, 2, 5], "c": [1, 0, 1]}
+    assert training.elementwise_holds(values, "a", ["b"]) == "partly"
+    assert training.elementwise_holds(values, "a", ["c"]) == "yes"
+    assert training.elementwise_holds(values, "c", ["b"]) == "no"
+    assert training.elementwise_holds(values, "a", ["missing"]) == "n/a"

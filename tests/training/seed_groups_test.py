@@ -54,3 +54,28 @@ def test_lead_verdict(better, worse, verdict):
 def test_lead_verdict_needs_values():
     with pytest.raises(ValueError, match="better"):
         training.lead_verdict([], [0.5])
+
+
+@pytest.mark.parametrize(
+    "worse, verdict",
+    [
+        (["low"], "yes"),
+        (["low", "lower"], "yes"),
+        (["low", "high"], "partly"),
+        (["high", "higher"], "no"),
+        (["close"], "partly"),
+        (["missing"], "n/a"),
+        ([], "n/a"),
+    ],
+)
+def test_lead_verdicts_combine_the_pairs(worse, verdict):
+    values = {
+        "arm": [0.80, 0.82, 0.81],
+        "low": [0.50, 0.55, 0.52],
+        "lower": [0.1, 0.2, 0.3],
+        "close": [0.80, 0.81, 0.79],
+        "high": [0.90, 0.91, 0.92],
+        "higher": [0.95, 0.96, 0.97],
+    }
+    assert training.lead_verdicts(values, "arm", worse) == verdict
+    assert training.lead_verdicts(values, "absent", worse) == "n/a"
