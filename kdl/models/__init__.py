@@ -8,12 +8,21 @@ from kdl.models.convnets import build_conv_autoencoder
 from kdl.models.convnets import build_softmax_classifier
 from kdl.models.convnets import small_convnet
 from kdl.models.dataset_training import train_for_steps
+from kdl.models.dcgan import DCGAN
+from kdl.models.dcgan import build_dcgan_discriminator
 from kdl.models.feed_forward_lm import FeedForwardLM
+from kdl.models.frechet import feature_frechet_distance
+from kdl.models.frechet import feature_model
+from kdl.models.frechet import frechet_distance
+from kdl.models.frechet import gaussian_statistics
 from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
 from kdl.models.glo import pca_codes
+from kdl.models.glo_builders import build_dcgan
 from kdl.models.glo_builders import build_glo
 from kdl.models.glo_builders import make_glo_loss
+from kdl.models.glo_code_search import search_codes
+from kdl.models.glo_evaluation import evaluate_generator
 from kdl.models.glo_evaluation import evaluate_glo
 from kdl.models.glo_evaluation import laplacian_energy_ratio
 from kdl.models.kneser_ney_lm import KneserNeyLM
@@ -86,6 +95,7 @@ from kdl.models.xor_net import build_xor_net
 
 __all__ = [
     "CacheLM",
+    "DCGAN",
     "FeedForwardLM",
     "GLO",
     "KneserNeyLM",
@@ -112,6 +122,8 @@ __all__ = [
     "bleu_by_length",
     "mean_bleu_by_length",
     "build_conv_autoencoder",
+    "build_dcgan",
+    "build_dcgan_discriminator",
     "build_dcgan_generator",
     "build_deep_classifier",
     "build_glo",
@@ -133,10 +145,15 @@ __all__ = [
     "corpus_bleu",
     "deepfool_robustness",
     "evaluate_backbone",
+    "evaluate_generator",
     "evaluate_glo",
     "laplacian_energy_ratio",
     "evaluate_perplexity",
     "evaluate_translation",
+    "feature_frechet_distance",
+    "feature_model",
+    "frechet_distance",
+    "gaussian_statistics",
     "evaluation_sentences",
     "fine_tune_accuracy",
     "linear_probe",
@@ -156,6 +173,7 @@ __all__ = [
     "save_translation_report",
     "translation_scores",
     "score_translations",
+    "search_codes",
     "small_convnet",
     "source_lengths",
     "target_tokens",

@@ -7,6 +7,7 @@ from keras import ops
 
 from kdl import _validation
 from kdl.layers.latent_table import LatentTable
+from kdl.models.glo_code_search import search_codes
 from kdl.optimizers.row_sparse_adam import RowSparseAdam
 from kdl.optimizers.row_sparse_optimizer import RowSparseOptimizer
 
@@ -405,7 +406,8 @@ class GLO(keras.Model):
 
         Each batch of images gets fresh codes (`init`), then `steps` Adam
         steps on the reconstruction loss with the projection after each
-        step; the generator runs in inference mode and is not changed.
+        step; the generator runs in inference mode and is not changed
+        (`kdl.models.search_codes` with the table's projection).
 
         Args:
             images: `(n, H, W[, C])` float images, as the training targets.
@@ -426,52 +428,22 @@ class GLO(keras.Model):
         steps = _validation.positive_integer("steps", steps)
         init = _validation.one_of("init", init, ("mean", "random"))
         batch_size = _validation.positive_integer("batch_size", batch_size)
-        images = np.asarray(images, dtype="float32")
-        out_rank = len(self.generator.output_shape)
-        if images.ndim == out_rank - 1:
-            images = images[..., None]
-        loss_fn = keras.losses.get(loss or self.loss or "mse")
-        n = len(images)
-        batch = min(int(batch_size), n)
         rng = np.random.RandomState(seed)
-        codes_var = keras.Variable(
-            np.zeros((batch, self.latent_dim), "float32"), name="encode_codes"
+        start_codes = rng.normal(size=(len(images), self.latent_dim))
+        if init == "mean":
+            start_codes = self.codes.mean(axis=0) + 0.01 * start_codes
+        return search_codes(
+            self.generator,
+            images,
+            start_codes,
+            steps=steps,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            loss=loss or self.loss or "mse",
+            # The table's constraint: the codes are projected after each
+            # step (and at the start).
+            constraint=self.latent_table.embeddings_constraint,
         )
-        # The table's constraint: Adam projects the codes after each step.
-        codes_var.constraint = self.latent_table.embeddings_constraint
-        optimizer = keras.optimizers.Adam(learning_rate)
-        optimizer.build([codes_var])
-
-        @tf.function
-        def run(target, count):
-            for _ in tf.range(count):
-                with tf.GradientTape() as tape:
-                    pred = self.generator(codes_var, training=False)
-                    value = ops.mean(loss_fn(target, pred))
-                grad = tape.gradient(value, [codes_var])
-                optimizer.apply(grad, [codes_var])
-
-        mean_code = self.codes.mean(axis=0)
-        result = np.zeros((n, self.latent_dim), "float32")
-        for start in range(0, n, batch):
-            chunk = images[start : start + batch]
-            size = len(chunk)
-            if size < batch:  # pad with repeats; padded rows are dropped
-                chunk = np.concatenate(
-                    [chunk, chunk[np.arange(batch - size) % size]]
-                )
-            start_codes = rng.normal(size=(batch, self.latent_dim))
-            if init == "mean":
-                start_codes = mean_code + 0.01 * start_codes
-            codes_var.assign(self._project(start_codes.astype("float32")))
-            for variable in optimizer.variables:  # fresh moments and steps
-                if "learning_rate" not in variable.name:
-                    variable.assign(ops.zeros_like(variable))
-            run(tf.constant(chunk), tf.constant(int(steps)))
-            result[start : start + size] = ops.convert_to_numpy(codes_var)[
-                :size
-            ]
-        return result
 
     def code_distribution(self):
         """Mean and full covariance of the learned codes (float64)."""

@@ -1,8 +1,10 @@
-"""A compiled GLO in one call, and the GLO paper's reconstruction losses."""
+"""A compiled GLO (or its DCGAN baseline) in one call, and GLO's losses."""
 
 import keras
 
 from kdl.losses import LaplacianPyramidLoss
+from kdl.models.dcgan import DCGAN
+from kdl.models.dcgan import build_dcgan_discriminator
 from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
 from kdl.optimizers import RowSparseAdam
@@ -67,5 +69,48 @@ def build_glo(
         optimizer=keras.optimizers.Adam(learning_rate),
         code_optimizer=RowSparseAdam(code_learning_rate),
         loss=make_glo_loss(loss, levels),
+    )
+    return model
+
+
+def build_dcgan(
+    image_shape=(28, 28, 1),
+    latent_dim=32,
+    filters=32,
+    prior="sphere",
+    learning_rate=2e-4,
+    seed=None,
+):
+    """A compiled `DCGAN` on GLO's generator: the GLO paper's GAN baseline.
+
+    The generator is `build_dcgan_generator(latent_dim, image_shape,
+    filters)`, exactly GLO's (`build_glo`); the discriminator
+    `build_dcgan_discriminator(image_shape, filters)`. Both train with
+    `Adam(learning_rate, beta_1=0.5)` (the DCGAN paper's 2e-4, 0.5).
+
+    Args:
+        image_shape: `(H, W, C)` of the images.
+        latent_dim: code size.
+        filters: width of both networks.
+        prior: the codes' prior, `"sphere"` (default: where GLO's
+            projected codes live) or `"normal"`.
+        learning_rate: Adam's learning rate for both networks.
+        seed: seed of the training codes.
+
+    Returns:
+        A compiled `kdl.models.DCGAN`; fit it on images.
+    """
+    image_shape = tuple(image_shape)
+    model = DCGAN(
+        build_dcgan_generator(latent_dim, image_shape, filters=filters),
+        build_dcgan_discriminator(image_shape, filters=filters),
+        prior=prior,
+        seed=seed,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
+        discriminator_optimizer=keras.optimizers.Adam(
+            learning_rate, beta_1=0.5
+        ),
     )
     return model

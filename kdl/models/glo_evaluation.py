@@ -1,4 +1,4 @@
-"""How well a trained GLO model reconstructs images, measured and drawn."""
+"""How well a trained GLO (or GAN) generator reconstructs and samples images."""
 
 import os
 
@@ -6,6 +6,8 @@ import numpy as np
 import scipy.ndimage
 
 from kdl import _validation
+from kdl.models.frechet import feature_frechet_distance
+from kdl.training.atomic import atomic_open
 from kdl.training.reporting import save_image_grid
 
 
@@ -53,6 +55,106 @@ def laplacian_energy_ratio(images, reference):
     return energy(images) / base if base > 0 else float("nan")
 
 
+def evaluate_generator(
+    model,
+    x_test,
+    encode_steps=100,
+    encode_learning_rate=0.05,
+    seed=0,
+    features=None,
+    fd_images=None,
+    directory=None,
+    label="model",
+    shown=8,
+    rows=(),
+):
+    """Held-out reconstructions and samples of a GLO or DCGAN model, scored.
+
+    The GLO paper's comparison of generators: held-out images are
+    reconstructed from codes found by optimisation with the generator
+    fixed (`model.encode`, then `model.decode`), and samples are drawn
+    (`model.sample`; GLO: a Gaussian fitted to its codes, a GAN: its
+    prior). With a feature model (`kdl.models.feature_model` of a
+    classifier), Frechet distances in its feature space are measured too.
+
+    Args:
+        model: a trained `kdl.models.GLO` or `kdl.models.DCGAN` (anything
+            with `encode(images, steps=, learning_rate=, seed=)`,
+            `decode(codes)` and `sample(n, seed=)`).
+        x_test: held-out images, float32 in [0, 1], shaped like the
+            generator's outputs.
+        encode_steps, encode_learning_rate: the code search.
+        seed: seed of the search's start and of the samples.
+        features: a Keras model from images to feature vectors, or None.
+        fd_images: real images the samples are compared with (as many
+            samples are drawn); needed with `features`.
+        directory: where to write `reconstructions.png` (`rows`, then
+            held-out images over their reconstructions) and `samples.png`,
+            and the shown images as `shown.npz` (None: nothing written).
+        label: the grids' title prefix (e.g. "GLO Lap1 + PCA init").
+        shown: images per grid row (>= 1).
+        rows: extra `(label, images)` rows put first in the grid.
+
+    Returns:
+        A dict: `test_mse_encoded` (mean squared error per pixel of the
+        held-out reconstructions), `test_sharpness`
+        (`laplacian_energy_ratio` of them to the originals); with
+        `features`, also `sample_sharpness` (samples vs `fd_images`),
+        `fd_samples` (`fd_images` vs as many samples) and
+        `fd_reconstructions` (`x_test` vs its reconstructions).
+    """
+    encode_steps = _validation.positive_integer("encode_steps", encode_steps)
+    shown = _validation.positive_integer("shown", shown)
+    if features is not None and fd_images is None:
+        raise ValueError(
+            "`fd_images` (the real images to compare samples with) are "
+            "needed with `features`. Received: fd_images=None"
+        )
+    codes = model.encode(
+        x_test,
+        steps=encode_steps,
+        learning_rate=encode_learning_rate,
+        seed=seed,
+    )
+    recon = model.decode(codes)
+    result = {
+        "test_mse_encoded": float(np.mean((recon - x_test) ** 2)),
+        "test_sharpness": laplacian_energy_ratio(recon, x_test),
+    }
+    count = 2 * shown if features is None else len(fd_images)
+    wanted = directory is not None or features is not None
+    samples = model.sample(count, seed=seed) if wanted else None
+    if features is not None:
+        result["sample_sharpness"] = laplacian_energy_ratio(samples, fd_images)
+        result["fd_samples"] = feature_frechet_distance(
+            features, fd_images, samples
+        )
+        result["fd_reconstructions"] = feature_frechet_distance(
+            features, x_test, recon
+        )
+    if directory is None:
+        return result
+    labels = [name for name, _ in rows] + ["held-out", "encoded"]
+    images = [np.asarray(im)[:shown] for _, im in rows]
+    images += [x_test[:shown], recon[:shown]]
+    save_image_grid(
+        images,
+        os.path.join(directory, "reconstructions.png"),
+        row_labels=labels,
+        title=f"{label}: held-out MSE {result['test_mse_encoded']:.4f}",
+        normalize="none",
+    )
+    save_image_grid(
+        [samples[:shown], samples[shown : 2 * shown]],
+        os.path.join(directory, "samples.png"),
+        title=f"{label}: samples",
+        normalize="none",
+    )
+    with atomic_open(os.path.join(directory, "shown.npz"), "wb") as f:
+        np.savez(f, samples=samples[:shown], reconstructions=recon[:shown])
+    return result
+
+
 def evaluate_glo(
     model,
     x,
@@ -63,69 +165,58 @@ def evaluate_glo(
     directory=None,
     label="GLO",
     shown=8,
+    features=None,
+    fd_images=None,
 ):
     """Reconstruction errors of a trained `GLO` model, and its image grids.
 
     Training images are reconstructed from their learned codes; held-out
-    images from codes found by optimisation with the generator fixed
-    (`GLO.encode`). With `directory`, three grids are written there:
-    `reconstructions.png` (training and held-out images over their
-    reconstructions), `samples.png` (codes drawn from a full-covariance
-    Gaussian fitted to the codes) and `interpolations.png` (straight paths
-    between the codes of pairs of training images).
+    images and samples are scored by `evaluate_generator` (codes found by
+    optimisation with the generator fixed, `GLO.encode`; samples from a
+    full-covariance Gaussian fitted to the codes). With `directory`, the
+    grids `reconstructions.png` (training and held-out images over their
+    reconstructions), `samples.png` and `interpolations.png` (straight
+    paths between the codes of pairs of training images) are written.
 
     Args:
         model: a trained `kdl.models.GLO` whose codes are those of `x`.
         x: the training images, float32 in [0, 1], in code order.
-        x_test: held-out images to encode.
-        encode_steps, encode_learning_rate: `GLO.encode`'s optimisation.
-        seed: seed of the encoding and of the samples.
-        directory: where to write the grids (None: no grids).
-        label: the grids' title prefix (e.g. "GLO Lap1 + PCA init").
-        shown: images per grid row (>= 1).
+        x_test, encode_steps, encode_learning_rate, seed, features,
+            fd_images, directory, label, shown: as `evaluate_generator`.
 
     Returns:
-        A dict: `train_mse` and `test_mse_encoded`, the mean squared
-        error per pixel, and `train_sharpness` / `test_sharpness`, the
-        `laplacian_energy_ratio` of the reconstructions to the originals
+        `evaluate_generator`'s dict plus `train_mse`, the mean squared
+        error per pixel of the training reconstructions, and
+        `train_sharpness`, their `laplacian_energy_ratio` to the originals
         (1: as sharp as the originals; lower: blurrier).
 
     Example:
         >>> evaluate_glo(model, x, x_test, directory="out/glo/lap1_pca")
-        {'train_mse': 0.012, 'test_mse_encoded': 0.019}
+        {'train_mse': 0.012, 'test_mse_encoded': 0.019, ...}
     """
-    encode_steps = _validation.positive_integer("encode_steps", encode_steps)
     shown = _validation.positive_integer("shown", shown)
     recon = model.reconstruct(np.arange(len(x)))
-    codes = model.encode(
-        x_test,
-        steps=encode_steps,
-        learning_rate=encode_learning_rate,
-        seed=seed,
-    )
-    test_recon = model.decode(codes)
     result = {
         "train_mse": float(np.mean((recon - x) ** 2)),
-        "test_mse_encoded": float(np.mean((test_recon - x_test) ** 2)),
         "train_sharpness": laplacian_energy_ratio(recon, x),
-        "test_sharpness": laplacian_energy_ratio(test_recon, x_test),
     }
+    result.update(
+        evaluate_generator(
+            model,
+            x_test,
+            encode_steps=encode_steps,
+            encode_learning_rate=encode_learning_rate,
+            seed=seed,
+            features=features,
+            fd_images=fd_images,
+            directory=directory,
+            label=f"{label} (train MSE {result['train_mse']:.4f})",
+            shown=shown,
+            rows=[("train", x), ("reconstructed", recon)],
+        )
+    )
     if directory is None:
         return result
-    save_image_grid(
-        [x[:shown], recon[:shown], x_test[:shown], test_recon[:shown]],
-        os.path.join(directory, "reconstructions.png"),
-        row_labels=["train", "reconstructed", "held-out", "encoded"],
-        title=f"{label}: train MSE {result['train_mse']:.4f}, held-out "
-        f"{result['test_mse_encoded']:.4f}",
-        normalize="none",
-    )
-    save_image_grid(
-        np.split(model.sample(2 * shown, seed=seed), 2),
-        os.path.join(directory, "samples.png"),
-        title=f"{label}: codes ~ full-covariance Gaussian",
-        normalize="none",
-    )
     pairs = min(4, len(x) // 2)
     save_image_grid(
         [

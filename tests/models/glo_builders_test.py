@@ -1,4 +1,4 @@
-"""kdl.models.glo_builders: build_glo and make_glo_loss."""
+"""kdl.models.glo_builders: build_glo, build_dcgan and make_glo_loss."""
 
 import keras
 import numpy as np
@@ -60,3 +60,30 @@ class BuildGLOTest(TestCase):
         self.assertIsInstance(model.loss, kdl.losses.LaplacianPyramidLoss)
         with self.assertRaisesRegex(ValueError, "loss"):
             kdl.models.build_glo(3, loss="huber")
+
+
+class BuildDCGANTest(TestCase):
+    def test_glo_generator_and_dcgan_optimizers(self):
+        model = kdl.models.build_dcgan((8, 8, 1), latent_dim=4, filters=4)
+        self.assertIsInstance(model, kdl.models.DCGAN)
+        glo = kdl.models.build_dcgan_generator(4, (8, 8, 1), filters=4)
+        layer_configs = [
+            {k: v for k, v in lay.get_config().items() if k != "name"}
+            for lay in glo.layers
+        ]
+        self.assertEqual(
+            [
+                {k: v for k, v in lay.get_config().items() if k != "name"}
+                for lay in model.generator.layers
+            ],
+            layer_configs,
+        )
+        for opt in (model.optimizer, model.discriminator_optimizer):
+            self.assertAllClose(opt.learning_rate, 2e-4)
+            self.assertAllClose(opt.beta_1, 0.5)
+        self.assertEqual(model.prior, "sphere")
+        model = kdl.models.build_dcgan(
+            (8, 8, 1), 4, 4, prior="normal", learning_rate=1e-3, seed=3
+        )
+        self.assertEqual((model.prior, model.seed), ("normal", 3))
+        self.assertAllClose(model.discriminator_optimizer.learning_rate, 1e-3)

@@ -1,7 +1,8 @@
-"""evaluate_glo: training / held-out reconstruction MSE and image grids."""
+"""evaluate_glo / evaluate_generator: reconstruction MSE, sharpness, FD."""
 
 import os
 
+import keras
 import numpy as np
 
 import kdl
@@ -47,12 +48,65 @@ class EvaluateGLOTest(TestCase):
         result = kdl.models.evaluate_glo(model, x, x[:2], encode_steps=1)
         self.assertEqual(
             set(result),
-            {"train_mse", "test_mse_encoded", "train_sharpness",
-             "test_sharpness"},
-        )  # fmt: skip
+            {
+                "train_mse",
+                "test_mse_encoded",
+                "train_sharpness",
+                "test_sharpness",
+            },
+        )
         for name, value in (("encode_steps", 0), ("shown", 2.5)):
             with self.assertRaisesRegex(ValueError, name):
                 kdl.models.evaluate_glo(model, x, x[:2], **{name: value})
+
+
+class EvaluateGeneratorTest(TestCase):
+    @skip_unless_tensorflow(
+        "GLO trains with tf.IndexedSlices row-sparse code updates"
+    )
+    def test_scores_match_the_models_outputs(self):
+        model, x = _trained()
+        held_out, directory = x[:4] * 0.5, self.get_temp_dir()
+        flat = keras.Sequential(
+            [keras.Input((8, 8, 1)), keras.layers.Flatten()]
+        )
+        result = kdl.models.evaluate_generator(
+            model,
+            held_out,
+            encode_steps=3,
+            seed=1,
+            features=flat,
+            fd_images=x,
+            directory=directory,
+            shown=3,
+        )
+        # The same search, decoding and sampling through the public API.
+        recon = model.decode(model.encode(held_out, steps=3, seed=1))
+        samples = model.sample(len(x), seed=1)
+        stats = kdl.models.gaussian_statistics
+        fd = kdl.models.frechet_distance
+        want = {
+            "test_mse_encoded": np.mean((recon - held_out) ** 2),
+            "test_sharpness": kdl.models.laplacian_energy_ratio(
+                recon, held_out
+            ),
+            "sample_sharpness": kdl.models.laplacian_energy_ratio(samples, x),
+            "fd_samples": fd(
+                *stats(x.reshape(len(x), -1)),
+                *stats(samples.reshape(len(x), -1)),
+            ),
+            "fd_reconstructions": fd(
+                *stats(held_out.reshape(4, -1)), *stats(recon.reshape(4, -1))
+            ),
+        }
+        self.assertEqual(set(result), set(want))
+        for key, value in want.items():
+            self.assertAllClose(result[key], value, atol=1e-5, msg=key)
+        shown = np.load(os.path.join(directory, "shown.npz"))
+        self.assertAllClose(shown["samples"], samples[:3])
+        self.assertAllClose(shown["reconstructions"], recon[:3])
+        with self.assertRaisesRegex(ValueError, "fd_images"):
+            kdl.models.evaluate_generator(model, held_out, features=flat)
 
 
 class LaplacianEnergyRatioTest(TestCase):

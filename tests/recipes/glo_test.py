@@ -1,7 +1,6 @@
-"""recipes/glo.py: smoke run, cached arms, --tune, CLI and --helpfull."""
+"""recipes/glo.py: smoke run, cached arms per seed, --tune, --helpfull."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -11,85 +10,90 @@ from tests.recipes import recipe_testing
 
 glo = recipe_testing.load_recipe("glo")
 
-ARMS = {"lap1_pca", "l2_pca", "lap1_random", "l2_random"}
+SCORES = {"test_mse_encoded", "test_sharpness", "sample_sharpness"}
+SCORES |= {"fd_samples", "fd_reconstructions"}
 
 
 def synthetic(n_train=300, n_test=40, seed=0):
     rng = np.random.RandomState(seed)
     x = (rng.uniform(size=(n_train + n_test, 28, 28)) * 255).astype("uint8")
-    y = np.zeros(n_train + n_test, "int32")
+    y = rng.randint(0, 10, n_train + n_test).astype("int32")
     return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
 
 
 def smoke_flags(tmp_path, **overrides):
     return recipe_testing.flags_for(
-        glo, output_dir=str(tmp_path), smoke=True, **overrides
+        glo, output_dir=str(tmp_path), **{"smoke": True, **overrides}
     )
 
 
-def test_smoke_run_then_reused_then_rerun(tmp_path):
-    start = time.perf_counter()
-    results = glo.run(smoke_flags(tmp_path), datasets_override=synthetic())
-    first_seconds = time.perf_counter() - start
-
-    assert list(results["arms"]) == [
-        "lap1_pca",
-        "l2_pca",
-        "lap1_random",
-        "l2_random",
-    ]
-    for arm in results["arms"].values():
-        assert np.isfinite(arm["train_mse"]) and np.isfinite(
-            arm["test_mse_encoded"]
-        )
-        assert len(arm["history"]["mse"]) == glo.SMOKE["epochs"]
-    assert results["train_size"] == glo.SMOKE["train_size"]
-    assert results["test_size"] == glo.SMOKE["test_size"]
-    assert results["smoke"] and results["settings"]["latent_dim"] == 8
-    rows = results["readme_rows"]
+def test_seeds_then_smoke_reuses_finished_arms(tmp_path):
+    # Two seeds of L2 GLO and the DCGAN at the smoke sizes without --smoke
+    # (which runs seed 0 only).
+    sizes = {**glo.SMOKE, "seeds": [0, 1], "losses": ["l2"]}
+    two = glo.run(
+        smoke_flags(tmp_path, **{**sizes, "smoke": False}),
+        datasets_override=synthetic(),
+    )
+    assert list(two["arms"]) == ["l2_pca"] and len(two["arms"]["l2_pca"]) == 2
+    assert len(two["dcgan"]) == 2
+    for run in two["arms"]["l2_pca"] + two["dcgan"]:
+        assert SCORES <= set(run) and all(np.isfinite(run[k]) for k in SCORES)
+    glo_run = two["arms"]["l2_pca"][0]
+    assert len(glo_run["history"]["mse"]) == glo.SMOKE["epochs"]
+    assert len(two["dcgan"][0]["history"]["d_loss"]) == glo.SMOKE["gan_epochs"]
+    assert np.isfinite(two["classifier"]["fd"])
+    assert 0 <= two["classifier"]["test_accuracy"] <= 1
+    rows = two["readme_rows"]
     assert [set(row) for row in rows] == [
         {"what", "ours", "paper", "holds"}
-    ] * 2
-    assert rows[0]["what"].endswith("Lap1 + PCA init")
-    assert rows[0]["holds"] == "n/a"
-    assert rows[1]["what"] == "same, L2 + PCA; Lap1 + random; L2 + random"
-    assert len(rows[1]["ours"].split("; ")) == 3
-    assert rows[1]["holds"] in {"yes", "no", "partly"}
-    for name in ("results.json", "table.md", "mse.png"):
+    ] * 3
+    assert rows[0]["what"] == (
+        "held-out MSE (32 test images encoded), 2 seeds: GLO L2 + PCA / DCGAN"
+    )
+    assert all(row["holds"] in {"yes", "no", "partly"} for row in rows)
+    assert "±" in rows[1]["ours"] and two["smoke"] is False
+    for name in (
+        "results.json",
+        "table.md",
+        "mse.png",
+        "fd.png",
+        "sharpness.png",
+        "samples.png",
+        "reconstructions.png",
+        "classifier/lenet5.keras",
+    ):
         assert (tmp_path / name).exists(), name
-    for arm in ARMS:
+    for arm in ("l2_pca_seed1", "dcgan_seed1"):
         for name in (
             "result.json",
             "reconstructions.png",
             "samples.png",
-            "interpolations.png",
+            "shown.npz",
             "train/history.csv",
         ):
             assert (tmp_path / arm / name).exists(), (arm, name)
-    assert "| L2 + random |" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "l2_pca_seed0" / "interpolations.png").exists()
+    assert "| samples |" in (tmp_path / "table.md").read_text()
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["readme_rows"] == rows
 
-    start = time.perf_counter()
-    again = glo.run(smoke_flags(tmp_path), datasets_override=synthetic())
-    assert time.perf_counter() - start < first_seconds / 3
-    assert again["arms"] == results["arms"]  # incl. each arm's seconds
-
-    # Fewer arms (--losses, any case, --inits) reuse the finished ones;
-    # other data reruns them.
+    # --smoke (seed 0), both losses (any case), no GAN: L2 reused, Lap1
+    # trained; the GAN rows have no verdict, the Lap1 vs L2 row joins.
     one = glo.run(
-        smoke_flags(tmp_path, losses=["L2"], inits=["random"]),
+        smoke_flags(tmp_path, losses=["Lap1", "L2"], gan=False),
         datasets_override=synthetic(),
     )
-    assert list(one["arms"]) == ["l2_random"]
-    assert one["arms"]["l2_random"] == results["arms"]["l2_random"]
-    assert len(one["readme_rows"]) == 1
-    other = glo.run(
-        smoke_flags(tmp_path, losses=["l2"], inits=["random"]),
-        datasets_override=synthetic(seed=1),
+    assert list(one["arms"]) == ["lap1_pca", "l2_pca"] and not one["dcgan"]
+    assert one["arms"]["l2_pca"] == two["arms"]["l2_pca"][:1]
+    reused = [a["reused"] for a in one["provenance"]["arm_seconds"]]
+    assert reused == [True, False, True]  # classifier, lap1, l2
+    assert [row["holds"] for row in one["readme_rows"][:3]] == ["n/a"] * 3
+    assert one["readme_rows"][-1]["what"] == (
+        "Laplacian energy ratio of held-out reconstructions, 1 seed: "
+        "GLO Lap1 + PCA / GLO L2 + PCA"
     )
-    before = results["arms"]["l2_random"]["seconds"]
-    assert other["arms"]["l2_random"]["seconds"] != before
+    assert one["provenance"]["seeds"] == [0]
 
 
 def test_bad_flag_values():
@@ -97,6 +101,7 @@ def test_bad_flag_values():
         ("losses", ["l3"]),
         ("inits", ["zeros"]),
         ("inits", []),
+        ("seeds", [-1]),
     ):
         with pytest.raises(flags.IllegalFlagValueError, match=name):
             recipe_testing.flags_for(glo, **{name: value})
@@ -119,6 +124,10 @@ def test_help_names_the_flags():
         "--code_learning_rate",
         "--losses",
         "--inits",
+        "--seeds",
+        "--gan",
+        "--gan_epochs",
+        "--fd_size",
         "--train_size",
         "--strategy",
         "--tune",
