@@ -1,25 +1,27 @@
 """python recipes/nat.py --output_dir=out/nat
 
-Reproduces Noise As Targets (Bojanowski & Joulin 2017, "Unsupervised Learning
-by Predicting Noise"), whose VOC2007 transfer table (classification, fc6-8
-retrained) orders ImageNet labels 78.9 > NAT 56.7 > autoencoder 16.0, on
-Fashion-MNIST with a small convnet. NAT trains without labels (Algorithm 1:
-per-batch optimal reassignment of fixed random targets on the unit sphere, then
-a step on 1/2 |f(X) - P C|^2); the same backbone is also trained as an
-autoencoder, with all labels, or kept at its random init. A run measures, for
-each backbone, a linear probe on its frozen features and fine-tuning of the
-whole net on 1,000 labels (test accuracy), and the NAT backbone's probe
-accuracy over its epochs. Writes results.json, table.md, probe_over_epochs.png,
-nat_loss.png and one folder per arm (`--methods` only picks arms: a run of
-fewer reuses the finished ones). `--tune` searches kdl.tuning.NATHyperModel,
-scored by the probe accuracy on a held-out sixth of the training set.
+Noise As Targets (Bojanowski & Joulin 2017): do NAT features beat an
+autoencoder's and a random net's? (VOC07 cls, fc6-8: ImageNet labels 78.9 >
+NAT 56.7 > autoencoder 16.0.) On Fashion-MNIST one backbone
+(`kdl.models.small_convnet`) per --seeds seed is trained by NAT (no labels;
+targets on the unit sphere of --feature_dim, Hungarian reassignment within
+each batch in every --reassign_every-th epoch as the authors' code, SGD +
+momentum as the paper, random shifts and flips), as a conv autoencoder,
+with all labels, or kept at its random init. Each frozen backbone is probed
+on conv1..conv3 (ReLU maps average-pooled to <= --probe_features) and its
+final features by logistic regression and cosine k-NN, fitted on
+--probe_examples labelled training images, scored on the test set
+(table.md: mean +- sd; probes_{linear,knn}.png); NAT's final features also
+every --probe_every epochs (nat_probe_curve.png). Verdict per probe
+(`RULE`): each method's best layer (mean over seeds); yes when NAT beats
+both the autoencoder and random init, partly one, no neither.
 
-Budget: see provenance in results/nat.json (the previous code took 12
-CPU-minutes with these defaults).
+Budget: ~18-20 CPU-min, ~11 min wall idle, estimated (a 1/10-scale run and
+single full arms); the measured one: provenance in results/nat.json.
 """
 
 import functools
-import time
+import itertools
 
 import keras
 import keras_tuner
@@ -30,213 +32,213 @@ from absl import flags
 import kdl
 from kdl import training
 
-SMOKE = {
-    "train_size": 512,
-    "test_size": 256,
-    "backbone_width": 8,
-    "feature_dim": 16,
-    "epochs": 2,
-    "ae_epochs": 1,
-    "supervised_epochs": 1,
-    "probe_epochs": 1,
-    "curve_examples": 256,
-    "finetune_labels": 100,
-    "finetune_epochs": 1,
-}
-METHODS = {  # table order: label, paper's VOC07 cls fc6-8 / all / det
-    "supervised": ("Supervised (all labels)", ("78.9", "79.9", "56.8")),
-    "nat": ("NAT (no labels)", ("56.7", "65.3", "49.4")),
-    "autoencoder": ("Autoencoder (no labels)", ("16.0", "53.8", "41.9")),
-    "random": ("Random init", ("-", "-", "-")),
-}
-PAPER_ORDER = ("autoencoder", "nat", "supervised")  # by accuracy, lowest first
-REASSIGN = "Reassign NAT targets during every k-th epoch (1 = every batch, "
-REASSIGN += "the paper's Algorithm 1; 3 = the authors' code; 0 = never)."
-AUGMENT = "Random flips and shifts of the images in every pretraining fit."
+SMOKE = dict(train_size=256, test_size=128, probe_examples=128, seeds=[0])
+SMOKE.update(backbone_width=4, feature_dim=8, epochs=2, ae_epochs=1)
+SMOKE.update(supervised_epochs=1, probe_epochs=1, curve_examples=64)
+SMOKE.update(batch_size=64, layers=["conv2", "features"])
+METHODS = dict(supervised="Supervised (all labels)", nat="NAT (no labels)")
+METHODS.update(autoencoder="Autoencoder (no labels)", random="Random init")
+PAPER = "78.9 / 56.7 / 16.0 / - (VOC07 cls fc6-8)"  # in METHODS' order
+LAYERS = ("conv1", "conv2", "conv3", "features")
+PROBES = {"linear": "linear probe", "knn": "k-NN"}
+RULE = "each method's best layer (highest mean over seeds); yes: NAT beats "
+RULE += "autoencoder and random init, partly: one of them, no: neither"
 
 
 def define_flags(flag_values=flags.FLAGS):
     # --epochs: NAT epochs; --batch_size: every pretraining fit.
-    defaults = dict(epochs=10, batch_size=256, max_trials=6)
+    defaults = dict(epochs=30, batch_size=256, max_trials=6)
     training.define_common_flags(flag_values, output_dir="out/nat", **defaults)
     fv = dict(flag_values=flag_values)
-    training.define_list("methods", list(ARMS), "Arms.", choices=ARMS, **fv)
+    lists = functools.partial(training.define_list, **fv)
+    lists("methods", list(METHODS), "Arms.", choices=METHODS)
+    lists("seeds", [0, 1, 2], "Seeds (one arm each).", min_value=0)
+    lists("layers", list(LAYERS), "Layers probed.", choices=LAYERS)
     for name, default, lower, text in (
-        ("train_size", 60000, 1, "Training images used (the first N)."),
+        ("train_size", 10000, 1, "Training images used (the first N)."),
         ("test_size", 10000, 1, "Test images used (the first N)."),
-        ("backbone_width", 16, 1, "Backbone conv filters."),
-        ("feature_dim", 64, 1, "NAT target dimension."),
-        ("reassign_every", 1, 0, REASSIGN),
-        ("ae_epochs", 5, 1, "Autoencoder epochs."),
-        ("supervised_epochs", 2, 1, "Supervised epochs."),
+        ("probe_examples", 10000, 1, "Labelled training images of probes."),
+        ("backbone_width", 16, 1, "Backbone conv filters (x1, x2, x4)."),
+        ("feature_dim", 64, 1, "NAT target dimension d."),
+        ("reassign_every", 3, 0, "Reassign in every k-th epoch (0: never)."),
+        ("ae_epochs", 15, 1, "Autoencoder epochs."),
+        ("supervised_epochs", 10, 1, "Supervised epochs."),
         ("probe_epochs", 30, 1, "Linear-probe epochs (curve: a third)."),
-        ("probe_every", 2, 1, "Probe the NAT backbone every k NAT epochs."),
-        ("curve_examples", 10000, 10, "Training images of the curve probes."),
-        ("finetune_labels", 1000, 10, "Labelled images for fine-tuning."),
-        ("finetune_epochs", 30, 1, "Fine-tuning epochs."),
-    ):
+        ("probe_features", 1024, 1, "Conv maps pooled to <= N features."),
+        ("knn_k", 10, 1, "Neighbours of the k-NN probe."),
+        ("probe_every", 5, 1, "Probe the NAT backbone every k NAT epochs."),
+        ("curve_examples", 2000, 10, "Train/test images of curve probes."),
+    ):  # fmt: skip
         flags.DEFINE_integer(name, default, text, lower_bound=lower, **fv)
-    flags.DEFINE_float("nat_learning_rate", 1e-3, "NAT's Adam rate.", **fv)
-    flags.DEFINE_bool("augment_pretraining", True, AUGMENT, **fv)
+    optimizers = kdl.models.pretext.OPTIMIZERS
+    flags.DEFINE_enum("nat_optimizer", "sgd", optimizers, "NAT's.", **fv)
+    flags.DEFINE_float("nat_learning_rate", 0.05, "NAT's rate.", **fv)
+    flags.DEFINE_float("learning_rate", 1e-3, "Adam rate (AE, sup.).", **fv)
+    text = "Random flips and shifts of the images in every pretraining fit."
+    flags.DEFINE_bool("augment_pretraining", True, text, **fv)
 
 
-def pretrain(env, data, task, backbone, options, **fit_kwargs):
-    """Pretrains `backbone` by `task` (its arm): model, history, s/epoch."""
-    cfg = env.settings
+def pretrain(env, data, name, task, backbone, epochs, callbacks=(), **opts):
+    """Pretrains `backbone` by `task`: the model and its fit's record."""
+    cfg, seed = env.settings, opts["seed"]
     with env.strategy.scope():
-        model = kdl.models.build_pretext_model(task, backbone, **options)
-    batches = kdl.models.pretext_dataset(
-        task, *data["train"], cfg.batch_size, cfg.augment_pretraining, cfg.seed
+        model = kdl.models.build_pretext_model(task, backbone, **opts)
+    augment, path = cfg.augment_pretraining, env.path(name, "train")
+    ds = kdl.models.pretext_dataset(
+        task, *data["train"], cfg.batch_size, augment, seed
     )
-    path = env.path(task, "train")
-    fit_kwargs["tensorboard"] = not env.smoke
-    history, timer = training.fit(model, path, batches, **fit_kwargs)
+    history, timer = training.fit(
+        model, path, ds, epochs=epochs, callbacks=list(callbacks),
+        tensorboard=not env.smoke,
+    )  # fmt: skip
     return model, {"history": history, "epoch_s": timer.steady_seconds()}
 
 
-def random_arm(env, data, backbone):
-    """The backbone at its random initialisation."""
-    return {}
-
-
-def nat_arm(env, data, backbone):
-    """NAT (no labels), probed every --probe_every epochs for the curve."""
-    cfg = env.settings
-    every, epochs = cfg.probe_every, max(1, cfg.probe_epochs // 3)
-    path = env.path("nat", "probe_curve.json")
-    curve = kdl.models.ProbeCurve(backbone, data["curve"], every, epochs, path)
-    n = len(data["train"][0])
-    options = {k: cfg[k] for k in ("feature_dim", "reassign_every", "seed")}
-    options.update(num_examples=n, learning_rate=cfg.nat_learning_rate)
-    fit_kwargs = dict(epochs=cfg.epochs, callbacks=[curve])
-    model, out = pretrain(env, data, "nat", backbone, options, **fit_kwargs)
+def nat_arm(env, data, name, backbone, seed):
+    """NAT (no labels), its final features probed every --probe_every."""
+    cfg, n = env.settings, len(data["train"][0])
+    curve = kdl.models.ProbeCurve(
+        backbone, data["curve"], cfg.probe_every, cfg.probe_epochs // 3 or 1,
+        path=env.path(name, "probe_curve.json"),
+    )  # fmt: skip
+    model, out = pretrain(
+        env, data, name, "nat", backbone, cfg.epochs, [curve], seed=seed,
+        num_examples=n, feature_dim=cfg.feature_dim,
+        reassign_every=cfg.reassign_every, optimizer=cfg.nat_optimizer,
+        learning_rate=cfg.nat_learning_rate,
+    )  # fmt: skip
     is_perm = np.array_equal(np.sort(model.assignment.numpy()), np.arange(n))
     return {**out, "probe_curve": curve.points, "is_permutation": is_perm}
 
 
-def autoencoder_arm(env, data, backbone):
+def autoencoder_arm(env, data, name, backbone, seed):
     """The backbone as the encoder of a convolutional autoencoder."""
-    cfg, x_test = env.settings, data["test"][0]
-    options, val = {"width": cfg.backbone_width}, (x_test, x_test)
-    fit_kwargs = dict(epochs=cfg.ae_epochs, validation_data=val)
-    _, out = pretrain(env, data, "autoencoder", backbone, options, **fit_kwargs)
-    return out
+    cfg, task = env.settings, "autoencoder"
+    return pretrain(
+        env, data, name, task, backbone, cfg.ae_epochs, seed=seed,
+        width=cfg.backbone_width, learning_rate=cfg.learning_rate,
+    )[1]  # fmt: skip
 
 
-def supervised_arm(env, data, backbone):
+def supervised_arm(env, data, name, backbone, seed):
     """The backbone + softmax, trained with all training labels."""
-    epochs, val = env.settings.supervised_epochs, data["test"]
-    fit_kwargs = dict(epochs=epochs, validation_data=val)
-    _, out = pretrain(env, data, "supervised", backbone, {}, **fit_kwargs)
-    return out
+    cfg, task = env.settings, "supervised"
+    return pretrain(
+        env, data, name, task, backbone, cfg.supervised_epochs, seed=seed,
+        learning_rate=cfg.learning_rate,
+    )[1]  # fmt: skip
 
 
-ARMS = {
-    "random": random_arm,
-    "nat": nat_arm,
-    "autoencoder": autoencoder_arm,
-    "supervised": supervised_arm,
-}
+ARMS = dict(nat=nat_arm, autoencoder=autoencoder_arm)
+ARMS.update(supervised=supervised_arm, random=lambda *args: {})  # random init
 
 
-def run_arm(env, data, name):
-    """An arm from the seed and a fresh backbone; probe and fine-tune it."""
-    cfg, start = env.settings, time.perf_counter()
-    keras.utils.set_random_seed(cfg.seed)
+def run_arm(env, data, method, seed):
+    """One method and seed: a fresh backbone, trained, probed per layer."""
+    cfg, name = env.settings, f"{method}_seed{seed}"
+    keras.utils.set_random_seed(seed)
     with env.strategy.scope():
         backbone = kdl.models.small_convnet(width=cfg.backbone_width)
-    out = ARMS[name](env, data, backbone)
-    epochs = (cfg.probe_epochs, cfg.finetune_epochs)
-    scores = kdl.models.evaluate_backbone(
-        backbone, data["probe"], data["few"], *epochs
-    )
-    return {**out, **scores, "seconds": time.perf_counter() - start}
+    out = ARMS[method](env, data, name, backbone, seed)
+    probes = kdl.models.evaluate_backbone(
+        backbone, data["probe"], data["test"], cfg.layers,
+        max_features=cfg.probe_features, k=cfg.knn_k, epochs=cfg.probe_epochs,
+    )  # fmt: skip
+    return {**out, "probes": probes}
 
 
 def tune(env, data):
-    """--tune: NATHyperModel, scored by a probe on a held-out sixth."""
+    """--tune: NATHyperModel, scored by probes on a held-out sixth."""
     cfg, (x, y) = env.settings, data["train"]
     order = np.random.RandomState(cfg.seed).permutation(len(x))
     held, rest = np.split(order, [max(10, len(x) // 6)])
-    hypermodel = kdl.tuning.NATHyperModel(
-        num_examples=len(x),
-        probe_data=(x[rest], y[rest], x[held], y[held]),
-        probe_epochs=max(1, cfg.probe_epochs // 3),
-    )
-    batches = kdl.models.pretext_dataset(
-        "nat", x, None, cfg.batch_size, cfg.augment_pretraining, cfg.seed
-    )
-    objective = keras_tuner.Objective("probe_accuracy", "max")
-    fit_kwargs = dict(x=batches, epochs=cfg.epochs, verbose=2)
-    return training.tune(hypermodel, env, objective, **fit_kwargs)
+    probes = (x[rest], y[rest], x[held], y[held])
+    hypermodel = kdl.tuning.NATHyperModel(len(x), probes, probe_epochs=10)
+    augment, objective = cfg.augment_pretraining, "probe_accuracy"
+    ds = kdl.models.pretext_dataset("nat", x, None, cfg.batch_size, augment)
+    objective = keras_tuner.Objective(objective, "max")
+    return training.tune(hypermodel, env, objective, x=ds, epochs=cfg.epochs)
 
 
-def report(env, data, arms):
-    """table.md, probe curve, NAT loss; README rows (holds: paper's order?)"""
-    cfg, few, pct = env.settings, len(data["few"][0]), "{:.1%}".format
-    table = training.save_table(
-        [
-            {**arms[m], "label": label, "paper": " / ".join(paper)}
-            for m, (label, paper) in METHODS.items()
-            if m in arms
-        ],
-        [
-            ("Method", "label"),
-            ("Linear probe, frozen (test acc.)", "probe", pct),
-            (f"Fine-tune all, {few:,} labels (test acc.)", "finetune", pct),
-            ("Paper VOC07 cls fc6-8 / all / det", "paper"),
-        ],
-        env.path("table.md"),
-    )
-    if "nat" in arms:
-        curve_n = len(data["curve"][0])
-        training.plot_curves(
-            {"NAT backbone": arms["nat"]["probe_curve"]},
-            env.path("probe_over_epochs.png"),
-            xlabel="NAT epoch",
-            ylabel="linear-probe test accuracy",
-            title=f"Linear probe ({curve_n:,} images) over the NAT epochs",
-        )
-        training.plot_history(
-            arms["nat"]["history"], env.path("nat_loss.png"), title="NAT loss"
-        )
+def verdict(best):
+    """The README verdict (`RULE`) from `{method: (best mean, layer)}`."""
+    others = [best[m][0] for m in ("autoencoder", "random") if m in best]
+    if "nat" not in best:
+        return "n/a"
+    return training.claims_hold([best["nat"][0] > v for v in others])
+
+
+def pct(values):
+    return training.mean_sd(100 * np.asarray(values), ".1f")
+
+
+def readme_row(env, probe, scores):
+    """A README row: each method's best layer for `probe` (mean +- sd)."""
+    cfg, best = env.settings, kdl.models.best_layers(scores)
+    ours = {m: f"{pct(scores[k][m])} ({k})" for m, (_, k) in best.items()}
     every = cfg.reassign_every
     how = {0: "no", 1: "per-batch"}.get(every, f"every-{every}-epochs")
-    names = f"supervised / NAT ({cfg.epochs} epochs, {how} reassignment) / "
-    measures = {"probe": "linear probe on frozen features"}
-    measures["finetune"] = f"fine-tune all on {few:,} labels"
-    rows = []
-    for col, (key, what) in enumerate(measures.items()):
-        accuracy = {m: arms[m][key] for m in arms}
-        ours = {m: f"{100 * a:.1f}" for m, a in accuracy.items()}
-        paper = " / ".join(p[col] for _, p in METHODS.values())
-        row = {
-            "what": f"{what}, test acc. %: {names}autoencoder / random init",
-            "ours": " / ".join(ours.get(m, "-") for m in METHODS),
-            "paper": f"{paper} (VOC07 cls {('fc6-8', 'all')[col]})",
-            "holds": training.ordering_holds(accuracy, PAPER_ORDER),
-        }
-        rows.append(row)
-    return table, rows
+    return {
+        "what": f"Fashion-MNIST convnet, {PROBES[probe]} of the frozen "
+        f"{'/'.join(cfg.layers)} (best per method), test acc. %, "
+        f"{len(cfg.seeds)} seeds: supervised / NAT ({cfg.epochs} epochs, "
+        f"{how} reassignment) / autoencoder / random init",
+        "ours": " / ".join(ours.get(m, "-") for m in METHODS),
+        "paper": PAPER,
+        "holds": verdict(best),
+    }
+
+
+def report(env, arms):
+    """table.md, the plots and the README rows (one per probe)."""
+    cfg = env.settings
+    probes = {m: [r["probes"] for r in runs] for m, runs in arms.items()}
+    acc = {p: kdl.models.probe_scores(probes, p) for p in PROBES}
+    rows = [
+        (METHODS[m], f"{k} ({runs[0][k]['dim']})", PROBES[p], pct(acc[p][k][m]))
+        for m, runs in probes.items() for k in cfg.layers for p in PROBES
+    ]  # fmt: skip
+    columns = ("Method", "Layer (features)", "Probe", "Test accuracy %")
+    columns = [(h, lambda r, i=i: r[i]) for i, h in enumerate(columns)]
+    table = training.save_table(rows, columns, env.path("table.md"))
+    for p, scores in acc.items():
+        training.plot_seed_points(
+            scores, env.path(f"probes_{p}.png"),
+            ylabel=f"{PROBES[p]} test accuracy",
+            title=f"Frozen layers of each backbone, {len(cfg.seeds)} seeds",
+        )  # fmt: skip
+    if "nat" in arms:
+        curves = [r["probe_curve"] for r in arms["nat"]]
+        epochs = sorted(int(e) for e in curves[0])
+        training.plot_curves(
+            {"NAT backbone": [[c[str(e)] for e in epochs] for c in curves]},
+            env.path("nat_probe_curve.png"), x=epochs, xlabel="NAT epoch",
+            ylabel="linear-probe test accuracy (final features)",
+        )  # fmt: skip
+    return table, [readme_row(env, p, acc[p]) for p in PROBES]
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
     env = training.setup(flags_obj, strategy_override, SMOKE)
     cfg = env.settings
     images = datasets_override or kdl.datasets.load_images("fashion_mnist")
-    sets = ("train_size", "test_size", "curve_examples", "finetune_labels")
-    data = kdl.models.pretext_splits(images, *(cfg[k] for k in sets), cfg.seed)
+    sizes = ("train_size", "test_size", "probe_examples", "curve_examples")
+    data = kdl.models.pretext_splits(images, *(cfg[k] for k in sizes), cfg.seed)
     if cfg.tune:
         return tune(env, data)
     x = data["train"][0]
-    sizes = {"train": len(x), "test": len(data["test"][0]), "sum": x.sum()}
-    arms = {}
-    for name in (m for m in ARMS if m in cfg.methods):
-        arm = functools.partial(run_arm, env, data, name)
-        arms[name] = env.cached(name, arm, ignore=["methods"], data=sizes)
-    table, rows = report(env, data, arms)
-    results = {"arms": arms, "table_markdown": table, "readme_rows": rows}
-    return env.finish({**results, "num_train": len(x)}, seeds=[cfg.seed])
+    key = {"train": len(x), "test": len(data["test"][0]), "sum": x.sum()}
+    arms = {m: [] for m in METHODS if m in cfg.methods}  # table order
+    for m, seed in itertools.product(arms, cfg.seeds):
+        arm = functools.partial(run_arm, env, data, m, seed)
+        options = dict(ignore=("methods", "seeds"), data=key, seed=seed)
+        arms[m].append(env.cached(f"{m}_seed{seed}", arm, **options))
+    table, rows = report(env, arms)
+    figures = [f"probes_{p}.png" for p in PROBES]
+    figures += ["nat_probe_curve.png"] if "nat" in arms else []
+    results = {"arms": arms, "table": table, "readme_rows": rows}
+    results.update(figures=figures, num_train=len(x), verdict_rule=RULE)
+    return env.finish(results, seeds=cfg.seeds)
 
 
 def main(_):

@@ -46,17 +46,26 @@ from kdl.models.normalized_mlp import MLP_NORM_VARIANTS
 from kdl.models.normalized_mlp import build_normalized_mlp
 from kdl.models.perceptron import Perceptron
 from kdl.models.pretext import PRETEXT_TASKS
+from kdl.models.pretext import best_layers
 from kdl.models.pretext import build_pretext_model
+from kdl.models.pretext import convnet_taps
 from kdl.models.pretext import evaluate_backbone
 from kdl.models.pretext import pretext_dataset
 from kdl.models.pretext import pretext_splits
+from kdl.models.pretext import probe_scores
 from kdl.models.pretraining import build_deep_classifier
 from kdl.models.pretraining import pretrain_dbn
 from kdl.models.pretraining import pretrain_denoising_autoencoders
 from kdl.models.pretraining import pretrain_supervised
 from kdl.models.probe_curve import ProbeCurve
+from kdl.models.probes import encode_features
 from kdl.models.probes import fine_tune_accuracy
+from kdl.models.probes import knn_accuracy
+from kdl.models.probes import knn_predict
+from kdl.models.probes import layer_taps
 from kdl.models.probes import linear_probe
+from kdl.models.probes import logistic_regression
+from kdl.models.probes import probe_layers
 from kdl.models.rbm_trainer import RBMTrainer
 from kdl.models.reset_states_callback import ResetStatesCallback
 from kdl.models.robustness import deepfool_robustness
@@ -121,6 +130,7 @@ __all__ = [
     "XOR_TARGETS",
     "bleu_by_length",
     "mean_bleu_by_length",
+    "best_layers",
     "build_conv_autoencoder",
     "build_dcgan",
     "build_dcgan_discriminator",
@@ -142,8 +152,10 @@ __all__ = [
     "cache_log_probs",
     "compile_classifier",
     "compile_translation_model",
+    "convnet_taps",
     "corpus_bleu",
     "deepfool_robustness",
+    "encode_features",
     "evaluate_backbone",
     "evaluate_generator",
     "evaluate_glo",
@@ -156,7 +168,11 @@ __all__ = [
     "gaussian_statistics",
     "evaluation_sentences",
     "fine_tune_accuracy",
+    "knn_accuracy",
+    "knn_predict",
+    "layer_taps",
     "linear_probe",
+    "logistic_regression",
     "make_glo_loss",
     "masked_loss",
     "normalization_layer",
@@ -164,6 +180,8 @@ __all__ = [
     "perplexity",
     "pretext_dataset",
     "pretext_splits",
+    "probe_layers",
+    "probe_scores",
     "pretrain_dbn",
     "pretrain_denoising_autoencoders",
     "pretrain_supervised",

@@ -19,25 +19,30 @@ def _data():
 
 class PretextSplitsTest(TestCase):
     def test_first_images_and_random_subsets(self):
-        sets = kdl.models.pretext_splits(_data(), 30, 10, 20, 10, seed=3)
+        sets = kdl.models.pretext_splits(_data(), 30, 10, 20, 8, seed=3)
         x, y = sets["train"]
         self.assertEqual(x.shape, (30, 28, 28, 1))
         self.assertEqual((x.dtype, y.dtype), ("float32", "int32"))
         self.assertAllClose(x, _data()[0][0][:30, ..., None] / 255.0)
         self.assertEqual(sets["test"][0].shape[0], 10)
         rng = np.random.RandomState(3)
-        curve = rng.permutation(30)[:20]
-        few = rng.permutation(30)[:10]
+        probe = rng.permutation(30)[:20]
+        curve = rng.permutation(30)[:8]
+        self.assertAllClose(sets["probe"][0], x[probe])
+        self.assertAllEqual(sets["probe"][1], y[probe])
         self.assertAllEqual(sets["curve"][1], y[curve])
-        self.assertAllEqual(sets["few"][1], y[few])
-        for name in ("probe", "curve", "few"):
-            self.assertLen(sets[name], 4)
-            self.assertAllEqual(sets[name][3], sets["test"][1])
+        self.assertLen(sets["curve"], 4)
+        self.assertAllEqual(sets["curve"][3], sets["test"][1][:8])
         all_of_them = kdl.models.pretext_splits(_data())
         self.assertEqual(len(all_of_them["train"][0]), 40)
+        self.assertEqual(len(all_of_them["probe"][0]), 40)
 
     def test_errors(self):
-        for name, value in (("train_size", 0), ("curve_examples", 2.5)):
+        for name, value in (
+            ("train_size", 0),
+            ("probe_examples", 0),
+            ("curve_examples", 2.5),
+        ):
             with self.assertRaisesRegex(ValueError, name):
                 kdl.models.pretext_splits(_data(), **{name: value})
 
@@ -81,18 +86,99 @@ class BuildPretextModelTest(TestCase):
             ]
             self.assertTrue(any(moved), task)
 
+    def test_nat_options_and_sgd(self):
+        model = kdl.models.build_pretext_model(
+            "nat",
+            kdl.models.small_convnet(width=2),
+            num_examples=8,
+            feature_dim=4,
+            reassign_every=3,
+            learning_rate=0.05,
+            optimizer="sgd",
+        )
+        self.assertEqual(model.reassign_every, 3)
+        self.assertIsInstance(model.optimizer, keras.optimizers.SGD)
+        self.assertAllClose(model.optimizer.momentum, 0.9)
+        self.assertAllClose(model.optimizer.learning_rate, 0.05)
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "task"):
             kdl.models.build_pretext_model("jigsaw", None)
+        with self.assertRaisesRegex(ValueError, "optimizer"):
+            kdl.models.build_pretext_model("nat", None, optimizer="lbfgs")
+        with self.assertRaisesRegex(ValueError, "learning_rate"):
+            kdl.models.build_pretext_model("nat", None, learning_rate=0)
 
 
 class EvaluateBackboneTest(TestCase):
-    def test_probe_and_fine_tune_accuracies(self):
-        sets = kdl.models.pretext_splits(_data(), finetune_labels=10)
+    def test_taps_of_small_convnet(self):
+        backbone = kdl.models.small_convnet(width=2)
+        taps = kdl.models.convnet_taps(backbone)
+        self.assertEqual(list(taps), ["conv1", "conv2", "conv3", "features"])
+        for name in ("conv1", "conv2", "conv3"):
+            layer = backbone.get_layer(taps[name])
+            self.assertIsInstance(layer, keras.layers.ReLU)
+        self.assertIs(backbone.get_layer(taps["features"]), backbone.layers[-1])
+        shapes = [
+            backbone.get_layer(taps[f"conv{i}"]).output.shape[1:]
+            for i in (1, 2, 3)
+        ]
+        self.assertEqual(
+            [tuple(s) for s in shapes], [(28, 28, 2), (14, 14, 4), (7, 7, 8)]
+        )
+
+    def test_probes_per_layer(self):
+        sets = kdl.models.pretext_splits(_data())
         backbone = kdl.models.small_convnet(width=2)
         scores = kdl.models.evaluate_backbone(
-            backbone, sets["probe"], sets["few"], 1, 1
+            backbone,
+            sets["probe"],
+            sets["test"],
+            ["conv2", "features"],
+            max_features=16,
+            k=3,
+            epochs=1,
         )
-        self.assertEqual(set(scores), {"probe", "probe_train", "finetune"})
-        for value in scores.values():
-            self.assertTrue(0.0 <= value <= 1.0)
+        self.assertEqual(list(scores), ["conv2", "features"])
+        self.assertEqual(scores["conv2"]["dim"], 2 * 2 * 4)
+        self.assertEqual(scores["features"]["dim"], 8)
+        for layer in scores.values():
+            for key in ("linear", "linear_train", "knn"):
+                self.assertTrue(0.0 <= layer[key] <= 1.0)
+
+    def test_errors(self):
+        backbone = kdl.models.small_convnet(width=2)
+        sets = kdl.models.pretext_splits(_data())
+        for layers in (["conv4"], []):
+            with self.assertRaisesRegex(ValueError, "layers"):
+                kdl.models.evaluate_backbone(
+                    backbone, sets["probe"], sets["test"], layers
+                )
+
+
+class ProbeSummaryTest(TestCase):
+    def test_scores_by_layer_and_each_methods_best_layer(self):
+        def run(conv1, features):
+            return {
+                "conv1": {"linear": conv1, "knn": conv1 / 2},
+                "features": {"linear": features, "knn": features / 2},
+            }
+
+        results = {
+            "nat": [run(0.8, 0.7), run(0.6, 0.74)],  # means 0.70 / 0.72
+            "random": [run(0.9, 0.5)],
+        }
+        scores = kdl.models.probe_scores(results, "knn")
+        self.assertEqual(
+            scores,
+            {
+                "conv1": {"nat": [0.4, 0.3], "random": [0.45]},
+                "features": {"nat": [0.35, 0.37], "random": [0.25]},
+            },
+        )
+        best = kdl.models.best_layers(kdl.models.probe_scores(results))
+        self.assertEqual(best["nat"][1], "features")
+        self.assertAlmostEqual(best["nat"][0], 0.72)
+        self.assertEqual(best["random"], (0.9, "conv1"))
+        tie = kdl.models.best_layers({"a": {"m": [1.0]}, "b": {"m": [1.0]}})
+        self.assertEqual(tie, {"m": (1.0, "a")})

@@ -53,7 +53,7 @@ def check_lenet(out, results):
 
 def check_nat(out, results):
     assert "recipes/nat.py --smoke" in results["provenance"]["command"]
-    assert (out / "random" / "result.json").exists()
+    assert (out / "random_seed0" / "result.json").exists()
 
 
 def check_nmt_attention(out, results):

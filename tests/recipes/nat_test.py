@@ -1,4 +1,4 @@
-"""recipes/nat.py: smoke run, cached arms, --tune, CLI and --helpfull."""
+"""recipes/nat.py: smoke run, cached arms, verdict, --tune, --helpfull."""
 
 import json
 import time
@@ -35,70 +35,102 @@ def test_smoke_run_then_reused_then_rerun(tmp_path):
     results = nat.run(smoke_flags(tmp_path), datasets_override=tiny_data())
     first_seconds = time.perf_counter() - start
 
-    assert set(results["arms"]) == set(nat.ARMS)
-    for arm in results["arms"].values():
-        for key in ("probe", "probe_train", "finetune"):
-            assert 0 <= arm[key] <= 1, key
-    nat_arm = results["arms"]["nat"]
-    assert nat_arm["is_permutation"]
-    assert set(nat_arm["probe_curve"]) == {"0", "2"}
-    assert len(nat_arm["history"]["loss"]) == nat.SMOKE["epochs"]
+    layers = nat.SMOKE["layers"]
+    assert list(results["arms"]) == list(nat.METHODS)  # table order
+    for runs in results["arms"].values():
+        assert len(runs) == 1  # --smoke: one seed
+        assert list(runs[0]["probes"]) == layers
+        for scores in runs[0]["probes"].values():
+            for key in ("linear", "linear_train", "knn"):
+                assert 0 <= scores[key] <= 1, key
+    nat_run = results["arms"]["nat"][0]
+    assert nat_run["is_permutation"]
+    assert set(nat_run["probe_curve"]) == {"0", "2"}
+    assert len(nat_run["history"]["loss"]) == nat.SMOKE["epochs"]
     assert results["num_train"] == 96
-    assert results["smoke"] and results["settings"]["backbone_width"] == 8
+    assert results["smoke"] and results["settings"]["backbone_width"] == 4
     assert results["provenance"]["seeds"] == [0]
     rows = results["readme_rows"]
-    assert len(rows) == 2
+    assert "linear probe" in rows[0]["what"] and "k-NN" in rows[1]["what"]
     for row in rows:
         assert set(row) == {"what", "ours", "paper", "holds"}
         assert row["holds"] in {"yes", "no", "partly"}
         assert len(row["ours"].split(" / ")) == 4
-    assert "NAT (2 epochs, per-batch reassignment)" in rows[0]["what"]
-    assert rows[0]["paper"].startswith("78.9 / 56.7 / 16.0 / -")
-    for name in (
+        assert "NAT (2 epochs, every-3-epochs reassignment)" in row["what"]
+        assert row["paper"].startswith("78.9 / 56.7 / 16.0 / -")
+    # One table row per method, layer and probe.
+    table = (tmp_path / "table.md").read_text()
+    assert table.count("| NAT (no labels) |") == 2 * len(layers)
+    assert results["table"] == table.strip()
+    assert results["figures"] == [
+        "probes_linear.png",
+        "probes_knn.png",
+        "nat_probe_curve.png",
+    ]
+    for name in results["figures"] + [
         "results.json",
-        "table.md",
-        "probe_over_epochs.png",
-        "nat_loss.png",
-        "nat/result.json",
-        "nat/probe_curve.json",
-        "supervised/train/history.csv",
-    ):
+        "nat_seed0/result.json",
+        "nat_seed0/probe_curve.json",
+        "supervised_seed0/train/history.csv",
+    ]:
         assert (tmp_path / name).exists(), name
-    assert "| NAT (no labels) |" in (tmp_path / "table.md").read_text()
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["readme_rows"] == rows
 
     start = time.perf_counter()
     again = nat.run(smoke_flags(tmp_path), datasets_override=tiny_data())
     assert time.perf_counter() - start < first_seconds / 3
-    assert again["arms"] == results["arms"]  # incl. each arm's seconds
+    assert again["arms"] == results["arms"]
 
     # --methods only picks arms: fewer reuse the finished ones; other data
     # or a changed flag reruns them.
     one = nat.run(
         smoke_flags(tmp_path, methods=["random"]), datasets_override=tiny_data()
     )
-    assert set(one["arms"]) == {"random"}
-    before = results["arms"]["random"]
-    assert one["arms"]["random"] == before
+    assert list(one["arms"]) == ["random"]
+    reused = one["provenance"]["arm_seconds"]
+    assert [a["reused"] for a in reused] == [True]
     assert [row["holds"] for row in one["readme_rows"]] == ["n/a", "n/a"]
     assert one["readme_rows"][0]["ours"].startswith("- / - / - / ")
+    assert one["figures"] == ["probes_linear.png", "probes_knn.png"]
     other = nat.run(
         smoke_flags(tmp_path, methods=["random"]),
         datasets_override=tiny_data(seed=1),
     )
-    rerun = other["arms"]["random"]
-    assert rerun["seconds"] != before["seconds"]
+    assert [a["reused"] for a in other["provenance"]["arm_seconds"]] == [False]
     changed = nat.run(
-        smoke_flags(tmp_path, methods=["random"], reassign_every=0),
+        smoke_flags(tmp_path, methods=["random"], knn_k=3),
         datasets_override=tiny_data(seed=1),
     )
-    assert changed["arms"]["random"]["seconds"] != rerun["seconds"]
+    assert [a["reused"] for a in changed["provenance"]["arm_seconds"]] == [
+        False
+    ]
 
 
-def test_unknown_method_is_rejected():
+def test_verdict_uses_each_methods_best_layer():
+    def best(**scores):
+        return {m: (v, "conv1") for m, v in scores.items()}
+
+    assert nat.verdict(best(nat=0.9, autoencoder=0.8, random=0.85)) == "yes"
+    assert nat.verdict(best(nat=0.9, autoencoder=0.95, random=0.85)) == "partly"
+    assert nat.verdict(best(nat=0.8, autoencoder=0.8, random=0.85)) == "no"
+    assert nat.verdict(best(autoencoder=0.8, random=0.85)) == "n/a"
+    # From per-layer means: NAT's best layer (conv2) is compared.
+    by_layer = {
+        "conv1": {"nat": [0.70, 0.72], "random": [0.80, 0.80]},
+        "conv2": {"nat": [0.90, 0.88], "random": [0.82, 0.84]},
+    }
+    env = type("Env", (), {"settings": smoke_flags("/tmp/unused")})
+    row = nat.readme_row(env, "linear", by_layer)
+    assert row["holds"] == "yes"
+    assert row["ours"] == "- / 89.0 ± 1.4 (conv2) / - / 83.0 ± 1.4 (conv2)"
+
+
+def test_unknown_method_or_layer_is_rejected():
     with pytest.raises(flags.IllegalFlagValueError, match="methods"):
         recipe_testing.flags_for(nat, methods=["nat", "sparse_coding"])
+    with pytest.raises(flags.IllegalFlagValueError, match="layers"):
+        recipe_testing.flags_for(nat, layers=["fc7"])
 
 
 @pytest.mark.slow
@@ -121,7 +153,12 @@ def test_help_names_the_flags():
         "--strategy",
         "--tune",
         "--methods",
+        "--seeds",
+        "--layers",
         "--reassign_every",
+        "--feature_dim",
+        "--knn_k",
+        "--nat_optimizer",
         "--train_size",
         "augment_pretraining",
     ):

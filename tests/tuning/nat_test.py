@@ -1,5 +1,6 @@
 """Tests for kdl.tuning.nat.NATHyperModel: defaults, Fixed overrides, fit."""
 
+import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
@@ -23,6 +24,7 @@ class NATHyperModelTest(TestCase):
         recipe = {
             "width": values.backbone_width,
             "feature_dim": values.feature_dim,
+            "optimizer": values.nat_optimizer,
             "learning_rate": values.nat_learning_rate,
             "reassign_every": values.reassign_every,
         }
@@ -51,10 +53,12 @@ class NATHyperModelTest(TestCase):
         hp = keras_tuner.HyperParameters()
         hp.Fixed("width", 4)
         hp.Fixed("feature_dim", 8)
-        hp.Fixed("reassign_every", 3)
+        hp.Fixed("reassign_every", 1)
+        hp.Fixed("optimizer", "adam")
         model = hypermodel.build(hp)
         self.assertEqual(model.feature_dim, 8)
-        self.assertEqual(model.reassign_every, 3)
+        self.assertEqual(model.reassign_every, 1)
+        self.assertIsInstance(model.optimizer, keras.optimizers.Adam)
         self.assertEqual(model.backbone.output_shape[-1], 16)
         ds = tf.data.Dataset.from_tensor_slices(
             (np.arange(64, dtype="int32"), x)
