@@ -41,6 +41,7 @@ def _arm(tmp_path, name):
     return (tmp_path / name / "result.json").read_text()
 
 
+@pytest.mark.usefixtures("eager_fits")
 def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     # The ghost part over two seeds (5 arms each): the smoke sizes without
     # --smoke, which runs seed 0 only.

@@ -84,12 +84,12 @@ def test_all_arms_then_reuse_then_rerun_on_a_changed_flag(tmp_path, capsys):
     assert changed["readme_rows"][0]["holds"] == "n/a"  # one method: no pair
 
 
-def test_tune_two_trials(tmp_path):
+def test_tune_one_trial(tmp_path):  # the search loop: tests/training
     results = pretraining.run(
-        _flags(tmp_path, tune=True, max_trials=2),
+        _flags(tmp_path, tune=True, max_trials=1),
         datasets_override={"tiny": _tiny_data()},
     )
-    assert len(results["trials"]) == 2
+    assert len(results["trials"]) == 1
     assert (tmp_path / "tune" / "trials.csv").exists()
 
 
