@@ -92,7 +92,7 @@ def define_flags(flag_values=flags.FLAGS):
     define_list("length_bins", [10, 20, 30, 40], BINS, min_value=1)
     define_list("beam_widths", [4], "Beam widths besides greedy.", min_value=1)
     define_list("models", MODELS, "Models to train.", choices=MODELS)
-    define_list("seeds", [0, 1, 2], "Seeds (one arm per model each).")
+    define_list("seeds", [0, 1, 2], "Seeds (one arm per model).", min_value=0)
 
 
 def load_data(cfg, datasets_override=None):

@@ -202,6 +202,17 @@ TABLE = {
         dict(window=POSITIVE_INT, lam=UNIT_INTERVAL),
         None,
     ),
+    "DCGAN": (
+        kdl.models,
+        lambda: dict(generator=_generator(), discriminator=_backbone()),
+        dict(
+            generator=("a", 3),
+            discriminator=("a", 3),
+            prior=CHOICE,
+            seed=INT,
+        ),
+        None,
+    ),
     "FeedForwardLM": (
         kdl.models,
         dict(vocab_size=10),
