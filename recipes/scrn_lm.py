@@ -130,6 +130,7 @@ def train_ffnn(env, splits, vocab_size, seed):
         learning_rate=cfg.ffnn_learning_rate, clipnorm=cfg.clipnorm,
         batch_size=cfg.ffnn_batch_size,
         epochs=cfg.epochs, seed=seed, softmax=cfg.softmax,
+        strategy=env.strategy,
         jit_compile=cfg.jit_compile and cfg.softmax == "full",
         cutoffs=list(cfg.cutoffs) if cfg.softmax == "adaptive" else None,
         callbacks=callbacks(env, f"train_ffnn_seed{seed}"),

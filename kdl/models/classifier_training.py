@@ -8,6 +8,7 @@ from kdl.datasets.images import image_dataset
 from kdl.models.classifier import compile_classifier
 from kdl.training.batch_loss import BatchLossRecorder
 from kdl.training.fitting import fit
+from kdl.training.multi_worker import evaluate_model
 
 
 def train_classifier(
@@ -32,7 +33,10 @@ def train_classifier(
     cross-entropy on logits, accuracy) inside `strategy`'s scope, trained
     with `kdl.training.fit` (resumable, logged below `directory`, timed)
     on shuffled batches of `train`, validated on `test` every epoch, then
-    evaluated on `test`.
+    evaluated on `test`. Under a `MultiWorkerMirroredStrategy` spanning
+    several workers (where Keras's `fit` and `evaluate` fail) it trains and
+    scores through `kdl.training.fit_distributed` / `evaluate_distributed`;
+    every worker runs the same call and gets the same result.
 
     Args:
         model: an uncompiled Keras model from images to class logits
@@ -86,7 +90,8 @@ def train_classifier(
         callbacks=callbacks,
         verbose=verbose,
     )
-    loss, accuracy = model.evaluate(test_ds, verbose=0)
+    scores = evaluate_model(model, test_ds)
+    loss, accuracy = scores["loss"], scores["accuracy"]
     result = {
         "test_accuracy": float(accuracy),
         "test_loss": float(loss),

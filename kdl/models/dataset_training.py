@@ -7,6 +7,7 @@ import tensorflow as tf
 from kdl import _validation
 from kdl.datasets.images import image_dataset
 from kdl.training.fitting import fit
+from kdl.training.multi_worker import evaluate_model
 
 
 def train_for_steps(
@@ -107,7 +108,8 @@ def train_for_steps(
         validation_data=test_ds,
         verbose=verbose,
     )
-    loss, accuracy = model.evaluate(test_ds, verbose=0)
+    scores = evaluate_model(model, test_ds)  # also under several workers
+    loss, accuracy = scores["loss"], scores["accuracy"]
     steady = timer.steady_seconds()
     return {
         "steps": [eval_every * (i + 1) for i in range(rounds)],

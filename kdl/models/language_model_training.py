@@ -18,10 +18,11 @@ from kdl.datasets.tbptt import tbptt_dataset
 from kdl.models.cache_lm import CacheLM
 from kdl.models.feed_forward_lm import FeedForwardLM
 from kdl.models.kneser_ney_lm import KneserNeyLM
-from kdl.models.language_model import evaluate_perplexity
 from kdl.models.language_model import perplexity
 from kdl.models.language_model_builders import build_language_model
 from kdl.models.reset_states_callback import ResetStatesCallback
+from kdl.training.multi_worker import evaluate_model
+from kdl.training.multi_worker import fit_model
 from kdl.training.timing import EpochTimer
 
 
@@ -93,6 +94,7 @@ def train_feed_forward_lm(
     jit_compile="auto",
     softmax="full",
     cutoffs=None,
+    strategy=None,
 ):
     """Trains and scores Bengio's feed-forward n-gram network.
 
@@ -102,6 +104,9 @@ def train_feed_forward_lm(
     run through `callbacks`). `softmax="adaptive"` with `cutoffs` trains
     through `kdl.layers.AdaptiveSoftmax` (see `FeedForwardLM`). Test
     perplexity scores every token of `test` (`FeedForwardLM.perplexity`).
+    The model is built in `strategy`'s scope (default: the current one)
+    and trained by `kdl.training.fit_model` (Keras's `fit`, or
+    `fit_distributed` under several workers).
 
     Returns:
         `(model, row)`: the trained `FeedForwardLM` and a dict with
@@ -116,25 +121,27 @@ def train_feed_forward_lm(
         for n, s in (("train", train), ("valid", valid), ("test", test))
     )
     keras.utils.set_random_seed(seed)
-    model = FeedForwardLM(
-        vocab_size,
-        order,
-        embedding_dim,
-        hidden_units,
-        softmax=softmax,
-        cutoffs=cutoffs,
-        name="ffnn_lm",
-    )
-    model.compile(
-        keras.optimizers.Adam(learning_rate, clipnorm=clipnorm or None),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=jit_compile,
-    )
-    model.build((None, order - 1))
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = FeedForwardLM(
+            vocab_size,
+            order,
+            embedding_dim,
+            hidden_units,
+            softmax=softmax,
+            cutoffs=cutoffs,
+            name="ffnn_lm",
+        )
+        model.compile(
+            keras.optimizers.Adam(learning_rate, clipnorm=clipnorm or None),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=jit_compile,
+        )
+        model.build((None, order - 1))
     data = ngram_dataset(train, order, batch_size, shuffle=True, seed=seed)
     val = ngram_dataset(valid, order, 1024)
     start = time.perf_counter()
-    history = model.fit(
+    history = fit_model(
+        model,
         data,
         validation_data=val,
         epochs=epochs,
@@ -178,7 +185,9 @@ def train_rnn_language_model(
     optimizer, learning_rate, clipnorm, jit_compile, softmax, cutoffs,
     ...), built in `strategy`'s scope, fitted over passes of `train` with
     per-epoch validation on all of `valid` (`val_loss`, for schedules
-    passed in `callbacks`), then scored on `valid` and `test`.
+    passed in `callbacks`), then scored on `valid` and `test`. Training
+    and scoring go through `kdl.training.fit_model` / `evaluate_model`, so
+    `strategy` may span several workers (each runs the same call).
 
     Args:
         splits: `(train, valid, test)` 1-D int token-id streams.
@@ -215,7 +224,8 @@ def train_rnn_language_model(
             **model_kwargs,
         )
     timer = EpochTimer()
-    history = model.fit(
+    history = fit_model(
+        model,
         train,
         validation_data=valid,
         epochs=epochs,
@@ -226,8 +236,8 @@ def train_rnn_language_model(
     steps = int(train.cardinality())
     return {
         "parameters": model.count_params(),
-        "valid_perplexity": evaluate_perplexity(model, valid),
-        "test_perplexity": evaluate_perplexity(model, test),
+        "valid_perplexity": _evaluate_perplexity(model, valid),
+        "test_perplexity": _evaluate_perplexity(model, test),
         "tokens_per_second": steps * batch_size * bptt / seconds
         if seconds
         else None,
@@ -241,6 +251,13 @@ def train_rnn_language_model(
         if sample_length
         else [],
     }
+
+
+def _evaluate_perplexity(model, dataset):
+    """`evaluate_perplexity` through `kdl.training.evaluate_model` (which
+    also runs under a strategy spanning several workers)."""
+    scores = evaluate_model(model, dataset, callbacks=[ResetStatesCallback()])
+    return perplexity(scores["loss"])
 
 
 def summarize_runs(name, runs, **extra):

@@ -39,7 +39,9 @@ from kdl.training.flags import define_common_flags
 from kdl.training.flags import define_list
 from kdl.training.learning_rate_halving import LearningRateHalving
 from kdl.training.multi_worker import evaluate_distributed
+from kdl.training.multi_worker import evaluate_model
 from kdl.training.multi_worker import fit_distributed
+from kdl.training.multi_worker import fit_model
 from kdl.training.multi_worker import is_chief
 from kdl.training.multi_worker import is_multi_worker
 from kdl.training.precision import PRECISIONS
@@ -88,8 +90,10 @@ __all__ = [
     "elementwise_holds",
     "define_common_flags",
     "evaluate_distributed",
+    "evaluate_model",
     "fit",
     "fit_distributed",
+    "fit_model",
     "define_list",
     "get_strategy",
     "is_chief",

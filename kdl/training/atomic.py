@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import signal
 import tempfile
 
 import numpy as np
@@ -45,11 +46,25 @@ def atomic_open(path, mode="w"):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        _kill_point(path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+# The kill-during-write tests (tests/recipes/kill_during_write_test.py) set
+# this to a comma-separated list of file names: the process writing one of
+# them SIGKILLs itself after the temporary file is complete, before the
+# rename, as a crash at the worst moment would.
+KILL_BEFORE_RENAME = "KDL_TEST_KILL_BEFORE_RENAME"
+
+
+def _kill_point(path):
+    names = os.environ.get(KILL_BEFORE_RENAME, "")
+    if names and os.path.basename(path) in names.split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def write_json(path, value):

@@ -4,6 +4,8 @@ import os
 
 import keras
 
+from kdl.training import multi_worker
+
 
 def standard_callbacks(
     output_dir,
@@ -25,20 +27,27 @@ def standard_callbacks(
     - then `extra` (e.g. `ReduceLROnPlateau`, `EarlyStopping`).
 
     The progress bar is Keras's own (`fit(verbose=...)`).
+
+    In a multi-worker cluster (every worker runs the same program with the
+    same `output_dir` on a shared file system) only the chief writes to
+    `output_dir`; another worker's callbacks write to its temporary mirror
+    (`kdl.training.multi_worker.local_path`), and its backup starts as a
+    copy of the chief's, so a restarted cluster resumes from one state.
     """
     if not output_dir:
         raise ValueError(
             f"`output_dir` must be a non-empty path. Received: "
             f"output_dir={output_dir!r}"
         )
-    os.makedirs(output_dir, exist_ok=True)
     callbacks = []
     if resume:
         callbacks.append(
             keras.callbacks.BackupAndRestore(
-                os.path.join(output_dir, "backup"), delete_checkpoint=True
+                multi_worker.worker_backup(output_dir), delete_checkpoint=True
             )
         )
+    output_dir = multi_worker.local_path(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
     if tensorboard:
         callbacks.append(
             keras.callbacks.TensorBoard(os.path.join(output_dir, "logs"))

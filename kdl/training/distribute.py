@@ -5,6 +5,8 @@ import os
 
 import tensorflow as tf
 
+from kdl.training import multi_worker
+
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
 
@@ -19,6 +21,8 @@ def get_strategy(name="auto", tpu=""):
             all local GPUs (or all logical CPUs when there is no GPU).
             `multi_worker`: `MultiWorkerMirroredStrategy`; the cluster comes
             from the `TF_CONFIG` environment variable, which must be set.
+            It is made once per process (TensorFlow configures its
+            collective runtime once): later calls return the same one.
             `tpu`: `TPUStrategy` through `TPUClusterResolver(tpu)`.
         tpu: TPU name or address for `tpu` ('' means a local TPU VM).
     """
@@ -43,7 +47,14 @@ def get_strategy(name="auto", tpu=""):
                 f"Received: TF_CONFIG={config!r}"
             ) from None
         del cluster
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # One cluster per process: a second call (e.g. several recipes run
+        # in one process) gets the same strategy.
+        made = multi_worker.registered_strategy()
+        if made is not None:
+            return made
+        return multi_worker.register_strategy(
+            tf.distribute.MultiWorkerMirroredStrategy()
+        )
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         if len(gpus) > 1:

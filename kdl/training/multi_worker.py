@@ -11,18 +11,62 @@ model's own `train_step` runs in `strategy.run` over
 `strategy.experimental_distribute_dataset`, and Keras's `CallbackList`
 drives the callbacks, so a model with its own `train_step`, the progress
 bar, `BackupAndRestore`, `CSVLogger` and the rest work unchanged.
+`fit_model` / `evaluate_model` pick Keras's own where it runs.
+
+Every worker of a cluster runs the same program with the same paths (one
+shared file system). Only the chief writes there: `local_path` sends the
+other workers' files to a temporary folder of their own, and decisions
+that read files (reusing a finished arm) are the chief's, broadcast to all
+by `chief_decides`, since every worker must join every training step.
 """
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
+import weakref
 
 import keras
 import tensorflow as tf
 
+from kdl.training.atomic import copy_file
+
+# This process's multi-worker strategy and its scratch folder. TensorFlow
+# configures the collective runtime once per process, so a process belongs
+# to at most one cluster for its whole life.
+_PROCESS = {"strategy": None, "scratch": None}
+_FUNCTIONS = weakref.WeakKeyDictionary()  # model -> its step functions
+
+
+def register_strategy(strategy):
+    """Records `strategy` as this process's strategy when it is a
+    `MultiWorkerMirroredStrategy` (`kdl.training.get_strategy` and `setup`
+    call this), so that code running outside `strategy.scope()` (writing
+    results, making callbacks) still knows whether this process is the
+    chief. Returns `strategy`."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _PROCESS["strategy"] = strategy
+    return strategy
+
+
+def registered_strategy():
+    """The multi-worker strategy this process made, or None."""
+    return _PROCESS["strategy"]
+
+
+def current_strategy():
+    """The strategy in scope; outside any scope, this process's
+    multi-worker strategy (`register_strategy`), else the default one."""
+    if tf.distribute.has_strategy() or _PROCESS["strategy"] is None:
+        return tf.distribute.get_strategy()
+    return _PROCESS["strategy"]
+
 
 def is_multi_worker(strategy=None):
-    """Whether `strategy` (default: the current one) spans several workers."""
-    strategy = strategy or tf.distribute.get_strategy()
+    """Whether `strategy` (default: `current_strategy()`) spans several
+    workers."""
+    strategy = strategy or current_strategy()
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return False
     spec = strategy.cluster_resolver.cluster_spec().as_dict()
@@ -37,7 +81,7 @@ def is_chief(strategy=None):
     single-process strategy is always the chief. Only the chief writes
     results, plots and checkpoints to the shared output folder.
     """
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = strategy or current_strategy()
     if not is_multi_worker(strategy):
         return True
     resolver = strategy.cluster_resolver
@@ -53,11 +97,137 @@ def is_chief(strategy=None):
 
 def task_name(strategy=None):
     """`"<task type>_<task id>"` of this process, e.g. `"worker_1"`."""
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = strategy or current_strategy()
     if not is_multi_worker(strategy):
         return "chief_0"
     resolver = strategy.cluster_resolver
     return f"{resolver.task_type}_{resolver.task_id}"
+
+
+def _scratch():
+    """This non-chief worker's temporary folder (removed at exit)."""
+    if _PROCESS["scratch"] is None:
+        folder = tempfile.mkdtemp(prefix=f"kdl-{task_name()}-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _PROCESS["scratch"] = folder
+    return _PROCESS["scratch"]
+
+
+def local_path(path):
+    """Where this process writes `path`.
+
+    The chief (and a single process) writes `path` itself. Every worker of
+    a multi-worker cluster runs the same program with the same paths (one
+    shared file system), so another worker writes to the mirror of `path`
+    in its own temporary folder (removed when the process exits), as
+    Keras's callbacks expect: the shared folder gets one copy of each file.
+    `shared_path` maps a mirror back. Idempotent.
+    """
+    if is_chief():
+        return path
+    scratch = _scratch()
+    absolute = os.path.abspath(path)
+    if os.path.commonpath([absolute, scratch]) == scratch:
+        return absolute
+    return os.path.join(scratch, "shared", absolute.lstrip(os.sep))
+
+
+def shared_path(path):
+    """The shared path whose mirror `path` is (see `local_path`), else
+    `path` itself: where the chief's copy of a file is."""
+    scratch = _PROCESS["scratch"]
+    if scratch is None:
+        return path
+    mirror = os.path.join(scratch, "shared")
+    absolute = os.path.abspath(path)
+    if os.path.commonpath([absolute, mirror]) != mirror:
+        return path
+    return os.path.join(os.sep, os.path.relpath(absolute, mirror))
+
+
+def copy_chiefs_file(path):
+    """On a non-chief worker: copies the chief's file (`shared_path(path)`)
+    to `path` when `path` does not exist yet, so a file a reused arm left
+    in the shared folder (e.g. trained weights) can be read back. Returns
+    `path`."""
+    if path != shared_path(path) and not os.path.exists(path):
+        source = shared_path(path)
+        if os.path.isfile(source):
+            copy_file(source, path)
+    return path
+
+
+def worker_backup(directory):
+    """The `BackupAndRestore` folder `directory/backup` of this process.
+
+    `local_path(directory)/backup`; a non-chief worker starts from a copy of
+    the chief's backup, so a restarted cluster resumes from one state on
+    every worker (the chief's is the only one in the shared folder).
+    """
+    backup = os.path.join(local_path(directory), "backup")
+    chiefs = shared_path(backup)
+    if chiefs != backup and not os.path.exists(backup):
+        if os.path.isdir(chiefs):
+            shutil.copytree(chiefs, backup)
+    return backup
+
+
+def chief_decides(flag, strategy=None):
+    """The chief's `flag` on every worker: a barrier and a broadcast.
+
+    Every worker must take the same branches (each training step is a
+    collective all of them join), so a decision that reads files, e.g.
+    whether a finished arm can be reused, is the chief's. Every worker
+    calls this at the same point; it returns when all have, and the chief
+    is past what it did before (e.g. clearing a stale folder). In a single
+    process it returns `bool(flag)`.
+    """
+    strategy = strategy or current_strategy()
+    if not is_multi_worker(strategy):
+        return bool(flag)
+    # The sum is > 0 exactly when the chief's flag is set.
+    mine = 1.0 if flag and is_chief(strategy) else 0.0
+    values = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.constant(mine)
+    )
+    return bool(strategy.reduce("SUM", values, axis=None) > 0)
+
+
+def fit_model(model, x=None, y=None, **kwargs):
+    """`model.fit(x, y, **kwargs)`, or `fit_distributed` where Keras's
+    `fit` cannot run (the model's strategy spans several workers).
+
+    For training code that should run anywhere: a single device, a
+    `MirroredStrategy`, `MultiWorkerMirroredStrategy` or JAX. Under
+    several workers `kwargs` are those `fit_distributed` takes.
+
+    Returns:
+        The `keras.callbacks.History`.
+    """
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is not None and is_multi_worker(strategy):
+        return fit_distributed(model, x, y, **kwargs)
+    return model.fit(x, y, **kwargs)
+
+
+def evaluate_model(
+    model, x=None, y=None, *, batch_size=None, steps=None, callbacks=None
+):
+    """`model.evaluate(..., verbose=0, return_dict=True)`, or
+    `evaluate_distributed` where Keras's `evaluate` cannot run (the
+    model's strategy spans several workers). Returns a dict of metric
+    names to floats."""
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is not None and is_multi_worker(strategy):
+        return evaluate_distributed(
+            model, x, y, batch_size=batch_size, steps=steps,
+            callbacks=callbacks,
+        )  # fmt: skip
+    logs = model.evaluate(
+        x, y, batch_size=batch_size, steps=steps, callbacks=callbacks,
+        verbose=0, return_dict=True,
+    )  # fmt: skip
+    return {k: _to_python(v) for k, v in logs.items()}
 
 
 def fit_distributed(
@@ -91,7 +261,11 @@ def fit_distributed(
 
     Every worker runs the same call on the same data: the dataset is
     batched with the *global* batch size and `tf.distribute` gives each
-    worker its part of every batch. A `keras.callbacks.BackupAndRestore`
+    worker its part of every batch (a last partial batch that splits
+    unevenly across replicas is a mean of per-replica means, not the
+    global mean). Batches are taken inside the step's graph, and a
+    shuffled dataset is iterated as Keras's `fit` iterates it, so a run
+    equals Keras's `fit` in one process. A `keras.callbacks.BackupAndRestore`
     among `callbacks` restores the weights, optimizer state and epoch of
     an interrupted run (the next epoch starts from its first batch, as in
     Keras's `fit`). In a multi-worker cluster only the chief should write
@@ -129,7 +303,8 @@ def fit_distributed(
         verbose = 1
     train = _as_dataset(x, y, batch_size, shuffle=shuffle, seed=seed)
     _build(model, strategy, train)
-    train_step = _replicated(strategy, model.train_step)
+    train_step = _functions(model)["train"]
+    read_metrics = _functions(model)["metrics"]
     distributed = strategy.experimental_distribute_dataset(train)
     validation = None
     if validation_data is not None:
@@ -139,7 +314,9 @@ def fit_distributed(
             )
         validation = (
             strategy.experimental_distribute_dataset(validation_data),
-            _replicated(strategy, model.test_step),
+            _functions(model)["test"],
+            read_metrics,
+            validation_steps or _finite_cardinality(validation_data),
         )
     steps = steps_per_epoch or _finite_cardinality(train)
     callback_list = keras.callbacks.CallbackList(
@@ -162,22 +339,25 @@ def fit_distributed(
         if iterator is None or steps_per_epoch is None:
             iterator = iter(distributed)
         logs = {}
-        step = 0
-        while steps_per_epoch is None or step < steps_per_epoch:
-            data = next(iterator, None)
-            if data is None:
-                break
+        done = 0
+        for step in _steps(steps):
             callback_list.on_train_batch_begin(step)
-            logs = train_step(data)
+            try:
+                logs = train_step(iterator)
+            except tf.errors.OutOfRangeError:
+                break  # the end of a dataset of unknown length
             callback_list.on_train_batch_end(step, logs)
-            step += 1
+            done += 1
             if model.stop_training:
                 break
-        epoch_logs = _metrics_or_logs(model, logs)
+        if steps_per_epoch is None and done == steps:
+            # Keras's `fit` makes one more iterator at the end of a full
+            # epoch (then a new one for the next epoch): a shuffled
+            # dataset's order advances with each, so do the same.
+            iter(train)
+        epoch_logs = _metrics_or_logs(read_metrics, logs)
         if validation is not None:
-            val_logs = _evaluate(
-                model, *validation, validation_steps, callback_list
-            )
+            val_logs = _evaluate(model, *validation, callback_list)
             epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
@@ -217,8 +397,9 @@ def evaluate_distributed(
     return _evaluate(
         model,
         strategy.experimental_distribute_dataset(dataset),
-        _replicated(strategy, model.test_step),
-        steps,
+        _functions(model)["test"],
+        _functions(model)["metrics"],
+        steps or _finite_cardinality(dataset),
         callback_list,
     )
 
@@ -267,13 +448,35 @@ def _build(model, strategy, dataset):
             model.optimizer.build(model.trainable_variables)
 
 
+def _functions(model):
+    """The model's replicated train and test steps and metrics reader,
+    traced once per model and optimizer (as Keras keeps its
+    `train_function`), so repeated calls do not retrace."""
+    made = _FUNCTIONS.get(model)
+    if made is None or made["optimizer"]() is not model.optimizer:
+        strategy = model.distribute_strategy
+        # Weak references: the cache must not keep the model alive.
+        ref = weakref.ref(model)
+        made = {
+            "optimizer": weakref.ref(model.optimizer),
+            "train": _replicated(strategy, lambda d: ref().train_step(d)),
+            "test": _replicated(strategy, lambda d: ref().test_step(d)),
+            "metrics": _metrics_reader(ref, strategy),
+        }
+        _FUNCTIONS[model] = made
+    return made
+
+
 def _replicated(strategy, step_function):
-    """A `tf.function` running `step_function` on every replica, its logs
-    averaged over all replicas of all workers."""
+    """A `tf.function` taking the next batch of a distributed iterator and
+    running `step_function` on it on every replica, its logs averaged over
+    all replicas of all workers. The batch is taken inside the graph: an
+    eager `next` costs a cross-worker round trip per batch (the workers
+    agree on which replicas got data)."""
 
     @tf.function(reduce_retracing=True)
-    def step(data):
-        outputs = strategy.run(step_function, args=(data,))
+    def step(iterator):
+        outputs = strategy.run(step_function, args=(next(iterator),))
         return tf.nest.map_structure(
             lambda v: strategy.reduce("MEAN", v, axis=None), outputs
         )
@@ -281,10 +484,31 @@ def _replicated(strategy, step_function):
     return step
 
 
-def _metrics_or_logs(model, logs):
+def _metrics_reader(model_ref, strategy):
+    """A `tf.function` returning the model's metric results read across
+    all replicas of all workers (in a graph: eager collectives cost a
+    round trip each)."""
+
+    @tf.function
+    def read():
+        with strategy.scope():
+            return model_ref().get_metrics_result()
+
+    return read
+
+
+def _steps(count):
+    """0, 1, ... `count - 1`; without end when `count` is None."""
+    step = 0
+    while count is None or step < count:
+        yield step
+        step += 1
+
+
+def _metrics_or_logs(read_metrics, logs):
     """The epoch's metric results (read across all replicas), or the last
     step's logs when a custom `train_step` reports other names (as `fit`)."""
-    results = model.get_metrics_result()
+    results = read_metrics()
     chosen = results if set(results) == set(logs) else logs
     return {k: _to_python(v) for k, v in chosen.items()}
 
@@ -297,16 +521,18 @@ def _to_python(value):
         return value
 
 
-def _evaluate(model, distributed, test_step, steps, callback_list):
+def _evaluate(model, distributed, test_step, read_metrics, steps, callbacks):
     model.reset_metrics()
-    callback_list.on_test_begin()
+    callbacks.on_test_begin()
     logs = {}
-    for step, data in enumerate(distributed):
-        if steps is not None and step >= steps:
+    iterator = iter(distributed)
+    for _ in _steps(steps):
+        try:
+            logs = test_step(iterator)
+        except tf.errors.OutOfRangeError:
             break
-        logs = test_step(data)
-    logs = _metrics_or_logs(model, logs)
-    callback_list.on_test_end(logs)
+    logs = _metrics_or_logs(read_metrics, logs)
+    callbacks.on_test_end(logs)
     return logs
 
 

@@ -7,6 +7,7 @@ import typing
 import keras
 import tensorflow as tf
 
+from kdl.training import multi_worker
 from kdl.training.atomic import copy_file
 from kdl.training.atomic import write_json
 from kdl.training.cache import cached_run
@@ -23,7 +24,13 @@ NOT_IN_CACHE_KEY = ("output_dir", "results_json", "tune", "tuner", "tpu")
 
 @dataclasses.dataclass(frozen=True)
 class RecipeSetup:
-    """What `setup` made: strategy, settings (after --smoke), output folder."""
+    """What `setup` made: strategy, settings (after --smoke), output folder.
+
+    `output_dir` is `--output_dir`, except on a non-chief worker of a
+    multi-worker cluster: there it is the worker's temporary mirror of it,
+    so only the chief writes results, plots and caches to the shared
+    folder (`kdl.training.multi_worker.local_path`).
+    """
 
     strategy: tf.distribute.Strategy
     settings: Settings
@@ -40,10 +47,17 @@ class RecipeSetup:
         return int(self.settings.seed)
 
     def path(self, *parts):
-        """A path below the output folder (parent folders are made)."""
+        """A path below the output folder (parent folders are made).
+
+        On a non-chief worker of a multi-worker cluster `output_dir` is this
+        process's temporary mirror of `--output_dir`, and a file the chief
+        has there that the mirror lacks (e.g. the weights of an arm reused
+        from an earlier run) is copied in first, so it reads back the same
+        on every worker.
+        """
         path = os.path.join(self.output_dir, *parts)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return path
+        return multi_worker.copy_chiefs_file(path)
 
     def cached(self, name, fn, ignore=(), **config):
         """Runs one experiment arm once; reuses it while its config holds.
@@ -80,7 +94,7 @@ class RecipeSetup:
         name, so the README can show the run's own plots (scripts/report.py
         embeds every file of that folder under the run's table).
         """
-        path = self.settings.results_json
+        path = multi_worker.local_path(self.settings.results_json)
         stem = os.path.splitext(os.path.basename(path))[0]
         folder = os.path.join(os.path.dirname(path), "figures", stem)
         for name in names:
@@ -88,6 +102,11 @@ class RecipeSetup:
 
     def finish(self, results, seeds=None):
         """Adds provenance and writes `results.json` (and `--results_json`).
+
+        In a multi-worker cluster the chief writes them; the other workers
+        write to their temporary folder (see `path`). The provenance then
+        names the cluster: `cluster` = {"task" (the writer, e.g.
+        "worker_0"), "tasks" (per job), "replicas"}.
 
         Args:
             results: the recipe's results dict; its optional `figures` (file
@@ -111,10 +130,19 @@ class RecipeSetup:
                 "arm_seconds": list(self.arm_seconds),
             },
         }
-        write_json(os.path.join(self.output_dir, "results.json"), results)
+        if multi_worker.is_multi_worker(self.strategy):
+            spec = self.strategy.cluster_resolver.cluster_spec().as_dict()
+            results["provenance"]["cluster"] = {
+                "task": multi_worker.task_name(self.strategy),
+                "tasks": {job: len(tasks) for job, tasks in spec.items()},
+                "replicas": self.strategy.num_replicas_in_sync,
+            }
+        write_json(self.path("results.json"), results)
         if self.settings.get_or("results_json", ""):
             self.publish_figures(results.get("figures", ()))
-            write_json(self.settings.results_json, results)
+            write_json(
+                multi_worker.local_path(self.settings.results_json), results
+            )
         print(
             f"wall {results['provenance']['wall_seconds']:.0f} s, "
             f"CPU {results['provenance']['cpu_seconds']:.0f} s"
@@ -147,12 +175,15 @@ def setup(flags_obj, strategy_override=None, smoke_overrides=None):
     strategy = strategy_override or get_strategy(
         settings.strategy, settings.get_or("tpu", "")
     )
+    multi_worker.register_strategy(strategy)
     keras.utils.set_random_seed(settings.seed)
     set_precision(settings.precision)
-    os.makedirs(settings.output_dir, exist_ok=True)
+    # Only the chief writes to --output_dir (see `RecipeSetup.path`).
+    output_dir = multi_worker.local_path(settings.output_dir)
+    os.makedirs(output_dir, exist_ok=True)
     return RecipeSetup(
         strategy=strategy,
         settings=settings,
-        output_dir=settings.output_dir,
+        output_dir=output_dir,
         clock=clock,
     )

@@ -1,10 +1,12 @@
 """kdl.models.language_model_training: the rows of the LM tables."""
 
+import keras
 import numpy as np
 import pytest
 
 from kdl import training
 from kdl.models import language_model_training as lm_training
+from tests import test_case
 
 
 def _stream(n, seed=0, vocab=12):
@@ -42,6 +44,31 @@ def test_feed_forward_lm_row_learns_and_obeys_the_schedule():
     # The first stall stops (max_halvings=0) and the best epoch is kept.
     best = min(row["valid_perplexity_per_epoch"])
     assert row["valid_perplexity"] == pytest.approx(best, rel=0.05)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="tf.distribute"
+)
+def test_feed_forward_lm_trains_in_the_strategy():
+    # Built and trained in the strategy's scope, on 2 replicas. Not equal
+    # to one device: Keras's fit under MirroredStrategy draws other
+    # shuffle orders (unshuffled, the two agree to 1e-8); under several
+    # workers kdl's loop matches one device (multi_worker_recipes_test).
+    splits = _stream(260), _stream(100, 1), _stream(100, 2)
+    options = dict(
+        order=3, embedding_dim=4, hidden_units=8, batch_size=128, epochs=2,
+        softmax="adaptive", cutoffs=[4, 8],
+    )  # fmt: skip
+    rows = [
+        lm_training.train_feed_forward_lm(
+            *splits, 12, strategy=strategy, **options
+        )
+        for strategy in (None, test_case.two_replica_strategy())
+    ]
+    assert rows[1][0].distribute_strategy.num_replicas_in_sync == 2
+    curves = [row["valid_perplexity_per_epoch"] for _, row in rows]
+    assert curves[1][1] < curves[1][0]  # it learns
+    np.testing.assert_allclose(curves[1], curves[0], rtol=0.01)
 
 
 @pytest.mark.parametrize("softmax", ["full", "adaptive"])

@@ -13,26 +13,20 @@ timeout).
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from tests.recipes import recipe_testing
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.training import loopback
 
 
 @pytest.mark.parametrize(
     "tuner, workers", [("random", 2), ("hyperband", 1), ("bayesian", 1)]
 )
 def test_chief_and_workers_run_each_trial_once(tmp_path, tuner, workers):
-    port = str(_free_port())
+    port = str(loopback.free_ports(1)[0])
     command = [
         sys.executable, recipe_testing.recipe_path("basics"), "--smoke",
         "--tune", f"--tuner={tuner}", "--max_trials=2",
@@ -60,9 +54,7 @@ def test_chief_and_workers_run_each_trial_once(tmp_path, tuner, workers):
         for tuner_id, proc in procs.items():
             outputs[tuner_id] = proc.communicate(timeout=150)[0]
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
+        loopback.kill(procs.values())
     for tuner_id, proc in procs.items():
         assert proc.returncode == 0, (tuner_id, outputs[tuner_id][-3000:])
     results = json.loads((tmp_path / "results.json").read_text())

@@ -24,12 +24,16 @@ EPOCHS = 4
 GLOBAL_BATCH = 16
 
 
-def make_dataset():
-    """64 fixed examples, 4 global batches of 16, the same order always."""
+def make_dataset(shuffle=False):
+    """64 fixed examples, 4 global batches of 16, the same order always
+    (`shuffle`: reshuffled every epoch, seeded)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 4)).astype("float32")
     y = np.sin(x).sum(axis=1, keepdims=True).astype("float32")
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(64, seed=5)
+    dataset = dataset.batch(GLOBAL_BATCH)
     options = tf.data.Options()
     policy = tf.data.experimental.AutoShardPolicy.DATA
     options.experimental_distribute.auto_shard_policy = policy

@@ -1,18 +1,14 @@
 """kdl.training.fit_distributed and multi-worker `fit` on loopback.
 
 The loopback tests start 2 worker processes on 127.0.0.1 (free ports,
-`TF_CONFIG`) running `tests/training/loopback_worker.py` with the same
-output folder (as on a shared file system); every process is bounded by a
-timeout and killed if it outlives it.
+`TF_CONFIG`: `tests/training/loopback.py`) running
+`tests/training/loopback_worker.py` with the same output folder (as on a
+shared file system); every process is bounded by a timeout and killed if
+it outlives it.
 """
 
 import json
-import os
-import pathlib
 import signal
-import socket
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -21,16 +17,14 @@ import tensorflow as tf
 
 from kdl import training
 from tests import test_case
+from tests.training import loopback
 from tests.training import loopback_worker
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TIMEOUT = 150  # seconds per phase: generous, for a machine under load
 
-
-def _one_process_reference():
+def _one_process_reference(shuffle=False):
     model = loopback_worker.make_model()
     history = model.fit(
-        loopback_worker.make_dataset(),
+        loopback_worker.make_dataset(shuffle),
         epochs=loopback_worker.EPOCHS,
         validation_data=loopback_worker.make_dataset().take(2),
         verbose=0,
@@ -41,56 +35,9 @@ def _one_process_reference():
     return model.get_weights(), history.history
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _start_workers(output_dir, tmp_dir, *args):
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    procs = []
-    for index in range(2):
-        config = {
-            "cluster": cluster,
-            "task": {"type": "worker", "index": index},
-        }
-        env = dict(
-            os.environ,
-            TF_CONFIG=json.dumps(config),
-            TF_CPP_MIN_LOG_LEVEL="2",
-            TMPDIR=str(tmp_dir),
-        )
-        command = [
-            sys.executable, "-m", "tests.training.loopback_worker",
-            str(output_dir), *args,
-        ]  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                command,
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    return procs
-
-
-def _finish(procs, timeout=TIMEOUT):
-    try:
-        return [p.communicate(timeout=timeout)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
+    command = ["-m", "tests.training.loopback_worker", str(output_dir), *args]
+    return loopback.start_workers(command, tmp_dir)
 
 
 def _result(output):
@@ -114,7 +61,7 @@ def test_two_workers_train_like_one_process(tmp_path):
     shared, tmp = tmp_path / "shared", tmp_path / "tmp"
     tmp.mkdir()
     procs = _start_workers(shared, tmp)
-    outputs = _finish(procs)
+    outputs = loopback.finish(procs)
     for proc, out in zip(procs, outputs):
         assert proc.returncode == 0, out[-3000:]
     results = [_result(out) for out in outputs]
@@ -145,7 +92,7 @@ def test_killed_worker_resumes_from_backup(tmp_path):
     # cluster, and both are restarted with the same command.
     procs = _start_workers(shared, tmp, "--kill=1,2,1")
     try:
-        killed_output = procs[1].communicate(timeout=TIMEOUT)[0]
+        killed_output = procs[1].communicate(timeout=loopback.TIMEOUT)[0]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -157,7 +104,7 @@ def test_killed_worker_resumes_from_backup(tmp_path):
     assert (shared / "backup").is_dir()
 
     procs = _start_workers(shared, tmp)
-    outputs = _finish(procs)
+    outputs = loopback.finish(procs)
     for proc, out in zip(procs, outputs):
         assert proc.returncode == 0, out[-3000:]
     weights, history = _one_process_reference()
@@ -172,25 +119,26 @@ def test_killed_worker_resumes_from_backup(tmp_path):
     assert not (shared / "backup").exists()
 
 
-@pytest.mark.parametrize("replicas", [1, 2])
-def test_fit_distributed_equals_fit(replicas):
+@pytest.mark.parametrize("replicas, shuffle", [(1, False), (2, True)])
+def test_fit_distributed_equals_fit(replicas, shuffle):
     # fit_distributed on 1 replica or 2 (MirroredStrategy over 2 logical
-    # CPUs) == Keras's fit and evaluate in one process.
+    # CPUs) == Keras's fit and evaluate in one process, also on a dataset
+    # reshuffled every epoch (iterated as Keras's fit iterates it).
     if replicas == 2:
         strategy = test_case.two_replica_strategy()
     else:
         strategy = tf.distribute.get_strategy()
-    data = loopback_worker.make_dataset()
+    data = loopback_worker.make_dataset(shuffle)
     with strategy.scope():
         model = loopback_worker.make_model()
     history = training.fit_distributed(
         model,
         data,
         epochs=loopback_worker.EPOCHS,
-        validation_data=data.take(2),
+        validation_data=loopback_worker.make_dataset().take(2),
         verbose=0,
     ).history
-    weights, expected = _one_process_reference()
+    weights, expected = _one_process_reference(shuffle)
     _assert_weights_close(model.get_weights(), weights)
     assert sorted(history) == ["loss", "val_loss"]
     for key in history:
