@@ -167,19 +167,23 @@ def _digits():
 
 
 def _cache_arrays(name, data_dir, make):
-    """Caches a loader's arrays as .npy (text parsing of CSVs is slow)."""
+    """Caches a loader's arrays as .npy (text parsing of CSVs is slow); the
+    cache is read only when its SHA-256 checksums verify, else rebuilt."""
     folder = sources.cache_dir(data_dir) / "images" / name
-    files = [folder / f"{k}.npy" for k in IDX_FILES]
-    try:
-        x_tr, y_tr, x_te, y_te = (np.load(f) for f in files)
+    names = [f"{k}.npy" for k in IDX_FILES]
+
+    def read():
+        x_tr, y_tr, x_te, y_te = (np.load(folder / n) for n in names)
         return (x_tr, y_tr), (x_te, y_te)
-    except (OSError, ValueError):
-        pass
-    (x_tr, y_tr), (x_te, y_te) = make()
-    folder.mkdir(parents=True, exist_ok=True)
-    for f, a in zip(files, (x_tr, y_tr, x_te, y_te)):
-        sources.save_npy(f, a)
-    return (x_tr, y_tr), (x_te, y_te)
+
+    def build():
+        (x_tr, y_tr), (x_te, y_te) = make()
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, a in zip(names, (x_tr, y_tr, x_te, y_te)):
+            sources.save_npy(folder / n, a)
+        return (x_tr, y_tr), (x_te, y_te)
+
+    return sources.checked_cache(folder, names, read, build)
 
 
 def _check_path(name):

@@ -266,17 +266,22 @@ def load_pairs(
 def _cached_kjv(path, data_dir, download):
     cache = sources.cache_dir(data_dir) / "pairs"
     key = "default" if path is None else re.sub(r"\W", "_", str(path))
-    file = cache / f"kjv_rv1909-v1-{key}.json"
-    try:
-        with open(file, encoding="utf-8") as f:
+    folder = cache / f"kjv_rv1909-v1-{key}"
+
+    def read():
+        with open(folder / "pairs.json", encoding="utf-8") as f:
             cached = json.load(f)
         return {
             k: [tuple(p) for p in v] for k, v in cached["splits"].items()
         }, (cached["source"])
-    except (OSError, ValueError, KeyError):
-        pass
-    found = _kjv_rv1909(path, data_dir, download)
-    splits, where = found.value
-    cache.mkdir(parents=True, exist_ok=True)
-    sources.save_json(file, {"splits": splits, "source": where})
-    return splits, where
+
+    def build():
+        splits, where = _kjv_rv1909(path, data_dir, download).value
+        folder.mkdir(parents=True, exist_ok=True)
+        sources.save_json(
+            folder / "pairs.json", {"splits": splits, "source": where}
+        )
+        return splits, where
+
+    # Read only when its SHA-256 checksum verifies, else rebuilt.
+    return sources.checked_cache(folder, ["pairs.json"], read, build)

@@ -145,6 +145,76 @@ def save_json(path, obj):
     os.replace(tmp, path)
 
 
+CHECKSUMS = "checksums.json"
+
+
+def file_sha256(path):
+    """The SHA-256 hex digest of the file at `path`."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder, names):
+    """Records the SHA-256 of each file `folder/<name>` in
+    `folder/checksums.json` (atomically). Written after the files, it marks
+    a cache entry as complete; `verify_checksums` checks it."""
+    folder = pathlib.Path(folder)
+    save_json(folder / CHECKSUMS, {n: file_sha256(folder / n) for n in names})
+
+
+def verify_checksums(folder, names):
+    """Why the cache entry `folder` cannot be trusted, or None if every
+    file `folder/<name>` matches the SHA-256 that `write_checksums`
+    recorded (a torn, truncated or edited file, or an entry whose writer
+    died before it finished, fails)."""
+    import json
+
+    folder = pathlib.Path(folder)
+    try:
+        with open(folder / CHECKSUMS, encoding="utf-8") as f:
+            recorded = json.load(f)
+    except FileNotFoundError:
+        return f"no {CHECKSUMS} (unfinished, or written by an older kdl)"
+    except (OSError, ValueError) as e:
+        return f"unreadable {CHECKSUMS} ({e})"
+    for name in names:
+        try:
+            actual = file_sha256(folder / name)
+        except OSError as e:
+            return f"{name}: {e}"
+        if not isinstance(recorded, dict) or recorded.get(name) != actual:
+            return f"{name} does not match its recorded SHA-256"
+    return None
+
+
+def checked_cache(folder, names, read, build):
+    """A cache entry read only once its checksums verify.
+
+    `read()` loads the entry's files `folder/<names>`; when `folder` holds
+    files but `verify_checksums` fails (or `read` raises `OSError` /
+    `ValueError` / `KeyError`), a message says why and the entry is rebuilt:
+    `build()` writes the files (atomically) and returns the value, then the
+    checksums are recorded.
+    """
+    folder = pathlib.Path(folder)
+    problem = verify_checksums(folder, names)
+    if problem is None:
+        try:
+            return read()
+        except (OSError, ValueError, KeyError) as e:
+            problem = f"unreadable ({e})"
+    if folder.exists() and any(folder.iterdir()):
+        print(f"kdl.datasets cache {folder}: {problem}; rebuilding it.")
+    value = build()
+    write_checksums(folder, names)
+    return value
+
+
 def resolve(dataset, candidates):
     """Tries `candidates` in order; returns the first success as `Resolved`.
 
@@ -322,16 +392,33 @@ def fetch_debian_package(package, destination):
         debs = sorted(glob.glob(os.path.join(tmp, f"{package}_*.deb")))
         if not debs:
             raise SourceUnavailable(f"apt-get download produced no {package}")
-        staging = pathlib.Path(tempfile.mkdtemp(dir=tmp))
-        _run(
-            _command("KDL_DPKG_DEB", ["dpkg-deb"]) + ["-x", debs[-1], staging],
-            tmp,
-        )
-        if destination.exists():
-            shutil.rmtree(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), str(destination))
+        staging = _staging(destination)
+        try:
+            _run(
+                _command("KDL_DPKG_DEB", ["dpkg-deb"])
+                + ["-x", debs[-1], staging],
+                tmp,
+            )
+            _replace_folder(staging, destination)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return destination
+
+
+def _staging(destination):
+    """A fresh hidden folder beside `destination` (same file system, so it
+    is renamed onto it, never copied: a killed fetch leaves no partly
+    written `destination`)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    return pathlib.Path(
+        tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.")
+    )
+
+
+def _replace_folder(staging, destination):
+    if destination.exists():
+        shutil.rmtree(destination)
+    os.rename(staging, destination)
 
 
 def pypi_candidates(
@@ -426,20 +513,20 @@ def fetch_pypi_package(requirement, destination):
                 f"pip download produced no file for {requirement}"
             )
         archive = os.path.join(tmp, files[0])
-        staging = pathlib.Path(tempfile.mkdtemp(dir=tmp))
+        staging = _staging(destination)
         try:
-            if zipfile.is_zipfile(archive):
-                with zipfile.ZipFile(archive) as z:
-                    z.extractall(staging)
-            else:
-                with tarfile.open(archive) as t:
-                    t.extractall(staging, filter="data")
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
-            raise CorruptDataError(archive, str(e))
-        if destination.exists():
-            shutil.rmtree(destination)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), str(destination))
+            try:
+                if zipfile.is_zipfile(archive):
+                    with zipfile.ZipFile(archive) as z:
+                        z.extractall(staging)
+                else:
+                    with tarfile.open(archive) as t:
+                        t.extractall(staging, filter="data")
+            except (zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
+                raise CorruptDataError(archive, str(e))
+            _replace_folder(staging, destination)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return destination
 
 

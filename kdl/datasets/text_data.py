@@ -372,7 +372,8 @@ def _load_tokens(name, level, path, data_dir, download):
         json.dumps([name, level, str(path)]).encode()
     ).hexdigest()[:10]
     folder = sources.cache_dir(data_dir) / "text" / f"{name}-{level}-{key}"
-    try:
+
+    def read():
         with open(folder / "meta.json", encoding="utf-8") as f:
             meta = json.load(f)
         ids = np.load(folder / "ids.npy")
@@ -381,8 +382,14 @@ def _load_tokens(name, level, path, data_dir, download):
         ):
             raise ValueError("stale cache")
         return ids, meta
-    except (OSError, ValueError, KeyError):
-        return _build_cache(name, level, path, data_dir, download, folder)
+
+    # Read only when its SHA-256 checksums verify, else rebuilt.
+    return sources.checked_cache(
+        folder,
+        ["ids.npy", "meta.json"],
+        read,
+        lambda: _build_cache(name, level, path, data_dir, download, folder),
+    )
 
 
 def load_text(
