@@ -9,6 +9,16 @@ devices.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("KERAS_BACKEND") == "jax":
+    # JAX compiles every eager op and every jitted step of a test as its own
+    # small XLA program, so the JAX pass spends its time in the compiler;
+    # LLVM's optimisation passes cost more than they save at test sizes
+    # (tests/models/seq2seq_test.py: 123 CPU s with them, 78 without).
+    os.environ.setdefault(
+        "XLA_FLAGS",
+        "--xla_backend_optimization_level=0 "
+        "--xla_llvm_disable_expensive_passes=true",
+    )
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -41,7 +41,16 @@ setup(
         "scikit-learn",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist", "ruff", "hypothesis>=6.100"]
+        "test": [
+            "pytest",
+            "pytest-xdist",
+            "ruff",
+            "hypothesis>=6.100",
+            # The README test command runs the component tests on JAX too.
+            # jax pulls in jaxlib, its CPU build (jax 0.10 has no "cpu"
+            # extra); tested with 0.10.2.
+            "jax>=0.10.2,<0.11",
+        ]
     },
     classifiers=[
         "Programming Language :: Python :: 3",

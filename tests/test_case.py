@@ -51,6 +51,24 @@ def skip_unless_tensorflow(reason):
     )
 
 
+def tensorflow_only_for_time(reason):
+    """Runs a slow, backend-neutral test on TensorFlow only, to save time.
+
+    For tests whose subject is the same `keras.ops` code on every backend
+    (decoding algorithms, model builders trained to a threshold, ...) and
+    which cost the JAX pass of the README test command many seconds of
+    compilation: they run on TensorFlow, and on other backends only when
+    `KDL_ALL_BACKEND_TESTS=1` is set (how they were checked on JAX). Tests
+    of backend-specific code (training steps, loops, dtypes) never use it.
+    """
+    return unittest.skipIf(
+        backend() != "tensorflow"
+        and os.environ.get("KDL_ALL_BACKEND_TESTS") != "1",
+        f"run on TensorFlow only, to save time ({reason}); the backend is "
+        f"{backend()!r}; KDL_ALL_BACKEND_TESTS=1 runs it",
+    )
+
+
 def _flatten(x):
     return keras.tree.flatten(x)
 

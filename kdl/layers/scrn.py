@@ -11,6 +11,7 @@ from keras import ops
 
 from kdl.layers._dtypes import at_least_float32
 from kdl.layers.scrn_cell import SCRNCell
+from kdl.layers.scrn_cell import apply_activation
 
 _CELL_ARGS = (
     "units",
@@ -631,7 +632,7 @@ class SCRN(keras.layers.RNN):
             h = h0
             hs = []
             for t in range(steps):
-                new = act(zt[t] + ops.matmul(h, recurrent))
+                new = apply_activation(act, zt[t] + ops.matmul(h, recurrent))
                 if mt is not None:
                     new = ops.where(mt[t], new, h)
                 h = new
@@ -643,8 +644,8 @@ class SCRN(keras.layers.RNN):
 
         def step(h, inp):
             z = inp if mt is None else inp[0]
-            # The cast: Keras may promote a float64 activation to float32.
-            new = ops.cast(act(z + ops.matmul(h, recurrent)), h.dtype)
+            # In h's dtype: Keras computes a float64 tanh in float32 on JAX.
+            new = apply_activation(act, z + ops.matmul(h, recurrent))
             if mt is not None:
                 new = ops.where(inp[1], new, h)
             return new, new

@@ -18,6 +18,36 @@ from kdl.layers._dtypes import at_least_float32
 _CONTEXT_MODES = ("current", "previous")
 
 
+def _tanh_from_expm1(z):
+    """`tanh(z)` in the dtype of `z`, exact to rounding: with
+    `e = expm1(-2 |z|)`, `tanh(|z|) = -e / (2 + e)` (no overflow, no
+    cancellation near 0), and the sign of `z` put back. `|z|` is a `where`,
+    not `abs`, so the gradient at 0 is 1."""
+    positive = z >= 0
+    e = ops.expm1(-2.0 * ops.where(positive, z, -z))
+    t = -e / (2.0 + e)
+    return ops.where(positive, t, -t)
+
+
+def apply_activation(activation, z):
+    """`activation(z)` in the dtype of `z`.
+
+    Keras computes `ops.tanh` (so `keras.activations.tanh`) of a float64
+    tensor in float32 on JAX (its `result_type(float64, float)` is
+    float32 there), which would make a float64 SCRN float32 in part. Then
+    tanh is computed from `ops.expm1` in float64 instead; any other
+    activation that returns another dtype is cast back. On TensorFlow, and
+    in float32 and half precision, this is `activation(z)`.
+    """
+    h = activation(z)
+    dtype = keras.backend.standardize_dtype(z.dtype)
+    if keras.backend.standardize_dtype(h.dtype) == dtype:
+        return h
+    if activation is activations.tanh:
+        return _tanh_from_expm1(z)
+    return ops.cast(h, dtype)
+
+
 @keras.saving.register_keras_serializable(package="kdl")
 class SCRNCell(keras.layers.Layer):
     """One step of the structurally constrained recurrent network.
@@ -221,7 +251,7 @@ class SCRNCell(keras.layers.Layer):
         )
         if self.use_bias:
             z = z + self.bias
-        h = self.activation(z)
+        h = apply_activation(self.activation, z)
         return ops.concatenate([h, s], axis=-1), [h, s]
 
     def get_initial_state(self, batch_size=None):

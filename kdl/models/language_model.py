@@ -9,11 +9,35 @@ from keras import ops
 from kdl import _validation
 from kdl.layers.adaptive_softmax import AdaptiveSoftmax
 from kdl.layers.scrn import SCRN
+from kdl.models import custom_steps
 from kdl.models.adaptive_softmax_steps import AdaptiveSoftmaxSteps
 from kdl.models.reset_states_callback import ResetStatesCallback
 
 RNN_TYPES = ("srn", "lstm", "scrn")
 SOFTMAX_TYPES = ("full", "adaptive")
+
+
+def _generation_step(twin):
+    """`step(ids, states=None) -> (logits, states)` of a built LM twin.
+
+    On JAX the call is compiled once per input length (`jax.jit` of the
+    twin's current weights, `custom_steps.jax_jit`): an eager JAX call
+    dispatches every op on its own, which made generating 50 tokens take
+    seconds. Other backends call the twin eagerly.
+    """
+
+    def run(ids, states=None):
+        return twin(ids, initial_state=states, return_state=True)
+
+    if keras.backend.backend() != "jax":
+        return run
+    with_states = custom_steps.jax_jit(twin, run)
+    prime = custom_steps.jax_jit(twin, lambda ids: run(ids))
+
+    def step(ids, states=None):
+        return prime(ids) if states is None else with_states(ids, states)
+
+    return step
 
 
 @keras.saving.register_keras_serializable(package="kdl")
@@ -294,19 +318,21 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
                 f"Received: prime_ids={prime_ids!r}"
             )
 
-        twin = self.__dict__.get("_generation_twin")
-        if twin is None:
+        step = self.__dict__.get("_generation_step")
+        if step is None:
             config = self.get_config()
             config.update(stateful=False, batch_size=None, unroll=False)
             config.pop("name", None)
             twin = RNNLanguageModel(**config)
             twin.build((1, None))
+            step = _generation_step(twin)
             # Not tracked: the twin's weights are copies, not the model's.
             object.__setattr__(self, "_generation_twin", twin)
-        twin.set_weights(self.get_weights())
+            object.__setattr__(self, "_generation_step", step)
+        self.__dict__["_generation_twin"].set_weights(self.get_weights())
         rng = np.random.default_rng(seed)
         out = list(prime)
-        logits, states = twin(prime[None], return_state=True)
+        logits, states = step(prime[None])
         for _ in range(int(length)):
             z = np.asarray(logits[0, -1], dtype="float64")
             if temperature == 0:
@@ -316,11 +342,7 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
                 p = np.exp(z - z.max())
                 nxt = int(rng.choice(len(p), p=p / p.sum()))
             out.append(nxt)
-            logits, states = twin(
-                np.array([[nxt]], "int32"),
-                initial_state=states,
-                return_state=True,
-            )
+            logits, states = step(np.array([[nxt]], "int32"), states)
         return np.asarray(out, dtype="int32")
 
     def get_config(self):

@@ -1,5 +1,6 @@
 """A classifier's DeepFool robustness, summarised and drawn."""
 
+import keras
 import numpy as np
 
 from kdl import _validation
@@ -30,11 +31,20 @@ def deepfool_robustness(
         A dict: `examples`, `fooled_fraction`, `rho_all`, `rho_fooled`,
         `mean_iterations`.
 
+    Raises:
+        NotImplementedError: on a backend other than TensorFlow.
+
     Example:
         >>> summary = deepfool_robustness(model, x_test[:100], "df.png")
         >>> summary["rho_all"]
     """
     shown = _validation.positive_integer("shown", shown)
+    if keras.backend.backend() != "tensorflow":
+        raise NotImplementedError(
+            "deepfool_robustness needs the TensorFlow backend (kdl.attacks "
+            "takes input gradients with tf.GradientTape). Received: "
+            f"backend={keras.backend.backend()!r}"
+        )
     x = np.asarray(x, "float32")
     found = attacks.deepfool(
         model, x, clip_min=clip_min, clip_max=clip_max, **deepfool_kwargs

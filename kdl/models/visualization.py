@@ -1,5 +1,6 @@
 """What an image classifier has learned, drawn as one image grid."""
 
+import keras
 import numpy as np
 
 from kdl import _validation
@@ -29,11 +30,25 @@ def visualize_classifier(
     Returns:
         The deep-dream objective at its first and last step.
 
+    Raises:
+        NotImplementedError: on a backend other than TensorFlow.
+
     Example:
         >>> visualize_classifier(lenet, 10, x_test[0], ["c3"], "viz.png")
         [0.12, 0.95]
     """
     steps = _validation.positive_integer("steps", steps)
+    if not layer_names:
+        raise ValueError(
+            "`layer_names` must name at least one layer. "
+            f"Received: layer_names={layer_names}"
+        )
+    if keras.backend.backend() != "tensorflow":
+        raise NotImplementedError(
+            "visualize_classifier needs the TensorFlow backend (kdl.attacks "
+            "takes input gradients with tf.GradientTape). Received: "
+            f"backend={keras.backend.backend()!r}"
+        )
     images = attacks.class_images(model, num_classes, steps=steps, seed=seed)
     image = np.asarray(image, "float32")
     dream, objective = attacks.deep_dream(

@@ -9,6 +9,7 @@ from keras import ops
 from kdl.layers import SCRN
 from kdl.layers import SCRNCell
 from kdl.layers import scrn
+from kdl.models import custom_steps
 from tests.test_case import TestCase
 from tests.test_case import backend
 from tests.test_case import gradients
@@ -21,13 +22,20 @@ def _sigmoid(x):
 
 
 def numpy_scrn(
-    x, weights, alpha, context_mode="current", mask=None, h0=None, s0=None
+    x,
+    weights,
+    alpha,
+    context_mode="current",
+    mask=None,
+    h0=None,
+    s0=None,
+    activation=_sigmoid,
 ):
     """The paper's equations, step by step (Mikolov et al. 2014, eq. 4-6).
 
     s_t = (1 - alpha) B x_t + alpha s_{t-1}
     h_t = sigmoid(P s_t + A x_t + R h_{t-1})   ("previous": P s_{t-1})
-    A masked step keeps h and s.
+    A masked step keeps h and s. `activation` replaces the sigmoid.
     """
     a, b, p, r = weights[:4]
     bias = weights[4] if len(weights) > 4 else 0.0
@@ -39,7 +47,7 @@ def numpy_scrn(
     for t in range(steps):
         s_new = (1 - alpha) * (x[:, t] @ b + ctx_bias) + alpha * s
         s_in = s_new if context_mode == "current" else s
-        h_new = _sigmoid(s_in @ p + x[:, t] @ a + h @ r + bias)
+        h_new = activation(s_in @ p + x[:, t] @ a + h @ r + bias)
         if mask is not None:
             m = mask[:, t, None]
             s_new = np.where(m, s_new, s)
@@ -62,14 +70,6 @@ def numpy_context(bx, s0, alpha, mask=None):
         out.append(s)
     return np.stack(out, 1)
 
-
-# Agreement to float64 rounding (1e-10) is checked on TensorFlow only: on
-# other backends Keras promotes float64 with float32 operands to float32
-# (keras.backend.result_type), so some of the computation runs in float32.
-FLOAT64_ROUNDING = skip_unless_tensorflow(
-    "float64 to rounding; Keras promotes float64 mixed ops to float32 on "
-    "other backends"
-)
 
 # The reference `RNN(SCRNCell)` is unrolled on JAX: Keras's JAX scan
 # masks outputs with the first state (h), not SCRNCell's [h, s] output.
@@ -263,6 +263,8 @@ class SCRNTest(TestCase):
                 return ops.sum(layer(x) * proj)
 
             _, grads = gradients(loss, variables=layer.trainable_variables)
+            if backend() == "jax":  # one compilation for every evaluation
+                loss = custom_steps.jax_jit(layer, loss)
             eps = 1e-6
             for var, grad in zip(layer.trainable_variables, grads):
                 grad = np.asarray(grad)
@@ -415,12 +417,13 @@ class SCRNTest(TestCase):
         self._random_weights(fast)
         ref.set_weights(fast.get_weights())
 
-    @FLOAT64_ROUNDING
     def test_long_sequences_match_cell_on_every_path(self):
         # T=100: a full chunk and a partial one (64 steps; 32 and 16 with
         # a mask), so the chunk recurrence and padding both run. In
         # float64 the outputs and every gradient (weights, alpha, initial
-        # states) agree to rounding; float32 is tested at T=70 below.
+        # states) agree to rounding; float32 is tested at T=70 below. On JAX
+        # the layer runs under jax.jit (its scans compiled).
+        self.use_float64()
         rng = np.random.RandomState(4)
         x = rng.normal(size=(2, 100, 5))
         mask = rng.rand(2, 100) > 0.3
@@ -438,7 +441,10 @@ class SCRNTest(TestCase):
             )
             fast, ref = _pair(kw, learn_alpha=learn_alpha, dtype="float64")
             self._set_random(fast, ref, x)
-            got = _grads(fast, x, m, state)
+            if backend() == "tensorflow":
+                got = _grads(fast, x, m, state)
+            else:
+                got = jit(lambda x, *s: _grads(fast, x, m, list(s)))(x, *state)
             want = _grads(ref, x, m, state)
             self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
 
@@ -496,10 +502,44 @@ class SCRNTest(TestCase):
                     layer(x, mask=m), want, atol=1e-10, rtol=1e-10
                 )
 
+    def test_float64_tanh_matches_numpy(self):
+        # Keras's tanh of float64 is float32 on JAX: SCRN and SCRNCell
+        # compute it in float64 themselves there (from expm1). The layer,
+        # the cell, and tanh's value and derivative (at 0 and where exp
+        # would overflow) agree with NumPy to float64 rounding.
+        self.use_float64()
+        rng = np.random.RandomState(12)
+        x = rng.normal(size=(2, 7, 5))
+        mask = rng.rand(2, 7) > 0.3
+        mask[:, 0] = True
+        kw = dict(return_sequences=True)
+        fast, ref = _pair(kw, alpha=0.8, activation="tanh", dtype="float64")
+        self._set_random(fast, ref, x)
+        h, s = numpy_scrn(
+            x, fast.get_weights(), 0.8, mask=mask, activation=np.tanh
+        )
+        want = np.concatenate([h, s], -1)
+        for layer in (fast, ref):
+            got = layer(x, mask=mask)
+            self.assertEqual(
+                keras.backend.standardize_dtype(got.dtype), "float64"
+            )
+            self.assertAllClose(got, want, atol=1e-13, rtol=1e-13)
+        z = np.array([-400.0, -20.0, -0.7, -1e-9, 0.0, 1e-9, 0.3, 20.0, 400.0])
+        tanh, (grad,) = gradients(
+            lambda z: scrn.apply_activation(keras.activations.tanh, z), [z]
+        )
+        self.assertAllClose(tanh, np.tanh(z), atol=0, rtol=1e-15)
+        self.assertAllClose(grad, 1.0 - np.tanh(z) ** 2, atol=1e-16, rtol=1e-14)
+
     def test_context_sequence_matches_numpy(self):
         self.use_float64()
         rng = np.random.RandomState(7)
-        for steps in (1, 4, 5, 13):
+        # Other backends run the same code but for the chunk recurrence
+        # (keras.ops.scan), and compile every op for every shape: the
+        # lengths that have one chunk and several.
+        lengths = (1, 4, 5, 13) if backend() == "tensorflow" else (5, 13)
+        for steps in lengths:
             bx = rng.normal(size=(3, steps, 2))
             s0 = rng.normal(size=(3, 2))
             mask = rng.rand(3, steps) > 0.3
@@ -526,10 +566,10 @@ class SCRNTest(TestCase):
                         np.transpose(got, (1, 0, 2)), want, atol=1e-12
                     )
 
-    @FLOAT64_ROUNDING
     def test_context_is_linear_in_length(self):
         # A (T, T) decay matrix at T=50000 would take 10 GB (20 GB in
         # float64); the chunked context takes memory like its output.
+        self.use_float64()
         rng = np.random.RandomState(8)
         steps = 50_000
         bx = rng.normal(size=(1, steps, 2))
@@ -550,6 +590,11 @@ class SCRNTest(TestCase):
         want = numpy_context(bx, np.zeros((1, 2)), alpha, mask)
         self.assertAllClose(got, want, atol=1e-10)
 
+    @skip_unless_tensorflow(
+        "unknown lengths under tf.function and the hand-written backward "
+        "pass under XLA; on JAX test_long_sequences_match_cell_on_every_path "
+        "runs the layer under jax.jit"
+    )
     def test_dynamic_length_and_xla_match_cell(self):
         # Unknown T (padding to chunks and loop blocks at run time), and
         # the chunk recurrence and hand-written backward pass under XLA.
@@ -584,7 +629,12 @@ class SCRNTest(TestCase):
                 self.assertAllClose(got, want, atol=1e-5, rtol=1e-5)
                 self.assertAllClose(got_grads, want_grads, atol=1e-5, rtol=1e-4)
 
-    @FLOAT64_ROUNDING
+    @skip_unless_tensorflow(
+        "the hand-written backward pass is TensorFlow's; other backends "
+        "differentiate keras.ops.scan, checked to float64 rounding by "
+        "test_long_sequences_match_cell_on_every_path (and float64 tanh by "
+        "test_float64_tanh_matches_numpy)"
+    )
     def test_hand_written_backward_matches_autodiff(self):
         # Sigmoid, tanh, relu and linear have a hand-written backward pass;
         # other activations (softplus) use TensorFlow's automatic one.

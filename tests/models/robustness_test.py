@@ -5,6 +5,7 @@ import numpy as np
 
 import kdl
 from tests.test_case import TestCase
+from tests.test_case import backend
 from tests.test_case import skip_unless_tensorflow
 
 
@@ -51,4 +52,9 @@ class DeepFoolRobustnessTest(TestCase):
             with self.assertRaisesRegex(ValueError, "shown"):
                 kdl.models.deepfool_robustness(
                     _linear_classifier(), np.zeros((1, 4, 4, 1)), shown=bad
+                )
+        if backend() != "tensorflow":
+            with self.assertRaisesRegex(NotImplementedError, backend()):
+                kdl.models.deepfool_robustness(
+                    _linear_classifier(), np.zeros((1, 4, 4, 1))
                 )

@@ -12,6 +12,7 @@ from tests.models.seq2seq_testing import source_batch
 from tests.models.seq2seq_testing import target_batch
 from tests.test_case import TestCase
 from tests.test_case import skip_unless_tensorflow
+from tests.test_case import tensorflow_only_for_time
 from tests.test_case import two_replica_strategy
 
 
@@ -99,6 +100,7 @@ class Seq2SeqAttentionTest(TestCase):
 
 @pytest.mark.slow
 class Seq2SeqLearningTest(TestCase):
+    @tensorflow_only_for_time("training to a threshold; keras.ops model")
     def test_learns_to_reverse(self):
         rng = np.random.RandomState(0)
         n, length = 1500, 6

@@ -39,15 +39,23 @@ def target_batch():
 
 
 def sequence_scores(model, source, tokens, length_penalty):
-    """log p(tokens | source) / GNMT penalty, by teacher forcing."""
-    scores = []
-    for src, hyp in zip(source, tokens):
+    """log p(tokens | source) / GNMT penalty, by teacher forcing.
+
+    All hypotheses in one call (one compilation on JAX): each is padded
+    after its end, which changes none of its logits (the decoder reads the
+    target left to right).
+    """
+    hyps = []
+    for hyp in tokens:
         hyp = list(hyp)
-        length = hyp.index(END) + 1 if END in hyp else len(hyp)
-        hyp = hyp[:length]
-        target_in = np.array([[START] + hyp[:-1]], "int32")
-        logits = np.array(model((src[None], target_in)), "float64")[0]
-        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-        total = sum(logp[t, hyp[t]] for t in range(length))
-        scores.append(total / ((5.0 + length) / 6.0) ** length_penalty)
+        hyps.append(hyp[: hyp.index(END) + 1] if END in hyp else hyp)
+    target_in = np.zeros((len(hyps), max(map(len, hyps))), "int32")
+    for row, hyp in enumerate(hyps):
+        target_in[row, : len(hyp)] = [START] + hyp[:-1]
+    logits = np.array(model((np.asarray(source), target_in)), "float64")
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    scores = []
+    for row, hyp in enumerate(hyps):
+        total = sum(logp[row, t, token] for t, token in enumerate(hyp))
+        scores.append(total / ((5.0 + len(hyp)) / 6.0) ** length_penalty)
     return np.array(scores)

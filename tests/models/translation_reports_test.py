@@ -4,10 +4,21 @@ import copy
 import os
 
 import numpy as np
+import pytest
 
 import kdl
 from kdl.datasets import TranslationVectorizers
 from tests.test_case import TestCase
+from tests.test_case import backend
+
+if backend() != "tensorflow":
+    # Every test here reads TranslationVectorizers (kdl.datasets), built
+    # on ragged TextVectorization, which Keras has on TensorFlow only.
+    pytest.skip(
+        "TensorFlow only (kdl.datasets.TranslationVectorizers uses ragged "
+        f"TextVectorization); backend is {backend()!r}",
+        allow_module_level=True,
+    )
 
 ENGLISH = ["one", "two", "three", "four", "five", "six"]
 SPANISH = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]

@@ -5,6 +5,8 @@ import numpy as np
 
 import kdl
 from tests.test_case import TestCase
+from tests.test_case import backend
+from tests.test_case import skip_unless_tensorflow
 
 
 def _classifier():
@@ -19,6 +21,7 @@ def _classifier():
 
 
 class VisualizeClassifierTest(TestCase):
+    @skip_unless_tensorflow("kdl.attacks uses tf.GradientTape")
     def test_draws_the_grid_and_returns_the_dream_objective(self):
         path = f"{self.get_temp_dir()}/viz.png"
         image = np.random.RandomState(0).uniform(size=(6, 6, 1))
@@ -41,3 +44,8 @@ class VisualizeClassifierTest(TestCase):
             kdl.models.visualize_classifier(
                 _classifier(), 3, image, [], "x.png", steps=1
             )
+        if backend() != "tensorflow":
+            with self.assertRaisesRegex(NotImplementedError, backend()):
+                kdl.models.visualize_classifier(
+                    _classifier(), 3, image, ["conv"], "x.png", steps=1
+                )
