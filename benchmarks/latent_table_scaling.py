@@ -2,26 +2,45 @@
 
 Does a training step cost O(batch) or O(table)? The training-step time of
 a GLO-style model (a code table -> the same small generator, the same
-batch) at 1K, 100K and 1M table rows, for
+batch) at 1K, 100K and 1M table rows, on TensorFlow and on JAX
+(`--backends`, default `tensorflow,jax`), for
 
-* "kdl": `kdl.layers.LatentTable` + `kdl.optimizers.RowSparseAdam` (and
-  `RowSparseSGD` with `--optimizers=sgd,adam`): only the batch rows of the
-  table and of its slots are read and written;
+* "kdl": `kdl.layers.LatentTable` (projection "ball"). On TensorFlow with
+  `kdl.optimizers.RowSparseAdam` (and `RowSparseSGD` with
+  `--optimizers=sgd,adam`): the table's gradient is `IndexedSlices` and
+  only the batch rows of the table and of its slots are read and written.
+  On JAX with `keras.optimizers.Adam` (`SGD`): `kdl.optimizers` are
+  TensorFlow-only (in-place row scatter) and the table's gradient is
+  dense on JAX (the README's Backends table), so every step reads and
+  writes the whole table and slots, and projects every row;
 * "keras": `keras.layers.Embedding` + `keras.optimizers.Adam` (SGD): Keras
-  densifies the sparse gradient and updates the whole table and slots.
+  densifies the sparse gradient and updates the whole table and slots
+  (on JAX the gradient is dense to begin with).
 
-Goal (issue 8): kdl's step at 1M rows <= 1.2x its step at 1K rows. Every
-(implementation, optimizer, rows) variant is one model, all alive at once,
-timed over `--steps` steps once per repeat in a shuffled order; the ratio
-1M / 1K is taken per repeat and reported as median [min, max] over
-`--repeats` (>= 5). Also reported: Keras's own 1M / 1K ratio and Keras /
-kdl at 1M rows, and (details) the bytes of table-sized state per variant.
+Goal (issue 8): kdl's step at 1M rows <= 1.2x its step at 1K rows, judged
+on each backend (on JAX it tests the dense path above, and is reported
+whether or not it is met). Every (implementation, optimizer, rows) variant
+is one model, all alive at once in one process per backend, timed over
+`--steps` steps once per repeat in a shuffled order; the ratio 1M / 1K is
+taken per repeat and reported as median [min, max] over `--repeats` (>= 5).
+Also reported: Keras's own 1M / 1K ratio and Keras / kdl at 1M rows, and
+(details) the bytes of table-sized state per variant. Ratios never mix
+backends.
 
-No XLA on either side (`jit_compile=False`): the row-sparse update's
+Compilation: TensorFlow runs without XLA on either side
+(`jit_compile=False`, a `tf.function` graph): the row-sparse update's
 `tf.unique` has no static shape (`kdl.models.GLO` refuses XLA too), and the
-Keras baseline runs the same graph mode. Memory: about 3 GB at 1M rows
-(Adam's two slots of 256 MB each per table). `--quick` (rows 1K and 100K,
-3 steps, 2 repeats) is a trial, never published. `--publish` writes
+Keras baseline runs the same graph mode. JAX runs Keras's default,
+`jit_compile="auto"`, which is `jax.jit` (XLA) there (recorded in the
+details); `jit_compile=False` on JAX would run op by op, uncompiled.
+
+Each backend runs in its own child process (`KERAS_BACKEND` is read once,
+at import; `benchmarks/common.py`'s `run_backends`), one after the other;
+the parent merges their rows into one JSON, each row prefixed by its
+backend ("TensorFlow: ...", "JAX: ...") with its `backend` field, the
+details by backend. Memory: about 3 GB at 1M rows per process (Adam's two
+slots of 256 MB each per table). `--quick` (rows 1K and 100K, 3 steps, 2
+repeats) is a trial, never published. `--publish` writes
 benchmarks/results/latent_table_scaling.json.
 """
 
@@ -44,29 +63,60 @@ from kdl import training  # noqa: E402
 FLAGS = flags.FLAGS
 GOAL = 1.2
 OPTIMIZERS = ("sgd", "adam")
+# `jit_compile` per backend (see the module docstring).
+JIT_COMPILE = {"tensorflow": False, "jax": "auto"}
+# The flags a child process gets from its parent (`--backends` and
+# `--child_json` are set per child; `--publish` is the parent's).
+CHILD_FLAGS = (
+    "rows",
+    "optimizers",
+    "latent_dim",
+    "batch_size",
+    "steps",
+    "repeats",
+    "quick",
+)
 
 
 def define_flags():
     flags.DEFINE_list("rows", ["1000", "100000", "1000000"], "Table sizes.")
     flags.DEFINE_list("optimizers", ["adam"], f"Of {list(OPTIMIZERS)}.")
+    flags.DEFINE_list(
+        "backends",
+        list(common.BACKENDS),
+        "Keras backends to measure, each in its own child process.",
+    )
     flags.DEFINE_integer("latent_dim", 64, "Code size.", lower_bound=1)
     flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
     flags.DEFINE_integer("steps", 20, "Timed steps per variant and repeat.")
     flags.DEFINE_integer("repeats", 5, "Interleaved repeats (median kept).")
     flags.DEFINE_bool("publish", False, "Write the results JSON.")
     flags.DEFINE_bool("quick", False, "Rows 1K/100K, 3 steps, 2 repeats.")
+    flags.DEFINE_string(
+        "child_json",
+        None,
+        "Internal (set by the parent): measure this process's backend only "
+        "and write the rows to this file.",
+    )
 
 
 def build(rows, latent_dim, optimizer, ours):
-    """A compiled table -> MLP generator (64-256-784) model."""
+    """A compiled table -> MLP generator (64-256-784) model.
+
+    `ours`: a `LatentTable`, with a row-sparse kdl optimizer on TensorFlow
+    and the Keras one on JAX; else a Keras `Embedding` and optimizer.
+    """
+    backend = keras.backend.backend()
     if ours:
         table = kdl.layers.LatentTable(rows, latent_dim, projection="ball")
+    else:
+        table = keras.layers.Embedding(rows, latent_dim)
+    if ours and backend == "tensorflow":
         optimizer = {
             "adam": kdl.optimizers.RowSparseAdam(1e-3),
             "sgd": kdl.optimizers.RowSparseSGD(0.1),
         }[optimizer]
     else:
-        table = keras.layers.Embedding(rows, latent_dim)
         optimizer = {
             "adam": keras.optimizers.Adam(1e-3),
             "sgd": keras.optimizers.SGD(0.1),
@@ -79,7 +129,9 @@ def build(rows, latent_dim, optimizer, ours):
             keras.layers.Dense(28 * 28, activation="sigmoid"),
         ]
     )
-    model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
+    model.compile(
+        optimizer=optimizer, loss="mse", jit_compile=JIT_COMPILE[backend]
+    )
     return model, table
 
 
@@ -120,9 +172,14 @@ def name(impl, optimizer, rows):
 
 
 def measure(rows_list, optimizers, latent_dim, batch_size, steps, repeats):
-    """Seconds per step per variant (one list entry per repeat)."""
+    """Seconds per step per variant (one list entry per repeat).
+
+    Returns:
+        times (dict variant -> list of seconds per step), table and slot
+        bytes per variant, and the `jit_compile` each model resolved to.
+    """
     rng = np.random.RandomState(0)
-    runs, sizes = {}, {}
+    runs, sizes, resolved = {}, {}, {}
     for optimizer in optimizers:
         for impl in ("kdl", "keras"):
             for rows in rows_list:
@@ -131,56 +188,49 @@ def measure(rows_list, optimizers, latent_dim, batch_size, steps, repeats):
                 key = name(impl, optimizer, rows)
                 runs[key] = runner(model, rows, batch_size, steps, rng)
                 sizes[key] = table_bytes(model, table)
+                resolved[key] = bool(model.jit_compile)
     times = common.interleaved(runs, repeats)
-    return {k: [t / steps for t in v] for k, v in times.items()}, sizes
+    times = {k: [t / steps for t in v] for k, v in times.items()}
+    return times, sizes, resolved
 
 
-def main(_):
-    clock = training.Clock()
-    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
-    rows_list = sorted(int(r) for r in FLAGS.rows)
-    steps, repeats = FLAGS.steps, FLAGS.repeats
-    if FLAGS.quick:
-        rows_list, steps, repeats = [1000, 100000], 3, 2
-    unknown = sorted(set(FLAGS.optimizers) - set(OPTIMIZERS))
-    if unknown or len(rows_list) < 2:
-        raise app.UsageError(
-            f"--optimizers of {list(OPTIMIZERS)} and >= 2 --rows. Received: "
-            f"optimizers={FLAGS.optimizers}, rows={rows_list}"
-        )
-    times, sizes = measure(
-        rows_list,
-        FLAGS.optimizers,
-        FLAGS.latent_dim,
-        FLAGS.batch_size,
-        steps,
-        repeats,
+def label(impl, optimizer, backend):
+    """What trains the table, e.g. "kdl LatentTable + RowSparseAdam"."""
+    opt = {"adam": "Adam", "sgd": "SGD"}[optimizer]
+    if impl == "keras":
+        return f"Keras Embedding + {opt}"
+    if backend == "tensorflow":
+        return f"kdl LatentTable + RowSparse{opt}"
+    return (
+        f"kdl LatentTable + Keras {opt} (dense gradient; kdl.optimizers "
+        "are TensorFlow-only)"
     )
-    lo, hi = rows_list[0], rows_list[-1]
-    setting = (
-        f"batch {FLAGS.batch_size}, codes {FLAGS.latent_dim}, "
-        f"generator MLP 256-784, {steps} steps per repeat"
-    )
-    details = {
-        "setting": setting,
-        "ms_per_step": {
-            k: common.summary([1000 * t for t in v]) for k, v in times.items()
-        },
-        "table_and_slot_bytes": sizes,
-        "ratios": {},
-    }
-    rows = []
-    for optimizer in FLAGS.optimizers:
+
+
+def table_rows(times, backend, rows_list, optimizers, setting):
+    """Headline rows and ratios from seconds per step.
+
+    Args:
+        times: dict `name(impl, optimizer, rows)` -> list of seconds per
+            step, one per repeat, for impl "kdl" and "keras", every
+            optimizer and the smallest and largest of `rows_list`.
+        backend: "tensorflow" or "jax" (names what trains kdl's table).
+        setting: text naming batch, code size, generator and steps.
+
+    Returns:
+        rows (the goal on kdl + Adam, on either backend) and dict
+        what -> ratio.
+    """
+    lo, hi = min(rows_list), max(rows_list)
+    rows, ratios = [], {}
+    for optimizer in optimizers:
         for impl in ("kdl", "keras"):
             stats = common.ratio(
                 times, name(impl, optimizer, hi), name(impl, optimizer, lo)
             )
-            details["ratios"][f"{impl} {optimizer}, {hi} / {lo} rows"] = stats
+            ratios[f"{impl} {optimizer}, {hi} / {lo} rows"] = stats
             claimed = impl == "kdl" and optimizer == "adam"
-            what = {
-                "kdl": "kdl LatentTable + RowSparse",
-                "keras": "Keras Embedding + ",
-            }[impl] + {"adam": "Adam", "sgd": "SGD"}[optimizer]
+            what = label(impl, optimizer, backend)
             rows.append(
                 common.headline(
                     f"step time {hi:,} rows / {lo:,} rows, {what} ({setting})",
@@ -192,12 +242,78 @@ def main(_):
         stats = common.ratio(
             times, name("keras", optimizer, hi), name("kdl", optimizer, hi)
         )
-        details["ratios"][f"keras / kdl {optimizer}, {hi} rows"] = stats
+        ratios[f"keras / kdl {optimizer}, {hi} rows"] = stats
         rows.append(
             common.headline(
                 f"step time at {hi:,} rows, Keras / kdl ({optimizer})", stats
             )
         )
+    return rows, ratios
+
+
+def settings():
+    """(rows_list, steps, repeats) of this run; `--quick` overrides them."""
+    rows_list = sorted(int(r) for r in FLAGS.rows)
+    steps, repeats = FLAGS.steps, FLAGS.repeats
+    if FLAGS.quick:
+        rows_list, steps, repeats = [1000, 100000], 3, 2
+    unknown = sorted(set(FLAGS.optimizers) - set(OPTIMIZERS))
+    if unknown or len(rows_list) < 2:
+        raise app.UsageError(
+            f"--optimizers of {list(OPTIMIZERS)} and >= 2 --rows. Received: "
+            f"optimizers={FLAGS.optimizers}, rows={rows_list}"
+        )
+    return rows_list, steps, repeats
+
+
+def child(backend, rows_list, steps, repeats):
+    """This process's rows and details (one backend)."""
+    load_start = list(os.getloadavg())
+    times, sizes, resolved = measure(
+        rows_list,
+        FLAGS.optimizers,
+        FLAGS.latent_dim,
+        FLAGS.batch_size,
+        steps,
+        repeats,
+    )
+    setting = (
+        f"batch {FLAGS.batch_size}, codes {FLAGS.latent_dim}, "
+        f"generator MLP 256-784, {steps} steps per repeat"
+    )
+    rows, ratios = table_rows(
+        times, backend, rows_list, FLAGS.optimizers, setting
+    )
+    details = {
+        "setting": setting,
+        "resolved_jit_compile": resolved,
+        "ms_per_step": {
+            k: common.summary([1000 * t for t in v]) for k, v in times.items()
+        },
+        "table_and_slot_bytes": sizes,
+        "ratios": ratios,
+        "load_average_start": load_start,
+        "load_average_end": list(os.getloadavg()),
+    }
+    return rows, details
+
+
+def main(_):
+    clock = training.Clock()
+    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
+    backends = common.check_backends(FLAGS.backends)
+    rows_list, steps, repeats = settings()
+    if FLAGS.child_json:
+        backend = common.child_backend(backends)
+        rows, details = child(backend, rows_list, steps, repeats)
+        common.write_child(FLAGS.child_json, rows, details)
+        return
+    results = common.run_backends(
+        os.path.abspath(__file__),
+        backends,
+        common.flag_args(FLAGS, CHILD_FLAGS),
+    )
+    rows, details, info = common.merge_backends(results)
     common.write(
         "latent_table_scaling",
         rows,
@@ -206,6 +322,7 @@ def main(_):
         clock,
         FLAGS.publish,
         quick=FLAGS.quick,
+        backends=info,
     )
 
 

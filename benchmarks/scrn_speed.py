@@ -1,6 +1,7 @@
 """python benchmarks/scrn_speed.py --repeats=5 --publish
 
-How fast `kdl.layers.SCRN` trains, measured in one run on this machine:
+How fast `kdl.layers.SCRN` trains, measured in one run on this machine, on
+TensorFlow and on JAX (`--backends`, default `tensorflow,jax`):
 
 1. Throughput (tokens/s) of one training step (`train_on_batch`, Adam) of
    the RNN alone with a small head: int tokens -> Embedding(200, 100) ->
@@ -8,25 +9,39 @@ How fast `kdl.layers.SCRN` trains, measured in one run on this machine:
    RNN dominates the step. RNNs: `kdl.layers.SCRN(100, 40)` (the paper's
    SCRN(100+40)), `keras.layers.LSTM(100)`, `keras.layers.SimpleRNN(100,
    sigmoid)` and `keras.layers.RNN(kdl.layers.SCRNCell(100, 40))` (the
-   same SCRN step by step). Every model is compiled twice: with Keras's
-   default (`jit_compile="auto"`, which is no XLA on a CPU-only machine)
-   and with `jit_compile=True` (XLA). Goals (issue 13), default compile:
-   SCRN >= 1.3x LSTM(100) and >= 1.0x SimpleRNN(100) tokens/s; XLA and
-   SCRN / RNN(SCRNCell) are reported without a goal.
-2. Scaling in T: forward + backward (`GradientTape`, loss sum(y^2),
-   gradients for the input and the weights) of `SCRN(100, 40)` alone on
-   `(32, T, 100)` float inputs, T=8192 against T=1024, default graph mode
-   (XLA and SimpleRNN(100) as a reference in the details). Goal: time
-   ratio <= 12 (linear in T would be 8).
+   same SCRN step by step). On TensorFlow every model is compiled twice:
+   with Keras's default (`jit_compile="auto"`, which is no XLA on a
+   CPU-only machine: a `tf.function` graph) and with `jit_compile=True`
+   (XLA). On JAX Keras's default (`"auto"`) is `jax.jit` (XLA) already,
+   and `jit_compile=False` would run the step op by op without any
+   compilation (a debugging mode), so the one mode measured there is the
+   default, `jax.jit`. Goals (issue 13), in each backend's default mode:
+   SCRN >= 1.3x LSTM(100) and >= 1.0x SimpleRNN(100) tokens/s; TF's XLA
+   mode and SCRN / RNN(SCRNCell) are reported without a goal.
+2. Scaling in T: forward + backward (loss sum(y^2), gradients for the input
+   and the weights) of `SCRN(100, 40)` alone on `(32, T, 100)` float
+   inputs, T=8192 against T=1024. TensorFlow: a `tf.GradientTape` in a
+   `tf.function`, default graph mode (XLA and SimpleRNN(100) as a
+   reference in the details). JAX: `jax.grad` of the layer's
+   `stateless_call` under `jax.jit`, JAX's only compiled mode
+   (SimpleRNN(100) in the details). Goal, in each backend's default mode:
+   time ratio <= 12 (linear in T would be 8).
 
-Each step is warmed up (traced, compiled), then every variant is timed once
-per repeat in a shuffled order (`benchmarks/common.py`); ratios are taken
-per repeat and reported as median [min, max] over `--repeats` (>= 5 to
-publish). Tokens/s ratios are time ratios of the same number of tokens.
+Each backend runs in its own child process (`KERAS_BACKEND` is read once,
+at import; `benchmarks/common.py`'s `run_backends`), one after the other;
+the parent merges their rows into one JSON, each row prefixed by its
+backend ("TensorFlow: ...", "JAX: ...") with its `backend` field, the
+details by backend. Within a child each step is warmed up (traced,
+compiled), then every variant is timed once per repeat in a shuffled order
+(`benchmarks/common.py`); ratios are taken per repeat, within one backend,
+and reported as median [min, max] over `--repeats` (>= 5 to publish).
+Tokens/s ratios are time ratios of the same number of tokens. Absolute
+tokens/s of the two backends (details) come from different processes at
+different times: they are not interleaved, so compare them only loosely.
 `--quick` (2 steps, 2 repeats, T=256 vs 2048) is a trial, never published.
 `--publish` writes benchmarks/results/scrn_speed.json. Publish only from a
-run on an otherwise idle machine: the load average at start and end is
-recorded in the details.
+run on an otherwise idle machine: the load average at start and end of
+each child is recorded in the details.
 """
 
 import os
@@ -55,11 +70,45 @@ NAMES = {
 }
 # (numerator, denominator, goal in default mode): tokens/s ratios.
 GOALS = (("lstm", 1.3), ("srn", 1.0), ("rnn_scrncell", None))
-MODES = {"auto": "default compile, no XLA on CPU", True: "XLA"}
+# Throughput: the `jit_compile` values compiled per backend, and their
+# labels; "auto" (Keras's default) is the mode the goals are for.
+MODES = {
+    "tensorflow": {"auto": "default compile, no XLA on CPU", True: "XLA"},
+    "jax": {"auto": "default compile = jax.jit (XLA)"},
+}
+# Scaling: the (rnn, jit) variants per backend and their mode labels; the
+# goal is on SCRN in the backend's default mode (TF: graph, no XLA; JAX:
+# jax.jit, its only compiled mode).
+SCALING = {
+    "tensorflow": (("scrn", False), ("scrn", True), ("srn", False)),
+    "jax": (("scrn", True), ("srn", True)),
+}
+SCALING_DEFAULT = {"tensorflow": False, "jax": True}
+SCALING_MODES = {
+    "tensorflow": {False: "graph, no XLA", True: "XLA"},
+    "jax": {True: "jax.jit (XLA)"},
+}
+# The flags a child process gets from its parent (`--backends` and
+# `--child_json` are set per child; `--publish` is the parent's).
+CHILD_FLAGS = (
+    "parts",
+    "batch_size",
+    "seq_len",
+    "vocab_size",
+    "steps",
+    "lengths",
+    "repeats",
+    "quick",
+)
 
 
 def define_flags():
     flags.DEFINE_list("parts", ["throughput", "scaling"], "What to measure.")
+    flags.DEFINE_list(
+        "backends",
+        list(common.BACKENDS),
+        "Keras backends to measure, each in its own child process.",
+    )
     flags.DEFINE_integer("batch_size", 32, "Batch size.", lower_bound=1)
     flags.DEFINE_integer("seq_len", 35, "Throughput: BPTT length.")
     flags.DEFINE_integer("vocab_size", 200, "Throughput: head size.")
@@ -69,6 +118,12 @@ def define_flags():
     flags.DEFINE_bool("publish", False, "Write the results JSON.")
     flags.DEFINE_bool(
         "quick", False, "2 steps, 2 repeats, T=256 vs 2048 (a trial)."
+    )
+    flags.DEFINE_string(
+        "child_json",
+        None,
+        "Internal (set by the parent): measure this process's backend only "
+        "and write the rows to this file.",
     )
 
 
@@ -87,8 +142,12 @@ def make_rnn(kind, **kwargs):
 def train_step(kind, jit_compile, batch, seq_len, vocab):
     """A compiled training step of embedding -> RNN -> Dense(vocab)."""
     rng = np.random.RandomState(0)
-    x = tf.constant(rng.randint(0, vocab, size=(batch, seq_len)), "int32")
-    y = tf.constant(rng.randint(0, vocab, size=(batch, seq_len)), "int32")
+    x = keras.ops.convert_to_tensor(
+        rng.randint(0, vocab, size=(batch, seq_len)), "int32"
+    )
+    y = keras.ops.convert_to_tensor(
+        rng.randint(0, vocab, size=(batch, seq_len)), "int32"
+    )
     keras.utils.set_random_seed(0)
     inputs = keras.Input(batch_shape=(batch, seq_len), dtype="int32")
     h = keras.layers.Embedding(vocab, 100)(inputs)
@@ -102,10 +161,43 @@ def train_step(kind, jit_compile, batch, seq_len, vocab):
     return model, lambda: model.train_on_batch(x, y)
 
 
-def throughput(batch, seq_len, vocab, steps, repeats):
+def throughput_rows(times, backend, batch, seq_len, vocab):
+    """Headline rows and ratios from seconds per step.
+
+    Args:
+        times: dict (kind, jit_compile) -> list of seconds per step, one per
+            repeat, for every kind of `NAMES` and mode of `MODES[backend]`.
+        backend: "tensorflow" or "jax".
+
+    Returns:
+        rows (goals on the default, "auto", mode) and dict what -> ratio.
+    """
+    rows, ratios = [], {}
+    for jit, mode in MODES[backend].items():
+        for other, goal in GOALS:
+            # SCRN tokens/s / other tokens/s = other time / SCRN time.
+            stats = common.ratio(times, (other, jit), ("scrn", jit))
+            what = (
+                f"{NAMES['scrn']} / {NAMES[other]} tokens/s, training step "
+                f"(embedding -> RNN -> Dense({vocab}), batch {batch}, "
+                f"T={seq_len}), {mode}"
+            )
+            ratios[what] = stats
+            if jit == "auto" and goal is not None:
+                rows.append(
+                    common.headline(
+                        what, stats, f">= {goal}", stats["median"] >= goal
+                    )
+                )
+            else:
+                rows.append(common.headline(what, stats))
+    return rows, ratios
+
+
+def throughput(backend, batch, seq_len, vocab, steps, repeats):
     runs, resolved = {}, {}
     for kind in NAMES:
-        for jit in MODES:
+        for jit in MODES[backend]:
             model, step = train_step(kind, jit, batch, seq_len, vocab)
             for _ in range(3):  # trace, compile, warm up
                 step()
@@ -119,6 +211,7 @@ def throughput(batch, seq_len, vocab, steps, repeats):
     times = common.interleaved(runs, repeats)
     times = {k: [t / steps for t in v] for k, v in times.items()}
     tokens = batch * seq_len
+    rows, ratios = throughput_rows(times, backend, batch, seq_len, vocab)
     details = {
         "batch_size": batch,
         "seq_len": seq_len,
@@ -126,41 +219,47 @@ def throughput(batch, seq_len, vocab, steps, repeats):
         "steps": steps,
         "resolved_jit_compile": resolved,
         "tokens_per_second": {
-            f"{NAMES[k]}, {MODES[j]}": common.summary([tokens / t for t in v])
+            f"{NAMES[k]}, {MODES[backend][j]}": common.summary(
+                [tokens / t for t in v]
+            )
             for (k, j), v in times.items()
         },
-        "ratios": {},
+        "ratios": ratios,
     }
-    rows = []
-    for jit in MODES:
-        for other, goal in GOALS:
-            # SCRN tokens/s / other tokens/s = other time / SCRN time.
-            stats = common.ratio(times, (other, jit), ("scrn", jit))
-            what = (
-                f"{NAMES['scrn']} / {NAMES[other]} tokens/s, training step "
-                f"(embedding -> RNN -> Dense({vocab}), batch {batch}, "
-                f"T={seq_len}), {MODES[jit]}"
-            )
-            details["ratios"][what] = stats
-            if jit is not True and goal is not None:
-                rows.append(
-                    common.headline(
-                        what, stats, f">= {goal}", stats["median"] >= goal
-                    )
-                )
-            else:
-                rows.append(common.headline(what, stats))
     return rows, details
 
 
 def forward_backward(kind, batch, steps, jit_compile):
-    """Forward + backward of the RNN alone on `(batch, steps, 100)`."""
-    x = tf.constant(
-        np.random.RandomState(0).normal(size=(batch, steps, 100)), "float32"
-    )
+    """Forward + backward of the RNN alone on `(batch, steps, 100)`.
+
+    TensorFlow: a `GradientTape` in a `tf.function` (`jit_compile` picks
+    XLA). JAX: `jax.grad` of the layer's `stateless_call` under `jax.jit`
+    (`jit_compile` must be True). The loss is sum(y^2); the gradients are
+    for the input and every trainable weight; the returned callable blocks
+    until they are computed.
+    """
+    data = np.random.RandomState(0).normal(size=(batch, steps, 100))
+    x = keras.ops.convert_to_tensor(data, "float32")
     keras.utils.set_random_seed(0)
     layer = make_rnn(kind, return_sequences=True)
     layer.build(x.shape)
+    if keras.backend.backend() == "jax":
+        if not jit_compile:
+            raise ValueError(
+                "On JAX the scaling step is jitted only. "
+                f"Received: jit_compile={jit_compile}"
+            )
+        import jax
+
+        trainable = [v.value for v in layer.trainable_variables]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss(x, trainable):
+            y, _ = layer.stateless_call(trainable, non_trainable, x)
+            return keras.ops.sum(y * y)
+
+        grads = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        return lambda: jax.block_until_ready(grads(x, trainable))
 
     @tf.function(jit_compile=jit_compile)
     def step():
@@ -173,54 +272,67 @@ def forward_backward(kind, batch, steps, jit_compile):
     return lambda: [g.numpy() for g in step()]
 
 
-def scaling(batch, lengths, repeats):
+def scaling_rows(times, backend, batch, lengths):
+    """Headline rows and ratios from seconds per forward + backward.
+
+    Args:
+        times: dict (kind, jit_compile, T) -> list of seconds, one per
+            repeat, for every variant of `SCALING[backend]` and T of
+            `lengths` (short, long).
+        backend: "tensorflow" or "jax".
+
+    Returns:
+        rows (SCRN only; the goal on the backend's default mode) and dict
+        what -> ratio (every variant).
+    """
     short, long = lengths
-    variants = [("scrn", False), ("scrn", True), ("srn", False)]
+    goal = 12 * long / (8 * short)  # <= 12 for T=8192 vs 1024
+    rows, ratios = [], {}
+    for kind, jit in SCALING[backend]:
+        stats = common.ratio(times, (kind, jit, long), (kind, jit, short))
+        what = (
+            f"{NAMES[kind]} forward + backward time, T={long} / T={short} "
+            f"(batch {batch}, {SCALING_MODES[backend][jit]})"
+        )
+        ratios[what] = stats
+        if kind != "scrn":
+            continue
+        if jit == SCALING_DEFAULT[backend]:
+            rows.append(
+                common.headline(
+                    what, stats, f"<= {goal:g}", stats["median"] <= goal
+                )
+            )
+        else:
+            rows.append(common.headline(what, stats))
+    return rows, ratios
+
+
+def scaling(backend, batch, lengths, repeats):
     runs = {}
-    for kind, jit in variants:
+    for kind, jit in SCALING[backend]:
         for steps in lengths:
             step = forward_backward(kind, batch, steps, jit)
             for _ in range(2):  # trace, compile, warm up
                 step()
             runs[(kind, jit, steps)] = step
     times = common.interleaved(runs, repeats)
+    rows, ratios = scaling_rows(times, backend, batch, lengths)
+    modes = SCALING_MODES[backend]
     details = {
         "batch_size": batch,
         "lengths": list(lengths),
         "seconds": {
-            f"{NAMES[k]}, {'XLA' if j else 'no XLA'}, T={t}": common.summary(v)
+            f"{NAMES[k]}, {modes[j]}, T={t}": common.summary(v)
             for (k, j, t), v in times.items()
         },
-        "ratios": {},
+        "ratios": ratios,
     }
-    rows = []
-    for kind, jit in variants:
-        stats = common.ratio(times, (kind, jit, long), (kind, jit, short))
-        what = (
-            f"{NAMES[kind]} forward + backward time, T={long} / T={short} "
-            f"(batch {batch}, {'XLA' if jit else 'graph, no XLA'})"
-        )
-        details["ratios"][what] = stats
-        if kind != "scrn":
-            continue
-        goal = 12 * long / (8 * short)  # <= 12 for T=8192 vs 1024
-        if jit:
-            rows.append(common.headline(what, stats))
-        else:
-            rows.append(
-                common.headline(
-                    what, stats, f"<= {goal:g}", stats["median"] <= goal
-                )
-            )
     return rows, details
 
 
-def main(_):
-    clock = training.Clock()
-    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
-    # Eight compiled models and six step functions: TF's retracing
-    # warnings would only be noise here.
-    tf.get_logger().setLevel("ERROR")
+def settings():
+    """(steps, repeats, lengths) of this run; `--quick` overrides them."""
     steps, repeats = FLAGS.steps, FLAGS.repeats
     lengths = [int(t) for t in FLAGS.lengths]
     if FLAGS.quick:
@@ -233,18 +345,50 @@ def main(_):
         raise app.UsageError(
             f"--parts takes throughput and/or scaling. Received: {FLAGS.parts}"
         )
+    return steps, repeats, lengths
+
+
+def measure(backend, steps, repeats, lengths):
+    """This process's rows and details (one backend)."""
+    # Eight compiled models and six step functions: TF's retracing
+    # warnings would only be noise here.
+    tf.get_logger().setLevel("ERROR")
     rows, details = [], {"load_average_start": list(os.getloadavg())}
     if "throughput" in FLAGS.parts:
         part_rows, details["throughput"] = throughput(
-            FLAGS.batch_size, FLAGS.seq_len, FLAGS.vocab_size, steps, repeats
+            backend,
+            FLAGS.batch_size,
+            FLAGS.seq_len,
+            FLAGS.vocab_size,
+            steps,
+            repeats,
         )
         rows += part_rows
     if "scaling" in FLAGS.parts:
         part_rows, details["scaling"] = scaling(
-            FLAGS.batch_size, lengths, repeats
+            backend, FLAGS.batch_size, lengths, repeats
         )
         rows += part_rows
     details["load_average_end"] = list(os.getloadavg())
+    return rows, details
+
+
+def main(_):
+    clock = training.Clock()
+    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
+    backends = common.check_backends(FLAGS.backends)
+    steps, repeats, lengths = settings()
+    if FLAGS.child_json:
+        backend = common.child_backend(backends)
+        rows, details = measure(backend, steps, repeats, lengths)
+        common.write_child(FLAGS.child_json, rows, details)
+        return
+    results = common.run_backends(
+        os.path.abspath(__file__),
+        backends,
+        common.flag_args(FLAGS, CHILD_FLAGS),
+    )
+    rows, details, info = common.merge_backends(results)
     common.write(
         "scrn_speed",
         rows,
@@ -253,6 +397,7 @@ def main(_):
         clock,
         FLAGS.publish,
         quick=FLAGS.quick,
+        backends=info,
     )
 
 
