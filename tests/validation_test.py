@@ -306,6 +306,17 @@ TABLE = {
         dict(variable=("a", 3)),
         None,
     ),
+    "PopulationStatistics": (
+        kdl.models,
+        lambda: dict(data=keras.ops.ones((8, 4)), batch_size=8),
+        dict(
+            batches=POSITIVE_INT,
+            batch_size=POSITIVE_INT,
+            shuffle=BOOL,
+            when=CHOICE,
+        ),
+        None,
+    ),
     "StyleTransfer": (
         kdl.models,
         lambda: dict(

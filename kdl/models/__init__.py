@@ -45,6 +45,8 @@ from kdl.models.normalized_convnet import renorm_schedule
 from kdl.models.normalized_mlp import MLP_NORM_VARIANTS
 from kdl.models.normalized_mlp import build_normalized_mlp
 from kdl.models.perceptron import Perceptron
+from kdl.models.population_statistics import PopulationStatistics
+from kdl.models.population_statistics import estimate_population_statistics
 from kdl.models.pretext import PRETEXT_TASKS
 from kdl.models.pretext import best_layers
 from kdl.models.pretext import build_pretext_model
@@ -117,6 +119,7 @@ __all__ = [
     "NORM_VARIANTS",
     "PRETEXT_TASKS",
     "Perceptron",
+    "PopulationStatistics",
     "ProbeCurve",
     "RBMTrainer",
     "RNNLanguageModel",
@@ -156,6 +159,7 @@ __all__ = [
     "corpus_bleu",
     "deepfool_robustness",
     "encode_features",
+    "estimate_population_statistics",
     "evaluate_backbone",
     "evaluate_generator",
     "evaluate_glo",
