@@ -44,6 +44,7 @@ def train_step_curve(
     seed=0,
     strategy=None,
     verbose=2,
+    callbacks=(),
 ):
     """Trains a logits classifier `steps` steps, validating every few steps.
 
@@ -67,6 +68,9 @@ def train_step_curve(
         seed: the seed of the shuffle.
         strategy: the `tf.distribute.Strategy` (default: the current one).
         verbose: `fit` verbosity.
+        callbacks: extra Keras callbacks for `fit` and for the test
+            evaluation (e.g. `kdl.models.PopulationStatistics`, which
+            re-estimates batch-norm statistics before each evaluation).
 
     Returns:
         A dict: `steps` (the step of each validation), `val_accuracy`,
@@ -106,8 +110,10 @@ def train_step_curve(
         validation_data=valid_ds,
         shuffle=False,  # train_ds is shuffled
         verbose=verbose,
+        callbacks=list(callbacks),
     )
-    scores = evaluate_model(model, test_ds)  # also under several workers
+    # Also under several workers.
+    scores = evaluate_model(model, test_ds, callbacks=list(callbacks))
     loss, accuracy = scores["loss"], scores["accuracy"]
     steady = timer.steady_seconds()
     return {
