@@ -274,13 +274,18 @@ def _derivative(activation):
     return None
 
 
+# Static lengths up to this run the TF hidden loop fully unrolled.
+_MAX_UNROLLED = 64
+
+
 def _steps_per_iteration(steps):
     """How many steps one loop iteration runs (fewer iterations cost less
-    loop overhead): the whole sequence up to 8 steps, else the 4..8 that
-    wastes the fewest padding steps (4 for an unknown length)."""
+    loop overhead): the whole sequence up to `_MAX_UNROLLED` steps (then
+    `_tf_hidden` runs it as straight-line code), else the 4..8 that wastes
+    the fewest padding steps (4 for an unknown length)."""
     if steps is None:
         return 4
-    if steps <= 8:
+    if steps <= _MAX_UNROLLED:
         return max(steps, 1)
     return min(range(8, 3, -1), key=lambda k: (-steps) % k)
 
@@ -292,14 +297,15 @@ def _tf_hidden(act, derivative, recurrent, zt, mt, h0):
     `maximum_iterations` (`keras.ops.scan` on TF sets none, so its gradient
     cannot be compiled with XLA), one matmul per step and 4 to 8 steps per
     iteration (the sequence is padded at the end to a multiple: the extra
-    steps are dropped and get no gradient). For sigmoid, tanh, relu and
-    linear, a `tf.custom_gradient` runs backpropagation through time as one
-    reverse loop with one matmul per step (`dz_t = (dh_t + c_t) act'(h_t)`,
-    `c_{t-1} = dz_t R^T`) and the gradient of `R` is one matmul over all
-    steps afterwards; TF's automatic gradient of the loop would also save
-    every step's intermediates in the forward pass and do two matmuls and
-    an accumulation per step backward. Masked steps (`mt` false) keep `h`
-    and pass the gradient through.
+    steps are dropped and get no gradient); a static length up to
+    `_MAX_UNROLLED` steps is unrolled completely, without a loop. For
+    sigmoid, tanh, relu and linear, a `tf.custom_gradient` runs
+    backpropagation through time as one reverse loop with one matmul per
+    step (`dz_t = (dh_t + c_t) act'(h_t)`, `c_{t-1} = dz_t R^T`) and the
+    gradient of `R` is one matmul over all steps afterwards; TF's automatic
+    gradient of the loop would also save every step's intermediates in the
+    forward pass and do two matmuls and an accumulation per step backward.
+    Masked steps (`mt` false) keep `h` and pass the gradient through.
     """
     import tensorflow as tf
 
@@ -323,7 +329,32 @@ def _tf_hidden(act, derivative, recurrent, zt, mt, h0):
         ta = tf.TensorArray(x.dtype, size=n, element_shape=x.shape[1:])
         return ta.unstack(x)
 
+    # A short sequence of static length runs as straight-line code, with
+    # no loop and no TensorArray overhead.
+    unrolled = not padded and zt.shape[0] <= _MAX_UNROLLED
+
+    def forward_unrolled(zt, h0, recurrent):
+        masks = [None] * zt.shape[0] if mt is None else tf.unstack(mt)
+        h, hs = h0, []
+        for z, m in zip(tf.unstack(zt), masks):
+            new = act(z + tf.matmul(h, recurrent))
+            h = new if m is None else tf.where(m, new, h)
+            hs.append(h)
+        return tf.stack(hs)
+
+    def grad_unrolled(dhs, d, keep):
+        c, dzs = tf.zeros_like(h0), [None] * len(d)
+        for k in reversed(range(len(d))):
+            g = dhs[k] + c
+            dzs[k] = g * d[k]
+            c = tf.matmul(dzs[k], recurrent, transpose_b=True)
+            if keep is not None:
+                c = c + g * keep[k]
+        return tf.stack(dzs), c
+
     def forward(zt, h0, recurrent):
+        if unrolled:
+            return forward_unrolled(zt, h0, recurrent)
         z_ta = unstack(zt)
         m_ta = None if mt is None else unstack(mt)
         out = tf.TensorArray(dtype, size=n, element_shape=h0.shape)
@@ -358,10 +389,18 @@ def _tf_hidden(act, derivative, recurrent, zt, mt, h0):
 
         def grad(dhs):
             d = derivative(hs)
-            p_ta = None
+            keep = None
             if mt is not None:
                 d = tf.where(mt, d, tf.zeros_like(d))
-                p_ta = unstack(tf.cast(tf.logical_not(mt), dtype))
+                keep = tf.cast(tf.logical_not(mt), dtype)
+            if unrolled:
+                dz, dh0 = grad_unrolled(
+                    tf.unstack(dhs),
+                    tf.unstack(d),
+                    None if keep is None else tf.unstack(keep),
+                )
+                return dz, dh0, d_weights(dz)
+            p_ta = None if keep is None else unstack(keep)
             g_ta = unstack(dhs)
             d_ta = unstack(d)
             dz_ta = tf.TensorArray(dtype, size=n, element_shape=h0.shape)
@@ -385,14 +424,16 @@ def _tf_hidden(act, derivative, recurrent, zt, mt, h0):
             )
             dz = dz_ta.stack()
             dz.set_shape(zt.shape)
+            return dz, dh0, d_weights(dz)
+
+        def d_weights(dz):
             h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
             units = recurrent.shape[0]
-            d_recurrent = tf.matmul(
+            return tf.matmul(
                 tf.reshape(h_prev, (-1, units)),
                 tf.reshape(dz, (-1, units)),
                 transpose_a=True,
             )
-            return dz, dh0, d_recurrent
 
         return hs, grad
 
