@@ -47,7 +47,7 @@ def fit(
     """
     timer = EpochTimer()
     all_callbacks = standard_callbacks(
-        directory, tensorboard=tensorboard, extra=[*callbacks, timer]
+        directory, tensorboard=tensorboard, extra=[timer, *callbacks]
     )
     history = fit_model(
         model,

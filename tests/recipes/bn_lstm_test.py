@@ -71,9 +71,12 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     for model in results["models"].values():
         assert len(model["test_accuracy"]) == 3  # seeds 0, 1, 2
         assert all(0 <= a <= 1 for a in model["test_accuracy"])
-    for by_seed in results["arms"].values():
+    for cell, by_seed in results["arms"].items():
         for arm in by_seed.values():
             assert arm["steps"] == [2, 4]
+            # BN-LSTM: 2 validations and the test, re-estimated each time.
+            estimates = 3 if cell == "bnlstm" else 0
+            assert arm["population_estimates"] == estimates
             assert len(arm["val_accuracy"]) == 2
     (row,) = results["readme_rows"]
     assert set(row) == {"what", "ours", "paper", "holds"}
