@@ -43,7 +43,11 @@ def standard_callbacks(
     if resume:
         callbacks.append(
             keras.callbacks.BackupAndRestore(
-                multi_worker.worker_backup(output_dir), delete_checkpoint=True
+                multi_worker.worker_backup(output_dir),
+                # Keras writes a backup in place: keep the previous one to
+                # fall back on when a kill tears the new one.
+                double_checkpoint=True,
+                delete_checkpoint=True,
             )
         )
     output_dir = multi_worker.local_path(output_dir)

@@ -107,7 +107,8 @@ def task_name(strategy=None):
 def _scratch():
     """This non-chief worker's temporary folder (removed at exit)."""
     if _PROCESS["scratch"] is None:
-        folder = tempfile.mkdtemp(prefix=f"kdl-{task_name()}-")
+        # Absolute: mkdtemp follows a relative TMPDIR.
+        folder = os.path.abspath(tempfile.mkdtemp(prefix=f"kdl-{task_name()}-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         _PROCESS["scratch"] = folder
     return _PROCESS["scratch"]
@@ -451,7 +452,10 @@ def _build(model, strategy, dataset):
 def _functions(model):
     """The model's replicated train and test steps and metrics reader,
     traced once per model and optimizer (as Keras keeps its
-    `train_function`), so repeated calls do not retrace."""
+    `train_function`), so repeated calls do not retrace. Limits: compiling
+    the model again with the same optimizer object keeps the traced steps
+    (pass a new optimizer to a recompiled model), and the steps are plain
+    `tf.function`s: `jit_compile` does not apply under several workers."""
     made = _FUNCTIONS.get(model)
     if made is None or made["optimizer"]() is not model.optimizer:
         strategy = model.distribute_strategy

@@ -8,6 +8,7 @@ behind. Used by tests/training/multi_worker_test.py and
 tests/recipes/multi_worker_recipes_test.py.
 """
 
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -79,11 +80,15 @@ def finish(procs, timeout=TIMEOUT):
     `timeout` seconds from now, `subprocess.TimeoutExpired` is raised and
     every process still running is killed."""
     deadline = time.monotonic() + timeout
+
+    def output(p):
+        return p.communicate(timeout=max(deadline - time.monotonic(), 0.1))[0]
+
+    # All pipes drained at once: a worker blocked on a full pipe would
+    # stall the collective the other worker waits in.
     try:
-        return [
-            p.communicate(timeout=max(deadline - time.monotonic(), 0.1))[0]
-            for p in procs
-        ]
+        with concurrent.futures.ThreadPoolExecutor(len(procs)) as pool:
+            return list(pool.map(output, procs))
     finally:
         kill(procs)
 
