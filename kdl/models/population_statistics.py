@@ -40,7 +40,7 @@ _WHEN = ("test", "train_end")
 
 
 def estimate_population_statistics(
-    model, data, batches=100, batch_size=None, shuffle=True
+    model, data, batches=100, batch_size=None, shuffle=True, seed=None
 ):
     """Re-estimates every batch-norm population statistic of `model`.
 
@@ -77,9 +77,10 @@ def estimate_population_statistics(
 
     Training-only state the passes would advance is put back: kdl renorm's
     `step` counter and Keras renorm's `renorm_mean` / `renorm_stddev`. Each
-    pass of kdl's `BatchRenormalization` computes its correction `(r, d)`
-    from the moving statistics it had before the estimate (they are reset
-    before every batch), as the trained network did.
+    pass of a renorm layer computes its correction `(r, d)` from the
+    statistics it had before the estimate (kdl's moving statistics and
+    Keras's renorm statistics are reset before every batch), as the
+    trained network did.
 
     Limits: a layer called several times in one forward pass (shared
     weights) keeps the statistics of its last call per batch. Dropout and
@@ -119,9 +120,19 @@ def estimate_population_statistics(
         batch_size: positive int, required for arrays and not allowed with
             other `data` (whose batches are given).
         shuffle: bool, arrays only: draw the batches from a random
-            permutation (NumPy's global generator, which
-            `keras.utils.set_random_seed` seeds), as `fit` does. Without it
-            the first `batches * batch_size` rows are used in order.
+            permutation, as `fit` does. Without it the first
+            `batches * batch_size` rows are used in order.
+        seed: None or a non-negative int, arrays only: the permutation of
+            `shuffle=True` comes from `np.random.default_rng(seed)`, so the
+            same seed draws the same batches whatever else used NumPy's
+            random numbers (on another worker, or after a resume). None:
+            NumPy's global generator (which `keras.utils.set_random_seed`
+            seeds). Under a `tf.distribute` strategy with several workers
+            (processes), each worker estimates on its own: pass every
+            worker the same seed (and the same arrays) so that they all
+            estimate from the same batches and keep identical statistics.
+            With `shuffle=False` the seed has no effect; with other `data`
+            (whose batches are given) it is a ValueError.
 
     Returns:
         A dict: `"layers"`, the paths of the layers whose statistics were
@@ -130,10 +141,11 @@ def estimate_population_statistics(
         `"batches"`, the number of forward passes run.
 
     Raises:
-        ValueError: `batches`, `batch_size`, `shuffle` or `data` are
-            invalid, `data` is empty, or `model` is not a Keras layer, is
-            not built, has no trainable batch-normalization layer, or (on
-            JAX) runs one inside a non-unrolled RNN.
+        ValueError: `batches`, `batch_size`, `shuffle`, `seed` or `data` are
+            invalid (`seed` with non-array `data` too), `data` is empty, or
+            `model` is not a Keras layer, is not built, has no trainable
+            batch-normalization layer, or (on JAX) runs one inside a
+            non-unrolled RNN.
 
     Example:
 
@@ -148,7 +160,12 @@ def estimate_population_statistics(
         https://arxiv.org/abs/2105.07576 (section 3, "precise BN").
     """
     batches = _validation.positive_integer("batches", batches)
-    source = _BatchSource(data, batch_size, shuffle)
+    source = _BatchSource(data, batch_size, shuffle, seed)
+    return _estimate(model, source, batches)
+
+
+def _estimate(model, source, batches):
+    """`estimate_population_statistics` on validated batches."""
     plans = _plans(model)
     forward = _forward_pass(model, plans)
 
@@ -169,7 +186,7 @@ def estimate_population_statistics(
         if done == 0:
             raise ValueError(
                 "`data` gave no batch to estimate the statistics from. "
-                f"Received: data={data!r}"
+                f"Received: data={source.data!r}"
             )
         for plan in plans:
             plan.write_average()
@@ -224,6 +241,16 @@ class PopulationStatistics(keras.callbacks.Callback):
         batch_size: positive int, for array `data` only.
         shuffle: bool, arrays only: random batches each time.
         when: `"test"` (before every evaluation) or `"train_end"`.
+        seed: None or a non-negative int, for array `data` (a ValueError
+            with other `data`; no effect with `shuffle=False`): estimate
+            `k` (0, 1, ..., counted by `results`) draws its batches from
+            `np.random.default_rng([seed, k])`, so successive estimates
+            see different batches and the sequence is the same in every
+            run, whatever else used NumPy's random numbers. Under a
+            `tf.distribute` strategy with several workers, give every
+            worker the same seed, so that all keep the same statistics. A
+            callback made anew after a resume starts again at `k = 0`.
+            None: NumPy's global generator.
 
     Attributes:
         results: the dict returned by each estimate, in order.
@@ -238,14 +265,21 @@ class PopulationStatistics(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, data, batches=100, batch_size=None, shuffle=True, when="test"
+        self,
+        data,
+        batches=100,
+        batch_size=None,
+        shuffle=True,
+        when="test",
+        seed=None,
     ):
         super().__init__()
         self.batches = _validation.positive_integer("batches", batches)
-        _BatchSource(data, batch_size, shuffle)  # validates early
+        source = _BatchSource(data, batch_size, shuffle, seed)  # validates
         self.data = data
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.seed = source.seed
         self.when = _validation.one_of("when", when, _WHEN)
         self.results = []
         self._estimating = False
@@ -255,15 +289,14 @@ class PopulationStatistics(keras.callbacks.Callback):
             return
         self._estimating = True
         try:
-            self.results.append(
-                estimate_population_statistics(
-                    self.model,
-                    self.data,
-                    batches=self.batches,
-                    batch_size=self.batch_size,
-                    shuffle=self.shuffle,
-                )
+            source = _BatchSource(
+                self.data,
+                self.batch_size,
+                self.shuffle,
+                self.seed,
+                stream=len(self.results),  # estimate k draws [seed, k]
             )
+            self.results.append(_estimate(self.model, source, self.batches))
         finally:
             self._estimating = False
 
@@ -385,6 +418,10 @@ class _Plan:
             for v in self.averaged + self.kept:
                 _assign(v, self.before[id(v)])
         else:
+            # Keras renorm's own statistics (`kept`) set its correction in
+            # training: every pass gets the ones it was trained with.
+            for v in self.kept:
+                _assign(v, self.before[id(v)])
             _assign(self.witness, np.full(self.witness.shape, _UNWRITTEN))
 
     def after_batch(self):
@@ -466,10 +503,24 @@ def _plans(model):
 class _BatchSource:
     """Validates `data` and yields the `x` of up to `n` batches of it."""
 
-    def __init__(self, data, batch_size, shuffle):
+    def __init__(self, data, batch_size, shuffle, seed=None, stream=None):
         self.data = data
         self.shuffle = _validation.boolean("shuffle", shuffle)
+        self.seed = _validation.non_negative_integer(
+            "seed", seed, allow_none=True
+        )
+        # The callback's estimate `stream` draws from `[seed, stream]`.
+        self.entropy = self.seed
+        if self.seed is not None and stream is not None:
+            self.entropy = [self.seed, stream]
         self.kind = _data_kind(data)
+        if self.seed is not None and self.kind != "arrays":
+            raise ValueError(
+                "`seed` is only for array `data` (it draws their shuffled "
+                "batches); a dataset, iterator or PyDataset gives its own "
+                "batches: seed its shuffling instead. "
+                f"Received: seed={self.seed}"
+            )
         if self.kind == "arrays":
             if batch_size is None:
                 raise ValueError(
@@ -510,7 +561,14 @@ class _BatchSource:
     def _array_batches(self, n):
         leaves = keras.tree.flatten(self.x)
         size = len(leaves[0])
-        order = np.random.permutation(size) if self.shuffle else None
+        order = None
+        if self.shuffle:
+            generator = (
+                np.random
+                if self.seed is None
+                else np.random.default_rng(self.entropy)
+            )
+            order = generator.permutation(size)
         full = size // self.batch_size
         count = min(n, max(full, 1))
         for i in range(count):

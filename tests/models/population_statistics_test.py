@@ -6,6 +6,7 @@ equations in training mode), never read back from the layers.
 """
 
 import math
+import re
 import unittest
 
 import keras
@@ -154,6 +155,58 @@ class EstimatePopulationStatisticsTest(TestCase):
         first, _ = _chain_statistics(model, self.x[order].reshape(2, 8, 4))
         self.assertStatistics(model.get_layer("bn1"), _average(first))
 
+    def test_a_seed_draws_the_same_batches_whatever_numpy_did(self):
+        model = _chain_model()
+        bn1 = model.get_layer("bn1")
+
+        def estimate(seed, global_seed, shuffle=True):
+            # The same starting state each time, and another global state.
+            for variable, value in zip(model.non_trainable_variables, start):
+                variable.assign(value)
+            np.random.seed(global_seed)
+            estimate_population_statistics(
+                model,
+                self.x,
+                batches=2,
+                batch_size=8,
+                shuffle=shuffle,
+                seed=seed,
+            )
+            return np.concatenate(
+                [_numpy(v) for v in model.non_trainable_variables]
+            )
+
+        start = [_numpy(v) for v in model.non_trainable_variables]
+        seeded = estimate(5, global_seed=0)
+        self.assertAllEqual(estimate(5, global_seed=1), seeded)
+        # The batches of `np.random.default_rng(seed)`'s permutation.
+        order = np.random.default_rng(5).permutation(26)[:16]
+        first, second = _chain_statistics(model, self.x[order].reshape(2, 8, 4))
+        self.assertStatistics(bn1, _average(first))
+        self.assertStatistics(model.get_layer("bn2"), _average(second))
+
+        other = estimate(6, global_seed=0)
+        self.assertFalse(np.allclose(other, seeded))
+        # Without shuffling the seed changes nothing: rows in order.
+        estimate(5, global_seed=0, shuffle=False)
+        first, _ = _chain_statistics(model, self.x[:16].reshape(2, 8, 4))
+        self.assertStatistics(bn1, _average(first))
+
+        # Only arrays take a seed; it is validated like every argument.
+        data = tf.data.Dataset.from_tensor_slices(self.x).batch(8)
+        with self.assertRaisesRegex(ValueError, "`seed`.*seed=3"):
+            estimate_population_statistics(model, data, seed=3)
+        with self.assertRaisesRegex(ValueError, "`seed`.*seed=3"):
+            PopulationStatistics(data, seed=3)
+        for bad in (-1, 1.5, True, "a"):
+            message = "`seed`.*Received: " + re.escape(f"seed={bad!r}")
+            with self.assertRaisesRegex(ValueError, message):
+                estimate_population_statistics(
+                    model, self.x, batch_size=8, seed=bad
+                )
+            with self.assertRaisesRegex(ValueError, message):
+                PopulationStatistics(self.x, batch_size=8, seed=bad)
+
     def test_bn_lstm_rows_average_over_the_batches_that_reach_them(self):
         # T=5 then T=3 with max_steps=7: rows 0-2 are the mean of two
         # batches, rows 3-4 come from the first batch alone, rows 5-6 are
@@ -287,6 +340,61 @@ class EstimatePopulationStatisticsTest(TestCase):
             model.layers[2], (hidden.mean(1).mean(0), hidden.var(1).mean(0))
         )
         self.assertEqual(float(_numpy(renorm.step)), 7.0)
+
+    def test_keras_renorm_corrects_with_its_training_statistics(self):
+        # Keras renorm -> Dense -> BN. In training Keras corrects with its
+        # renorm statistics, which renorm_momentum=0.5 moves far at each
+        # pass: every pass must correct with those from before the
+        # estimate, so bn's inputs are those the trained network saw.
+        renorm = keras.layers.BatchNormalization(
+            momentum=0.9, renorm=True, renorm_momentum=0.5
+        )
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                renorm,
+                keras.layers.Dense(3),
+                keras.layers.BatchNormalization(momentum=0.9),
+            ]
+        )
+        gamma = np.array([1.5, 0.5, 2.0, 1.0], "float32")
+        beta = np.array([0.1, -0.2, 0.3, 0.0], "float32")
+        mu = np.array([0.5, -1.0, 2.0, 0.0], "float32")
+        # The last one is below Keras's floor sqrt(epsilon).
+        sigma = np.array([2.0, 0.5, 1.0, 0.02], "float32")
+        renorm.gamma.assign(gamma)
+        renorm.beta.assign(beta)
+        renorm.renorm_mean.assign(mu)
+        renorm.renorm_stddev.assign(sigma)
+        batches = self.x[:24].reshape(3, 8, 4)
+        data = tf.data.Dataset.from_tensor_slices(self.x[:24]).batch(8)
+        estimate_population_statistics(model, data, batches=3)
+
+        # Keras 3.15's training pass: renorm_clipping defaults to {} (r
+        # and d unclipped), the renorm stddev is floored at sqrt(epsilon),
+        # and batch_normalization scales (x - mean) / sqrt(var + epsilon)
+        # by r * gamma and shifts it by d * gamma + beta.
+        kernel, bias = (_numpy(w) for w in model.layers[1].weights)
+        floored = np.maximum(sigma, np.sqrt(EPSILON))
+        hidden = []
+        for x in batches:
+            mean, std = x.mean(0), np.sqrt(x.var(0) + EPSILON)
+            r = std / floored
+            d = (mean - mu) / floored
+            y = (x - mean) / std * (r * gamma) + (d * gamma + beta)
+            hidden.append(y @ kernel + bias)
+        hidden = np.stack(hidden)
+        self.assertStatistics(
+            model.layers[2], (hidden.mean(1).mean(0), hidden.var(1).mean(0))
+        )
+        self.assertAllClose(renorm.moving_mean, batches.mean(1).mean(0))
+        self.assertAllClose(
+            renorm.moving_stddev,
+            np.sqrt(batches.var(1) + EPSILON).mean(0),
+            rtol=1e-5,
+        )
+        self.assertAllClose(renorm.renorm_mean, mu)
+        self.assertAllClose(renorm.renorm_stddev, sigma)
 
     def test_momentum_weights_and_compiled_fit_are_unchanged(self):
         model = _chain_model()
@@ -423,6 +531,28 @@ class PopulationStatisticsCallbackTest(TestCase):
         self.assertAllClose(bn.moving_mean, batches[0].mean(0), rtol=1e-5)
         self.assertAllClose(bn.moving_variance, batches[0].var(0), rtol=1e-4)
         self.assertEqual(bn.momentum, 0.9)
+
+    def test_a_seed_gives_each_estimate_its_own_reproducible_batches(self):
+        rng = np.random.default_rng(5)
+        x = rng.normal(size=(24, 4)).astype("float32")
+        bn = keras.layers.BatchNormalization(momentum=0.9)
+        model = keras.Sequential([keras.Input((4,)), bn])
+        runs = []
+        for global_seed in (0, 1):  # two workers, or a run and its resume
+            np.random.seed(global_seed)
+            precise = PopulationStatistics(x, batches=2, batch_size=8, seed=5)
+            precise.set_model(model)
+            means = []
+            for _ in range(2):
+                precise.on_test_begin()
+                means.append(_numpy(bn.moving_mean))
+            runs.append(np.stack(means))
+        self.assertAllEqual(runs[1], runs[0])
+        # Estimate k draws from `np.random.default_rng([seed, k])`.
+        for k, mean in enumerate(runs[0]):
+            order = np.random.default_rng([5, k]).permutation(24)[:16]
+            self.assertAllClose(mean, x[order].reshape(2, 8, 4).mean(1).mean(0))
+        self.assertFalse(np.allclose(runs[0][0], runs[0][1]))
 
     def test_bad_arguments_raise_value_errors(self):
         x = np.ones((8, 4), "float32")
