@@ -6,34 +6,20 @@ BN-LSTM converges faster and generalises better than LSTM. Paper, 100
 units, 784 steps, test accuracy: LSTM 98.9 vs BN-LSTM 99.0 %; permuted
 MNIST 90.2 vs 95.4 %; BN-LSTM needs far fewer training steps (fig. 2).
 
-Here, at a CPU-feasible length: images shrunk to --size x --size (14x14:
-196 steps, `kdl.datasets.pixel_sequences`; --permute for a fixed pixel
-permutation), LSTM vs `RNN(kdl.layers.BNLSTMCell)` (gamma 0.1, statistics
-per time step; `kdl.models.build_sequence_classifier`), same units, Adam
-with gradient clipping, for --seeds. A run records the validation
-accuracy every --eval_every training steps (val_accuracy.png: mean and
-min-max band over seeds), the steps to reach --threshold validation
-accuracy per seed, and test accuracy (table.md: mean +- sd per model).
+Here: images shrunk to --size x --size pixels (14x14: 196 steps;
+--permute), LSTM vs `RNN(kdl.layers.BNLSTMCell)` (gamma 0.1, statistics per
+step), same units, Adam with clipping, --seeds. Recorded: validation
+accuracy every --eval_every steps (val_accuracy.png), steps to --threshold
+and test accuracy (table.md: mean +- sd).
 
-Default: Fashion-MNIST, the MNIST-like set with 60,000 training images
-that works offline (58,000 train, 2,000 valid, the 10,000 test images;
---dataset=mnist with the internet; mnist_5k's 3,500 training digits
-overfit before the curves separate), 64 units, 3000 steps of batch 64,
-seeds 0,1,2 (6 arms, each cached; XLA). BN-LSTM is evaluated with
-population statistics re-estimated before every evaluation
-(`kdl.models.PopulationStatistics`, --population_batches training batches
-with the weights fixed: "precise BN"). Its moving averages (momentum 0.9)
-are not enough: measured at 1200 steps on Fashion-MNIST (one seed), the
-same weights scored 0.72 test accuracy with batch statistics, 0.51-0.53
-with the moving averages and 0.72 with the re-estimated ones; the per-step
-variances of the first rows (few nonzero pixels) were off by up to 4x.
---population_batches=0 validates with the moving averages, as Keras does.
-Budget: 26.3 min wall, 38.4 min CPU on the idle 2-core machine (measured
-at b2a8040: provenance in results/bn_lstm.json). Measured there: BN-LSTM
-reaches 0.7 validation accuracy in fewer steps and trains to a far lower
-loss, but its inference-mode accuracy still swings between evaluations
-and ends below the LSTM's (see BUILD_NOTES.md). --smoke: 7x7 pixels, a
-few steps, seconds.
+Default: Fashion-MNIST (offline, 60K images: 58K train, 2K valid, 10K
+test; mnist_5k's 3.5K digits overfit), 64 units, 3000 steps of batch 64,
+seeds 0,1,2 (6 cached arms; XLA). BN-LSTM is evaluated with population
+statistics re-estimated from --population_batches training batches before
+each evaluation (`kdl.models.PopulationStatistics`; 0: its momentum-0.9
+moving averages, which scored 0.51-0.53 where the same weights score 0.72:
+BUILD_NOTES.md). Budget, measured (results/bn_lstm.json, at b2a8040,
+alone): 26.3 min wall, 38.4 min CPU. --smoke: 7x7 pixels, seconds.
 """
 
 import functools
@@ -74,10 +60,7 @@ def define_flags(flag_values=flags.FLAGS):
     training.define_common_flags(flag_values, **defaults)
     fv = {"flag_values": flag_values}
     integer = functools.partial(flags.DEFINE_integer, lower_bound=1, **fv)
-    integer(
-        "train_examples", 0, "Train + validation images (0: all).",
-        lower_bound=0,
-    )  # fmt: skip
+    integer("train_examples", 0, "Train+valid images (0: all).", lower_bound=0)
     integer("valid_examples", 2000, "Validation images, held out of train.")
     integer("test_examples", 0, "Test images (0: all).", lower_bound=0)
     integer("size", 14, "Images shrunk to size x size (size^2 steps).")
@@ -94,12 +77,7 @@ def define_flags(flag_values=flags.FLAGS):
     real("learning_rate", 1e-3, "Adam learning rate.")
     real("clipnorm", 1.0, "Gradient norm clipping.")
     real("bn_momentum", 0.9, "Momentum of BN-LSTM's moving statistics.")
-    integer(
-        "population_batches", 50,
-        "BN-LSTM: training batches to re-estimate its population statistics "
-        "from before each evaluation (0: its moving averages).",
-        lower_bound=0,
-    )  # fmt: skip
+    integer("population_batches", 50, "BN-LSTM stats batches.", lower_bound=0)
     flags.DEFINE_bool("jit_compile", True, "XLA train steps (~2x).", **fv)
     define_list = functools.partial(training.define_list, **fv)
     define_list("models", MODELS, "Models to train.", choices=MODELS)
@@ -130,13 +108,10 @@ def sequence_arm(env, name, data, cell, seed):
             momentum=cfg.bn_momentum,
         )
     options = {k: cfg[k] for k in OPTIONS}
-    callbacks = []
+    callbacks = []  # BN-LSTM: re-estimated statistics (0 batches: none)
     if cell == "bnlstm" and cfg.population_batches:
-        callbacks.append(
-            kdl.models.PopulationStatistics(
-                x, cfg.population_batches, batch_size=cfg.batch_size
-            )
-        )
+        batches, size = cfg.population_batches, cfg.batch_size
+        callbacks.append(kdl.models.PopulationStatistics(x, batches, size))
     result = kdl.models.train_step_curve(
         model,
         env.path(f"train_{name}"),

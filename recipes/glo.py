@@ -21,11 +21,9 @@ samples.png, reconstructions.png. `--tune`: GLOHyperModel.
 Default: the first 20,000 training images; 1,000 held-out test images
 encoded (100 Adam steps); GLO Lap1 and L2 with PCA codes, 10 epochs of
 batch 128; DCGAN 15 epochs of batch 64 (4,680 steps); LeNet-5 5 epochs;
-10,000 test images and samples per FD; seeds 0, 1, 2. Budget, estimated
-from 2 epochs of every arm at these sizes (on the loaded machine): ~27
-CPU min (per seed: GLO Lap1 1.8, L2 1.4, DCGAN 5.7 CPU min; the GAN's
-epochs are most of it: --gan_epochs); the published run's measured time
-is in the provenance of results/glo.json.
+10,000 test images and samples per FD; seeds 0, 1, 2. Budget, measured
+(results/glo.json, at d995d90, alone): 20.6 min wall, 29.3 min CPU; the
+GAN's epochs are most of it (--gan_epochs).
 """
 
 import functools
