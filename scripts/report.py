@@ -169,24 +169,26 @@ def figures(stem):
 
 
 def details_tables():
-    """Every result's full `table` (markdown), under a heading per file."""
+    """Every result's full `table` (markdown) and plots, under a heading
+    per file (a run without a markdown table shows its plots alone)."""
     parts = []
     for path, data in _load("results/*.json"):
         table = data.get("table")
-        if os.path.basename(path) == "pending.json" or not isinstance(
-            table, str
-        ):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        plots = figures(stem)
+        if stem == "pending" or not (isinstance(table, str) or plots):
             continue
+        # Without a table, the first plot follows the heading line directly.
+        body = f"{table.strip()}\n" if isinstance(table, str) else ""
         prov = data["provenance"]
         seeds = ",".join(str(s) for s in prov["seeds"])
-        stem = os.path.splitext(os.path.basename(path))[0]
         parts.append(
             f"#### {stem}\n\n"
             f"From [{path}]({path}) (seeds {seeds}, commit "
-            f"{str(prov['commit'])[:8]}).\n\n{table.strip()}\n"
-            + "".join(
-                f"\n![{stem}: {name}]({name})\n" for name in figures(stem)
-            )
+            f"{str(prov['commit'])[:8]}).\n\n{body}"
+            + "".join(f"\n![{stem}: {name}]({name})\n" for name in plots)[
+                0 if body else 1 :
+            ]
         )
     return "\n".join(parts) if parts else "(no detailed tables yet)"
 
