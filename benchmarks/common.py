@@ -290,3 +290,30 @@ def merge_backends(results):
             for key in ("versions", "wall_seconds", "cpu_seconds")
         }
     return rows, details, backends
+
+
+def backend_main(
+    name, script, flag_values, child_flags, measure, settings, repeats
+):
+    """The `main` of a benchmark that reports several backends.
+
+    In a child process (`--child_json`), measures its own backend
+    (`measure(backend, *settings)` -> rows, details) and writes them;
+    `repeats` is the repeat count the rows were measured with;
+    in the parent, runs one child per `--backends` entry and writes the
+    merged results as benchmarks/results/<name>.json (`write`).
+    """
+    clock = training.Clock()
+    fv = flag_values
+    check_publish(fv.publish, fv.repeats, fv.quick)
+    backends = check_backends(fv.backends)
+    if fv.child_json:
+        rows, details = measure(child_backend(backends), *settings)
+        write_child(fv.child_json, rows, details)
+        return
+    results = run_backends(script, backends, flag_args(fv, child_flags))
+    rows, details, info = merge_backends(results)
+    write(
+        name, rows, details, repeats, clock, fv.publish, quick=fv.quick,
+        backends=info,
+    )  # fmt: skip

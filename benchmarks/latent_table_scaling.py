@@ -58,7 +58,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import kdl  # noqa: E402
 from benchmarks import common  # noqa: E402
-from kdl import training  # noqa: E402
 
 FLAGS = flags.FLAGS
 GOAL = 1.2
@@ -299,30 +298,15 @@ def child(backend, rows_list, steps, repeats):
 
 
 def main(_):
-    clock = training.Clock()
-    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
-    backends = common.check_backends(FLAGS.backends)
-    rows_list, steps, repeats = settings()
-    if FLAGS.child_json:
-        backend = common.child_backend(backends)
-        rows, details = child(backend, rows_list, steps, repeats)
-        common.write_child(FLAGS.child_json, rows, details)
-        return
-    results = common.run_backends(
-        os.path.abspath(__file__),
-        backends,
-        common.flag_args(FLAGS, CHILD_FLAGS),
-    )
-    rows, details, info = common.merge_backends(results)
-    common.write(
+    chosen = settings()
+    common.backend_main(
         "latent_table_scaling",
-        rows,
-        details,
-        repeats,
-        clock,
-        FLAGS.publish,
-        quick=FLAGS.quick,
-        backends=info,
+        os.path.abspath(__file__),
+        FLAGS,
+        CHILD_FLAGS,
+        child,
+        chosen,
+        repeats=chosen[2],
     )
 
 

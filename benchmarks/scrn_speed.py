@@ -59,7 +59,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import kdl  # noqa: E402
 from benchmarks import common  # noqa: E402
-from kdl import training  # noqa: E402
 
 FLAGS = flags.FLAGS
 NAMES = {
@@ -374,30 +373,15 @@ def measure(backend, steps, repeats, lengths):
 
 
 def main(_):
-    clock = training.Clock()
-    common.check_publish(FLAGS.publish, FLAGS.repeats, FLAGS.quick)
-    backends = common.check_backends(FLAGS.backends)
-    steps, repeats, lengths = settings()
-    if FLAGS.child_json:
-        backend = common.child_backend(backends)
-        rows, details = measure(backend, steps, repeats, lengths)
-        common.write_child(FLAGS.child_json, rows, details)
-        return
-    results = common.run_backends(
-        os.path.abspath(__file__),
-        backends,
-        common.flag_args(FLAGS, CHILD_FLAGS),
-    )
-    rows, details, info = common.merge_backends(results)
-    common.write(
+    chosen = settings()
+    common.backend_main(
         "scrn_speed",
-        rows,
-        details,
-        repeats,
-        clock,
-        FLAGS.publish,
-        quick=FLAGS.quick,
-        backends=info,
+        os.path.abspath(__file__),
+        FLAGS,
+        CHILD_FLAGS,
+        measure,
+        chosen,
+        repeats=chosen[1],
     )
 
 
