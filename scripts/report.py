@@ -35,6 +35,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
+# The benchmarks table again, beside the scripts (links are repo-relative).
+BENCHMARKS_MD = os.path.join(ROOT, "benchmarks", "RESULTS.md")
 HOLDS = {"yes", "no", "partly", "n/a"}
 
 
@@ -200,9 +202,10 @@ TABLES = {
 }
 
 
-def render(readme_text):
-    """The README text with every marked table regenerated."""
-    for name, make in TABLES.items():
+def render(readme_text, names=None):
+    """The text with every marked table (or those `names`) regenerated."""
+    for name in names or TABLES:
+        make = TABLES[name]
         start = f"<!-- report:{name}:start -->"
         end = f"<!-- report:{name}:end -->"
         if start not in readme_text or end not in readme_text:
@@ -222,29 +225,41 @@ def main(argv=None):
     )
     parser.add_argument("--readme", default=README)
     args = parser.parse_args(argv)
-    with open(args.readme) as f:
+    files = [(args.readme, None)]
+    if args.readme == README:
+        files.append((BENCHMARKS_MD, ["benchmarks"]))
+    status = 0
+    for path, names in files:
+        status = max(status, _update(path, names, args.check))
+    return status
+
+
+def _update(path, names, check):
+    """Regenerates the tables of `path`; with `check`, only compares."""
+    name = os.path.relpath(path, ROOT)
+    with open(path) as f:
         current = f.read()
-    wanted = render(current)
-    if args.check:
+    wanted = render(current, names)
+    if check:
         if wanted != current:
             sys.stdout.writelines(
                 difflib.unified_diff(
                     current.splitlines(True),
                     wanted.splitlines(True),
-                    "README.md",
+                    name,
                     "generated",
                 )
             )
-            print("README.md drifted from results/: run scripts/report.py")
+            print(f"{name} drifted from results/: run scripts/report.py")
             return 1
-        print("README.md matches results/ and benchmarks/results/.")
+        print(f"{name} matches results/ and benchmarks/results/.")
         return 0
     if wanted != current:
-        tmp = args.readme + ".tmp"
+        tmp = path + ".tmp"
         with open(tmp, "w") as f:
             f.write(wanted)
-        os.replace(tmp, args.readme)
-        print("README.md tables rewritten.")
+        os.replace(tmp, path)
+        print(f"{name} tables rewritten.")
     return 0
 
 
