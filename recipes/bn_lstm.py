@@ -41,18 +41,9 @@ PAPER = (
     "sequential MNIST (784 steps, 100 units): BN-LSTM converges faster; "
     "test acc. 99.0 vs LSTM 98.9 % (permuted 95.4 vs 90.2 %)"
 )
-SMOKE = {
-    "train_examples": 96,
-    "valid_examples": 32,
-    "test_examples": 32,
-    "size": 7,  # 49 steps: a short loop to compile
-    "units": 4,
-    "train_steps": 4,
-    "eval_every": 2,
-    "batch_size": 16,
-    "jit_compile": False,
-    "population_batches": 2,
-}
+SMOKE = dict(train_examples=96, valid_examples=32, test_examples=32)
+SMOKE.update(size=7, units=4, train_steps=4, eval_every=2)  # 49-step loop
+SMOKE.update(batch_size=16, jit_compile=False, population_batches=2)
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -133,24 +124,13 @@ def summarize(cfg, runs):
     reach = functools.partial(
         kdl.models.steps_to_reach, threshold=cfg.threshold
     )
-    out = {}
-    for cell, by_seed in runs.items():
-        arms = list(by_seed.values())
-        out[cell] = {
-            "steps_to_threshold": [
-                reach(r["steps"], r["val_accuracy"]) for r in arms
-            ],
-            "test_accuracy": [r["test_accuracy"] for r in arms],
-            "final_val_accuracy": [r["val_accuracy"][-1] for r in arms],
-            "seconds_per_step": [r["seconds_per_step"] for r in arms],
-        }
-    return out
-
-
-def steps_text(reach):
-    """'mean +- sd' of the seeds that got there, and how many did."""
-    got = [s for s in reach if s is not None]
-    return f"{training.mean_sd(got, '.0f')} ({len(got)}/{len(reach)})"
+    fields = {
+        "steps_to_threshold": lambda r: reach(r["steps"], r["val_accuracy"]),
+        "test_accuracy": "test_accuracy",
+        "final_val_accuracy": lambda r: r["val_accuracy"][-1],
+        "seconds_per_step": "seconds_per_step",
+    }
+    return training.per_seed(runs, fields)
 
 
 def holds(summary, train_steps):
@@ -178,11 +158,9 @@ def report(env, runs, summary):
     cfg = env.settings
     first = next(iter(next(iter(runs.values())).values()))
     title = f"{cfg.dataset}, {cfg.size}x{cfg.size} pixels"
+    curves = training.per_seed(runs, "val_accuracy")
     training.plot_curves(
-        {
-            NAMES[c]: [r["val_accuracy"] for r in rs.values()]
-            for c, rs in runs.items()
-        },
+        {NAMES[c]: curves[c] for c in curves},
         env.path("val_accuracy.png"),
         x=first["steps"],
         xlabel="training step",
@@ -195,7 +173,7 @@ def report(env, runs, summary):
         rows,
         [
             ("model", "model"),
-            (threshold, "steps_to_threshold", steps_text),
+            (threshold, "steps_to_threshold", training.reached_mean_sd),
             ("test accuracy", "test_accuracy", training.mean_sd),
             ("final val. accuracy", "final_val_accuracy", training.mean_sd),
             ("s / step", "seconds_per_step", training.mean_sd),
@@ -210,7 +188,7 @@ def report(env, runs, summary):
         f"{cfg.threshold:g} validation accuracy (seeds reaching it); test acc."
     )
     ours = (
-        f"{steps_text(summary[c]['steps_to_threshold'])}; "
+        f"{training.reached_mean_sd(summary[c]['steps_to_threshold'])}; "
         f"{training.mean_sd(summary[c]['test_accuracy'])}"
         for c in shown
     )

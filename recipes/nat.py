@@ -43,6 +43,7 @@ METHODS.update(autoencoder="Autoencoder (no labels)", random="Random init")
 PAPER = "78.9 / 56.7 / 16.0 / - (VOC07 cls fc6-8)"  # in METHODS' order
 LAYERS = ("conv1", "conv2", "conv3", "features")
 PROBES = {"linear": "linear probe", "knn": "k-NN"}
+pct = functools.partial(training.mean_sd, fmt=".1f", scale=100)  # percent
 RULE = "each method's best layer (highest mean over seeds); yes: NAT's mean "
 RULE += "leads autoencoder and random init by more than the larger sd; "
 RULE += "partly: a lead within one sd, or ahead of one only; no: behind both"
@@ -86,13 +87,12 @@ def pretrain(env, data, name, task, backbone, epochs, callbacks=(), **opts):
     cfg, seed = env.settings, opts["seed"]
     with env.strategy.scope():
         model = kdl.models.build_pretext_model(task, backbone, **opts)
-    augment, path = cfg.augment_pretraining, env.path(name, "train")
     ds = kdl.models.pretext_dataset(
-        task, *data["train"], cfg.batch_size, augment, seed
+        task, *data["train"], cfg.batch_size, cfg.augment_pretraining, seed
     )
     history, timer = training.fit(
-        model, path, ds, epochs=epochs, callbacks=list(callbacks),
-        tensorboard=not env.smoke,
+        model, env.path(name, "train"), ds, epochs=epochs,
+        callbacks=callbacks, tensorboard=not env.smoke,
     )  # fmt: skip
     return model, {"history": history, "epoch_s": timer.steady_seconds()}
 
@@ -171,10 +171,6 @@ def verdict(scores):
     return training.lead_verdicts(values, "nat", ("autoencoder", "random"))
 
 
-def pct(values):
-    return training.mean_sd(100 * np.asarray(values), ".1f")
-
-
 def readme_row(env, probe, scores):
     """A README row: each method's best layer for `probe` (mean +- sd)."""
     cfg, best = env.settings, kdl.models.best_layers(scores)
@@ -194,15 +190,13 @@ def readme_row(env, probe, scores):
 
 def report(env, arms):
     """table.md, the plots and the README rows (one per probe)."""
-    cfg = env.settings
-    probes = {m: [r["probes"] for r in runs] for m, runs in arms.items()}
+    cfg, probes = env.settings, training.per_seed(arms, "probes")
     acc = {p: kdl.models.probe_scores(probes, p) for p in PROBES}
     rows = [
         (METHODS[m], f"{k} ({runs[0][k]['dim']})", PROBES[p], pct(acc[p][k][m]))
         for m, runs in probes.items() for k in cfg.layers for p in PROBES
     ]  # fmt: skip
     columns = ("Method", "Layer (features)", "Probe", "Test accuracy %")
-    columns = [(h, lambda r, i=i: r[i]) for i, h in enumerate(columns)]
     table = training.save_table(rows, columns, env.path("table.md"))
     for p, scores in acc.items():
         training.plot_seed_points(
@@ -210,12 +204,10 @@ def report(env, arms):
             ylabel=f"{PROBES[p]} test accuracy",
             title=f"Frozen layers of each backbone, {len(cfg.seeds)} seeds",
         )  # fmt: skip
-    if "nat" in arms:
-        curves = [r["probe_curve"] for r in arms["nat"]]
-        epochs = sorted(int(e) for e in curves[0])
+    if "nat" in arms:  # {epoch: accuracy} per seed
         training.plot_curves(
-            {"NAT backbone": [[c[str(e)] for e in epochs] for c in curves]},
-            env.path("nat_probe_curve.png"), x=epochs, xlabel="NAT epoch",
+            {"NAT backbone": [r["probe_curve"] for r in arms["nat"]]},
+            env.path("nat_probe_curve.png"), xlabel="NAT epoch",
             ylabel="linear-probe test accuracy (final features)",
         )  # fmt: skip
     return table, [readme_row(env, p, acc[p]) for p in PROBES]

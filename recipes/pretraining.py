@@ -21,7 +21,6 @@ first-layer filters. Finished arms are reused while every flag is unchanged;
 import functools
 
 import keras
-import numpy as np
 from absl import app
 from absl import flags
 
@@ -120,32 +119,28 @@ def arm(env, name, method, data, seed):
             metrics=["accuracy"],
         )
     pretrained = keras.ops.convert_to_numpy(model.get_layer("hidden_0").kernel)
-    timer = training.EpochTimer()
     stop = keras.callbacks.EarlyStopping(
         "val_accuracy",
         patience=cfg.patience,
         mode="max",
         restore_best_weights=True,
     )
-    history = model.fit(
+    history, timer = training.fit(
+        model,
+        f"{out}/finetune",
         *data["train"],
         validation_data=data["valid"],
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        verbose=2,
-        callbacks=training.standard_callbacks(
-            f"{out}/finetune", extra=[timer, stop]
-        ),
-    ).history
+        callbacks=[stop],
+    )
     kernel = model.get_layer("hidden_0").kernel
     kernel = keras.ops.convert_to_numpy(kernel) if init is None else pretrained
-    images = kernel[:, :100].T.reshape(-1, *data["shape"])  # the filters
-    cols = int(np.ceil(np.sqrt(len(images))))
-    training.save_image_grid(
-        [images[i : i + cols] for i in range(0, len(images), cols)],
+    training.save_filter_grid(
+        kernel,
+        data["shape"],
         env.path(f"filters_{name}_{method}_seed{seed}.png"),
         title=f"{name} {method} (seed {seed}): first-layer filters",
-        cell_inches=0.5,
     )
     error = {
         f"{split}_error": 1.0 - model.evaluate(*data[split], verbose=0)[1]
@@ -168,18 +163,13 @@ def report(env, table, loaded, seeds):
     paper = {m: 100 * PAPER_MNIST_TEST_ERROR[m] for m in methods}
     runs = {n: {m: [100 * r["test_error"] for r in t[m]] for m in methods}
             for n, t in table.items()}  # fmt: skip
-    pct = {
-        n: {m: float(np.mean(e[m])) for m in methods} for n, e in runs.items()
-    }
     rows = [
         {"method": label[m], "paper (MNIST)": f"{paper[m]:.1f}"}
         | {n: training.mean_sd(runs[n][m], ".2f") for n in runs}
         for m in methods
     ]
-    markdown = training.markdown_table(rows, [(k, k) for k in rows[0]])
-    training.write_text(
-        env.path("test_error.md"), f"Test error (%)\n\n{markdown}\n"
-    )
+    path, title = env.path("test_error.md"), "Test error (%)"
+    training.save_table(rows, list(rows[0]), path, echo=False, title=title)
     for n in runs:  # validation error while fine-tuning, per method
         training.plot_curves(
             {label[m]: [[100 * (1 - a) for a in r["val_accuracy"]]
@@ -194,8 +184,8 @@ def report(env, table, loaded, seeds):
         "ours": " / ".join(rows[i][n] for i in range(len(methods)))
         + f" % ({len(seeds)} seeds)",
         "paper": " / ".join(f"{paper[m]:.1f}" for m in methods) + " % (MNIST)",
-        "holds": training.ordering_holds(e, order),
-    } for n, e in pct.items()]  # fmt: skip
+        "holds": training.ordering_holds(e, order),  # means over seeds
+    } for n, e in runs.items()]  # fmt: skip
 
 
 def run(flags_obj, datasets_override=None, strategy_override=None):
@@ -212,15 +202,10 @@ def run(flags_obj, datasets_override=None, strategy_override=None):
     if cfg.tune:
         data = next(iter(loaded.values()))
         (x, y), classes = data["train"], data["num_classes"]
+        hypermodel = kdl.tuning.DeepClassifierHyperModel(x.shape[1], classes)
+        fit = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0)
         return training.tune(
-            kdl.tuning.DeepClassifierHyperModel(x.shape[1], classes),
-            env,
-            x=x,
-            y=y,
-            validation_data=data["valid"],
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            verbose=0,
+            hypermodel, env, x=x, y=y, validation_data=data["valid"], **fit
         )
     table = {
         name: {

@@ -40,9 +40,8 @@ MODELS = ("kn", "ffnn", *RNNS)
 # Published PTB test perplexities: (RNN in practice table, SCRN table).
 PAPER = {"KN5": (141, 141), "KN5 + cache": (None, 125), "FFNN5": (140, None),
          "SRN": (125, 129), "LSTM": (None, 115), "SCRN": (None, 115)}
-TABLE = [("model", "model"), ("hidden units", "hidden"),
-         ("parameters", "parameters", ","), ("seeds", "seeds"),
-         ("valid ppl", "valid"), ("test ppl", "test"), ("epochs", "epochs"),
+TABLE = ["model", ("hidden units", "hidden"), ("parameters", "parameters", ","),
+         "seeds", ("valid ppl", "valid"), ("test ppl", "test"), "epochs",
          ("tokens/s", "tokens_per_second", ",.0f"),
          ("paper: practice", "paper_practice"), ("paper: SCRN", "paper_scrn")]
 SMOKE = {"epochs": 2, "batch_size": 4, "bptt": 8, "units": 8,
@@ -106,8 +105,7 @@ def callbacks(env, arm):
 
 def train_rnn(env, splits, vocab_size, rnn, seed):
     """One arm: one seed of the `rnn` language model."""
-    cfg = env.settings
-    adaptive = cfg.softmax == "adaptive"
+    cfg, adaptive = env.settings, env.settings.softmax == "adaptive"
     model_args = ("units", "context_units", "alpha", "embedding_dim")
     return lm_training.train_rnn_language_model(
         splits, vocab_size, rnn, seed=seed, batch_size=cfg.batch_size,
@@ -128,9 +126,8 @@ def train_ffnn(env, splits, vocab_size, seed):
         *splits, vocab_size, order=cfg.ngram_order,
         embedding_dim=cfg.embedding_dim, hidden_units=cfg.ffnn_hidden,
         learning_rate=cfg.ffnn_learning_rate, clipnorm=cfg.clipnorm,
-        batch_size=cfg.ffnn_batch_size,
-        epochs=cfg.epochs, seed=seed, softmax=cfg.softmax,
-        strategy=env.strategy,
+        batch_size=cfg.ffnn_batch_size, epochs=cfg.epochs, seed=seed,
+        softmax=cfg.softmax, strategy=env.strategy,
         jit_compile=cfg.jit_compile and cfg.softmax == "full",
         cutoffs=list(cfg.cutoffs) if cfg.softmax == "adaptive" else None,
         callbacks=callbacks(env, f"train_ffnn_seed{seed}"),
@@ -154,11 +151,8 @@ def arms(env, splits, vocab_size):
     )
     rows, curves = [], {}
     if "kn" in cfg.models:
-        order = cfg.ngram_order
-        kn = cached(
-            "kn",
-            lambda: lm_training.kneser_ney_rows(*splits, vocab_size, order),
-        )
+        args = (*splits, vocab_size, cfg.ngram_order)
+        kn = cached("kn", lambda: lm_training.kneser_ney_rows(*args))
         rows += [table_row(r["model"], "-", [r]) for r in kn]
     arm_fns = {"ffnn": train_ffnn}
     arm_fns.update({r: functools.partial(train_rnn, rnn=r) for r in RNNS})

@@ -55,10 +55,13 @@ from kdl.training.reporting import elementwise_holds
 from kdl.training.reporting import markdown_table
 from kdl.training.reporting import mean_sd
 from kdl.training.reporting import ordering_holds
+from kdl.training.reporting import per_seed
 from kdl.training.reporting import plot_curves
 from kdl.training.reporting import plot_heatmap
 from kdl.training.reporting import plot_history
 from kdl.training.reporting import pyplot
+from kdl.training.reporting import reached_mean_sd
+from kdl.training.reporting import save_filter_grid
 from kdl.training.reporting import save_image_grid
 from kdl.training.reporting import save_table
 from kdl.training.reporting import seed_summary
@@ -105,13 +108,16 @@ __all__ = [
     "markdown_table",
     "mean_sd",
     "ordering_holds",
+    "per_seed",
     "plot_curves",
     "plot_heatmap",
     "plot_history",
     "plot_seed_points",
     "provenance",
     "pyplot",
+    "reached_mean_sd",
     "run_tuner",
+    "save_filter_grid",
     "save_image_grid",
     "save_seed_table",
     "save_table",

@@ -16,57 +16,136 @@ def _cell(value, fmt):
 
 
 def markdown_table(rows, columns):
-    """A markdown table from a list of dicts.
+    """A markdown table from a list of dicts (or of tuples).
 
     Args:
-        rows: list of dicts.
-        columns: list of `(header, key)` or `(header, key, fmt)`; `key` is a
-            dict key or a callable of the row; `fmt` a format spec such as
-            ".1f" or a callable of the value. Missing values print "-".
+        rows: list of dicts; or of sequences, each holding one item per
+            column in the columns' order.
+        columns: list of `(header, key)` or `(header, key, fmt)`, or a
+            plain `header` (its own key); `key` is a dict key or a callable
+            of the row (a sequence row's item is the one at the column's
+            position); `fmt` a format spec such as ".1f" or a callable of
+            the value. Missing values print "-".
 
     Returns:
         The table as one string (no trailing newline).
+
+    Example:
+        >>> rows = [{"model": "SRN", "ppl": 129.04}, ("LSTM", 115.2)]
+        >>> print(markdown_table(rows, ["model", ("test ppl", "ppl", ".1f")]))
+        | model | test ppl |
+        |---|---|
+        | SRN | 129.0 |
+        | LSTM | 115.2 |
     """
-    columns = [tuple(c) + ("",) * (3 - len(c)) for c in columns]
+    columns = [(c, c) if isinstance(c, str) else tuple(c) for c in columns]
+    columns = [c + ("",) * (3 - len(c)) for c in columns]
     lines = [
         "| " + " | ".join(c[0] for c in columns) + " |",
         "|" + "---|" * len(columns),
     ]
     for row in rows:
         cells = []
-        for _, key, fmt in columns:
-            value = key(row) if callable(key) else row.get(key)
+        for i, (_, key, fmt) in enumerate(columns):
+            if callable(key):
+                value = key(row)
+            else:
+                value = row.get(key) if isinstance(row, dict) else row[i]
             cells.append(_cell(value, fmt))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def save_table(rows, columns, path, echo=True):
+def save_table(rows, columns, path, echo=True, title=""):
     """`markdown_table(rows, columns)` written to `path` (and printed).
 
     The recipe's `table.md`: written atomically with a final newline; with
-    `echo`, also printed for the run's log.
+    `echo`, also printed for the run's log. A `title` heads the file (and
+    the printed text), followed by a blank line.
 
     Returns:
-        The table as one string (no trailing newline).
+        The table as one string (no title, no trailing newline).
+
+    Example:
+        >>> save_table([{"m": "SRN"}], ["m"], "t.md", False, "Test ppl")
+        '| m |\n|---|\n| SRN |'
     """
     from kdl.training.atomic import write_text
 
     table = markdown_table(rows, columns)
-    write_text(path, table + "\n")
+    text = f"{title}\n\n{table}" if title else table
+    write_text(path, text + "\n")
     if echo:
-        print(table)
+        print(text)
     return table
 
 
-def mean_sd(values, fmt=".3f"):
-    """'mean +- sd' over seeds (sd with ddof=1; one value prints alone)."""
+def mean_sd(values, fmt=".3f", scale=1):
+    """'mean +- sd' over seeds (sd with ddof=1; one value prints alone).
+
+    None values are left out ("-" when none is left); `scale` multiplies
+    the values first (e.g. 100: fractions printed as percent).
+
+    Example:
+        >>> mean_sd([0.81, 0.83, None], ".1f", scale=100)
+        '82.0 ± 1.4'
+    """
     values = np.asarray([v for v in values if v is not None], "float64")
+    values = values * scale
     if values.size == 0:
         return "-"
     if values.size == 1:
         return format(values[0], fmt)
     return f"{format(values.mean(), fmt)} ± {format(values.std(ddof=1), fmt)}"
+
+
+def reached_mean_sd(values, fmt=".0f"):
+    """'mean ± sd (reached/total)' of per-seed values that may be None.
+
+    For a number a seed may never produce, e.g. the training steps to reach
+    a validation accuracy (None where the seed never did): `mean_sd` of the
+    seeds that got there, then how many of all did.
+
+    Example:
+        >>> reached_mean_sd([100, None, 300])
+        '200 ± 141 (2/3)'
+    """
+    values = list(values)
+    reached = [v for v in values if v is not None]
+    return f"{mean_sd(reached, fmt)} ({len(reached)}/{len(values)})"
+
+
+def per_seed(arms, fields):
+    """Per arm, one value per seed taken from each of the arm's results.
+
+    Args:
+        arms: `{arm: runs}`; `runs` are the arm's per-seed results, as a
+            list or as a dict seed -> result.
+        fields: a result's key or a callable of the result; or a dict
+            `{name: key or callable}` for several values per seed.
+
+    Returns:
+        `{arm: [value per seed]}`; for a dict of `fields`,
+        `{arm: {name: [value per seed]}}` (names in the order of `fields`).
+
+    Example:
+        >>> runs = {"lstm": {0: {"acc": 0.5, "curve": [0.2, 0.4]}}}
+        >>> per_seed(runs, "acc")
+        {'lstm': [0.5]}
+        >>> per_seed(runs, {"last": lambda r: r["curve"][-1]})
+        {'lstm': {'last': [0.4]}}
+    """
+
+    def values(runs, key):
+        runs = runs.values() if isinstance(runs, dict) else runs
+        return [key(r) if callable(key) else r[key] for r in runs]
+
+    if isinstance(fields, dict):
+        return {
+            arm: {name: values(runs, key) for name, key in fields.items()}
+            for arm, runs in arms.items()
+        }
+    return {arm: values(runs, fields) for arm, runs in arms.items()}
 
 
 def seed_summary(runs, keys, **extra):
@@ -121,7 +200,8 @@ def ordering_holds(values, expected_order):
     """Whether `values` are ordered as expected, compared pair by pair.
 
     Args:
-        values: dict name -> number (e.g. test error per method).
+        values: dict name -> number (e.g. test error per method), or name
+            -> per-seed numbers (compared by their mean).
         expected_order: names from the smallest to the largest expected
             value (e.g. the paper's methods sorted by its error). Names
             missing from either side are left out.
@@ -134,12 +214,13 @@ def ordering_holds(values, expected_order):
     Example:
         >>> ordering_holds({"a": 0.1, "b": 0.3, "c": 0.2}, ["a", "b", "c"])
         'partly'
+        >>> ordering_holds({"a": [1.1, 1.3], "b": [1.4, 1.6]}, ["a", "b"])
+        'yes'
     """
     names = [n for n in expected_order if n in values]
+    means = {n: float(np.mean(values[n])) for n in names}
     agree = [
-        values[a] < values[b]
-        for i, a in enumerate(names)
-        for b in names[i + 1 :]
+        means[a] < means[b] for i, a in enumerate(names) for b in names[i + 1 :]
     ]
     if not agree:
         return "n/a"
@@ -169,6 +250,19 @@ def _save(fig, path):
     return path
 
 
+def _points(curve):
+    """Points `{x: y}` (keys numbers or their text), or a list of them (one
+    per seed): sorted x values, and y values (NaN where a seed has none)."""
+    seeds = [curve] if isinstance(curve, dict) else list(curve)
+    xs = sorted({float(x) for seed in seeds for x in seed})
+    column = {x: i for i, x in enumerate(xs)}
+    ys = np.full((len(seeds), len(xs)), np.nan)
+    for row, seed in zip(ys, seeds):
+        for x, y in seed.items():
+            row[column[float(x)]] = y
+    return np.asarray(xs), ys[0] if isinstance(curve, dict) else ys
+
+
 def _padded(ys):
     """A curve, or per-seed curves of unequal length padded with NaN."""
     if len(ys) and all(np.ndim(y) == 1 for y in ys):
@@ -189,18 +283,24 @@ def plot_curves(
     with one sequence per label. A curve given as a dict `{x: y}` (keys
     numbers or their text, e.g. epochs read back from JSON) is drawn at its
     keys, in increasing order. Curves given as a list of sequences (one
-    per seed, of equal or unequal lengths, e.g. runs stopped early) are
-    drawn as the mean of the seeds still running, with a band from min to
-    max. Returns
+    per seed, of equal or unequal lengths, e.g. runs stopped early), or as
+    a list of `{x: y}` dicts (one per seed), are drawn as the mean of the
+    seeds with a point there, with a band from min to max. Returns
     `path`; the file is written atomically.
+
+    Example:
+        >>> plot_curves({"NAT": [{"5": 0.61, "10": 0.70}, {"5": 0.63}]},
+        ...             "probe.png", xlabel="epoch")
+        'probe.png'
     """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
+    banded = False
     for label, ys in curves.items():
-        if isinstance(ys, dict):
-            points = sorted((float(k), v) for k, v in ys.items())
-            xs = np.asarray([k for k, _ in points])
-            ys = np.asarray([v for _, v in points], dtype="float64")
+        if isinstance(ys, dict) or (
+            len(ys) and all(isinstance(y, dict) for y in ys)
+        ):
+            xs, ys = _points(ys)
         else:
             ys = _padded(ys)
             if isinstance(x, dict):
@@ -210,6 +310,7 @@ def plot_curves(
             else:
                 xs = np.arange(1, ys.shape[-1] + 1)
         if ys.ndim == 2:
+            banded = True
             (line,) = ax.plot(
                 xs, np.nanmean(ys, 0), label=f"{label} (n={len(ys)})"
             )
@@ -228,7 +329,7 @@ def plot_curves(
         ax.set_title(title)
     if logy:
         ax.set_yscale("log")
-    if len(curves) > 1 or any(np.ndim(v) == 2 for v in curves.values()):
+    if len(curves) > 1 or banded:
         ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -302,6 +403,47 @@ def plot_heatmap(
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def save_filter_grid(
+    kernel, image_shape, path, max_filters=100, cell_inches=0.5, **grid_kwargs
+):
+    """Saves the first layer of a net on flat images as its filters' images.
+
+    Each of the first `max_filters` columns (units) of the dense `kernel`
+    `(inputs, units)` is reshaped to `image_shape` and drawn (rescaled to
+    [0, 1] each) in a near-square grid: rows of ceil(sqrt(n)) filters.
+
+    Args:
+        kernel: the first dense layer's kernel, inputs = prod(image_shape).
+        image_shape: `(H, W)` or `(H, W, C)` of the flat input images.
+        path: the output image (written atomically).
+        max_filters: how many units to draw (the first ones).
+        cell_inches, **grid_kwargs: for `save_image_grid` (e.g. `title`).
+
+    Returns:
+        `path`.
+
+    Example:
+        >>> kernel = model.get_layer("hidden_0").kernel  # (784, 500)
+        >>> save_filter_grid(keras.ops.convert_to_numpy(kernel), (28, 28),
+        ...                  "filters.png", title="first-layer filters")
+        'filters.png'
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 2:
+        raise ValueError(
+            f"`kernel` must be 2-D (inputs, units). Received: "
+            f"kernel.shape={kernel.shape}"
+        )
+    images = kernel[:, :max_filters].T.reshape(-1, *image_shape)
+    cols = int(np.ceil(np.sqrt(len(images))))
+    return save_image_grid(
+        [images[i : i + cols] for i in range(0, len(images), cols)],
+        path,
+        cell_inches=cell_inches,
+        **grid_kwargs,
+    )
 
 
 def _as_image(image):

@@ -171,3 +171,108 @@ def test_elementwise_holds():
     assert training.elementwise_holds(values, "a", ["c"]) == "yes"
     assert training.elementwise_holds(values, "c", ["b"]) == "no"
     assert training.elementwise_holds(values, "a", ["missing"]) == "n/a"
+
+
+def test_markdown_table_plain_columns_and_tuple_rows():
+    rows = [{"model": "SRN", "ppl": 129.04}, ("LSTM", 115.2)]
+    table = training.markdown_table(rows, ["model", ("test ppl", "ppl", ".1f")])
+    assert table.splitlines() == [
+        "| model | test ppl |",
+        "|---|---|",
+        "| SRN | 129.0 |",
+        "| LSTM | 115.2 |",
+    ]
+
+
+def test_save_table_with_a_title(tmp_path, capsys):
+    path = str(tmp_path / "t.md")
+    table = training.save_table([{"m": "SRN"}], ["m"], path, title="Test ppl")
+    assert table == "| m |\n|---|\n| SRN |"
+    assert open(path).read() == f"Test ppl\n\n{table}\n"
+    assert capsys.readouterr().out == f"Test ppl\n\n{table}\n"
+
+
+def test_mean_sd_scales_and_skips_none():
+    assert training.mean_sd([0.81, 0.83, None], ".1f", scale=100) == (
+        "82.0 ± 1.4"
+    )
+    assert training.mean_sd([None]) == "-"
+
+
+def test_reached_mean_sd_counts_the_seeds_that_got_there():
+    assert training.reached_mean_sd([100, None, 300]) == "200 ± 141 (2/3)"
+    assert training.reached_mean_sd([50], ".1f") == "50.0 (1/1)"
+    assert training.reached_mean_sd(v for v in [None, None]) == "- (0/2)"
+
+
+def test_per_seed_from_lists_and_seed_dicts():
+    runs = {
+        "lstm": [{"acc": 0.5, "curve": [1, 2]}, {"acc": 0.7, "curve": [3]}],
+        "bnlstm": {0: {"acc": 0.9, "curve": [4]}},  # seed -> result
+    }
+    assert training.per_seed(runs, "acc") == {
+        "lstm": [0.5, 0.7],
+        "bnlstm": [0.9],
+    }
+    fields = {"last": lambda r: r["curve"][-1], "acc": "acc"}
+    out = training.per_seed(runs, fields)
+    assert out == {
+        "lstm": {"last": [2, 3], "acc": [0.5, 0.7]},
+        "bnlstm": {"last": [4], "acc": [0.9]},
+    }
+    assert list(out["lstm"]) == ["last", "acc"]
+    with pytest.raises(KeyError):
+        training.per_seed(runs, "missing")
+
+
+def test_ordering_holds_compares_means_over_seeds():
+    errors = {"dbn": [1.0, 1.4], "none": [2.0, 2.6], "ae": 1.5}
+    assert training.ordering_holds(errors, ["dbn", "ae", "none"]) == "yes"
+    # dbn's mean (2.0) is above ae's: one pair of three out of order.
+    errors["dbn"] = [1.0, 3.0]
+    assert training.ordering_holds(errors, ["dbn", "ae", "none"]) == "partly"
+
+
+def test_curves_given_as_points_per_seed(tmp_path, monkeypatch):
+    drawn, legends = [], []
+    plt = training.pyplot()
+    real_subplots = plt.subplots
+
+    def subplots(*args, **kwargs):
+        fig, ax = real_subplots(*args, **kwargs)
+        real_plot, real_legend = ax.plot, ax.legend
+        ax.plot = lambda xs, ys, **kw: (
+            drawn.append((xs, ys, kw["label"])) or real_plot(xs, ys, **kw)
+        )
+        ax.legend = lambda *a, **kw: legends.append(1) or real_legend(*a, **kw)
+        return fig, ax
+
+    monkeypatch.setattr(plt, "subplots", subplots)
+    # Epochs read back from JSON (text keys); the second seed stopped early.
+    seeds = [{"10": 0.7, "5": 0.6}, {"5": 0.8}]
+    png = training.plot_curves({"NAT": seeds}, str(tmp_path / "p.png"))
+    assert open(png, "rb").read(8) == PNG
+    ((xs, ys, label),) = drawn
+    np.testing.assert_array_equal(xs, [5, 10])
+    np.testing.assert_allclose(ys, [0.7, 0.7])  # mean of the seeds there
+    assert label == "NAT (n=2)" and legends == [1]
+
+
+def test_filter_grid_is_near_square(tmp_path, monkeypatch):
+    from kdl.training import reporting
+
+    kernel = np.random.RandomState(0).rand(12, 150)  # 150 units of 3x4
+    path = training.save_filter_grid(
+        kernel, (3, 4), str(tmp_path / "f.png"), title="filters"
+    )
+    assert open(path, "rb").read(8) == PNG
+    grids = []
+    monkeypatch.setattr(
+        reporting, "save_image_grid", lambda rows, *a, **kw: grids.append(rows)
+    )
+    training.save_filter_grid(kernel, (3, 4), "unused.png", max_filters=10)
+    (rows,) = grids
+    assert [len(r) for r in rows] == [4, 4, 2]  # ceil(sqrt(10)) per row
+    np.testing.assert_array_equal(rows[0][1], kernel[:, 1].reshape(3, 4))
+    with pytest.raises(ValueError, match="kernel"):
+        training.save_filter_grid(kernel[0], (3, 4), "unused.png")
