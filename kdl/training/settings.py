@@ -101,7 +101,9 @@ def make_settings(flags_obj, smoke_overrides=None):
         flags_obj: parsed absl flags or any object with flag attributes.
             Never mutated.
         smoke_overrides: the recipe's one dict of `--smoke` values. Every key
-            must be a flag of the recipe (a typo fails loudly).
+            must be a flag of the recipe (a typo fails loudly). A flag given
+            explicitly keeps its given value: `--smoke` shrinks what the
+            command line leaves at its default.
     """
     values = flag_dict(flags_obj)
     smoke_overrides = dict(smoke_overrides or {})
@@ -111,5 +113,18 @@ def make_settings(flags_obj, smoke_overrides=None):
             f"smoke_overrides name flags the recipe does not define: {unknown}"
         )
     if values.get("smoke"):
-        values.update(smoke_overrides)
+        values.update(
+            (name, value)
+            for name, value in smoke_overrides.items()
+            if not _given(flags_obj, name)
+        )
     return Settings(values)
+
+
+def _given(flags_obj, name):
+    """Whether flag `name` was set explicitly (on the command line or by
+    assignment), so that `--smoke` leaves it alone: `--smoke --seeds=0`
+    runs seed 0. A namespace without absl flags says nothing: False."""
+    if not hasattr(flags_obj, "flag_values_dict"):
+        return False
+    return not flags_obj[name].using_default_value

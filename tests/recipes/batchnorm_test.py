@@ -80,7 +80,7 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
 
     # --smoke: seed 0 (its ghost arms reused) and the renorm part.
-    results, _ = _timed_run(_flags(tmp_path, seeds=[0, 1, 2]))
+    results, _ = _timed_run(_flags(tmp_path))
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["smoke"] is True and on_disk["provenance"]["seeds"] == [0]
     assert on_disk["settings"]["train_examples"] == 256  # the SMOKE dict

@@ -6,7 +6,8 @@
 `python recipes/<name>.py args...` would (`runpy` with `__name__ ==
 "__main__"`, `sys.argv` set, so its `define_flags(); app.run(main)` block and
 absl's parsing of the command line run for real), one after the other.
-`report.json` gets, per run, the exit code and the traceback of an error.
+`report.json` gets, per run, the exit code, the traceback of an error and
+the wall seconds.
 Between runs the flags a recipe defined are deleted from absl's global
 `FLAGS` (this process exists for these runs only) and Keras's session is
 cleared. One process instead of one per recipe saves a TensorFlow start-up
@@ -17,6 +18,7 @@ import json
 import os
 import runpy
 import sys
+import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -32,7 +34,7 @@ def run_one(name, args):
     before = set(flags.FLAGS)
     path = os.path.join(ROOT, "recipes", f"{name}.py")
     sys.argv = [path, *args]
-    code, error = 0, None
+    code, error, start = 0, None, time.perf_counter()
     try:
         runpy.run_path(path, run_name="__main__")
     except SystemExit as exit_:
@@ -44,7 +46,14 @@ def run_one(name, args):
             delattr(flags.FLAGS, flag)
         flags.FLAGS.unparse_flags()
         keras.backend.clear_session()
-    return {"name": name, "args": args, "returncode": code, "error": error}
+    seconds = round(time.perf_counter() - start, 1)
+    return {
+        "name": name,
+        "args": args,
+        "returncode": code,
+        "error": error,
+        "seconds": seconds,
+    }
 
 
 def main(runs_path, report_path):

@@ -125,6 +125,7 @@ def test_every_recipe_runs_from_its_command_line(tmp_path, subtests):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = {r["name"]: r for r in json.loads(report_path.read_text())}
+    print({name: r["seconds"] for name, r in report.items()})  # with -s
     assert list(report) == list(RUNS)
     for name, (_, check) in RUNS.items():
         with subtests.test(recipe=name):

@@ -55,6 +55,19 @@ def test_reads_absl_flag_values_without_absl_own_flags():
     assert settings == training.make_settings(values, {"epochs": 1})
 
 
+def test_explicit_flags_win_over_smoke():
+    values = flags.FlagValues()
+    training.define_common_flags(values, epochs=3, tune=False)
+    flags.DEFINE_list("seeds", ["0", "1", "2"], "", flag_values=values)
+    flags.DEFINE_integer("units", 100, "", flag_values=values)
+    values(["prog", "--smoke", "--seeds=5"])
+    values.units = 7  # set as a test harness would
+    smoke = {"epochs": 1, "seeds": ["0", "1"], "units": 8}
+    settings = training.make_settings(values, smoke)
+    assert settings.epochs == 1  # left at its default: shrunk
+    assert settings.seeds == ["5"] and settings.units == 7
+
+
 def test_library_flags_of_the_global_flags_are_left_out():
     from absl import logging  # noqa: F401  (defines its flags into FLAGS)
 
