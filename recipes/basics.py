@@ -142,25 +142,23 @@ def mlp(env, data):
     hypermodel = kdl.tuning.MLPHyperModel(train[0].shape[1:], 10)
     with env.strategy.scope():
         model = hypermodel.build(keras_tuner.HyperParameters())
-    timer = training.EpochTimer()
-    history = model.fit(
+    history, timer = training.fit(
+        model,
+        env.path("mlp", "train"),
         *train,
         validation_data=valid,
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        verbose=2,
-        callbacks=training.standard_callbacks(
-            env.path("mlp", "train"), extra=[timer]
-        ),
     )
     training.plot_history(
         history, env.path("mlp_curves.png"), metrics=("loss", "accuracy")
     )
-    test_loss, test_acc = model.evaluate(*test, verbose=0)
+    scores = training.evaluate_model(model, *test)
+    test_loss, test_acc = scores["loss"], scores["accuracy"]
     return {
         "test_accuracy": test_acc,
         "test_loss": test_loss,
-        "epochs_run_this_time": len(history.history["loss"]),
+        "epochs_run_this_time": len(history["loss"]),
         "seconds_per_epoch": timer.steady_seconds(),
         "readme_row": {
             "what": "MLP (64 ReLU) on sklearn digits, test accuracy",

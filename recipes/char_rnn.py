@@ -119,16 +119,14 @@ def train_char_rnn(env, vocab, splits):
     after_epoch = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: sample(epoch + 1)
     )
-    history = model.fit(
+    history, _ = training.fit(
+        model,
+        env.path("train"),
         train,
         validation_data=valid,
         epochs=cfg.epochs,
-        callbacks=training.standard_callbacks(
-            env.path("train"),
-            extra=[models.ResetStatesCallback(), after_epoch],
-        ),
-        verbose=2,
-    ).history
+        callbacks=[models.ResetStatesCallback(), after_epoch],
+    )
     test_perplexity = models.evaluate_perplexity(model, test)
     return {
         "valid_bits_per_char": [v / math.log(2) for v in history["val_loss"]],

@@ -374,18 +374,18 @@ def perplexity(mean_cross_entropy):
     return math.exp(value) if value < 700 else float("inf")
 
 
-def evaluate_perplexity(model, dataset, verbose=0):
+def evaluate_perplexity(model, dataset):
     """Perplexity of a compiled `model` over a tbptt `dataset`.
 
     The states are zeroed first, then carried across the batches of the
     stream (stateful models); `exp` of the mean token cross-entropy (the
     compiled loss, `SparseCategoricalCrossentropy(from_logits=True)`).
     Every tbptt batch has the same size, so the batch mean equals the token
-    mean.
+    mean. Scored by `kdl.training.evaluate_model`: Keras's `evaluate`, or
+    under a strategy spanning several workers (where Keras's cannot run)
+    `kdl.training.evaluate_distributed`.
     """
-    loss = model.evaluate(
-        dataset, callbacks=[ResetStatesCallback()], verbose=verbose
-    )
-    if isinstance(loss, (list, tuple)):
-        loss = loss[0]
-    return perplexity(loss)
+    from kdl.training.multi_worker import evaluate_model
+
+    scores = evaluate_model(model, dataset, callbacks=[ResetStatesCallback()])
+    return perplexity(scores["loss"])

@@ -18,10 +18,10 @@ from kdl.datasets.tbptt import tbptt_dataset
 from kdl.models.cache_lm import CacheLM
 from kdl.models.feed_forward_lm import FeedForwardLM
 from kdl.models.kneser_ney_lm import KneserNeyLM
+from kdl.models.language_model import evaluate_perplexity
 from kdl.models.language_model import perplexity
 from kdl.models.language_model_builders import build_language_model
 from kdl.models.reset_states_callback import ResetStatesCallback
-from kdl.training.multi_worker import evaluate_model
 from kdl.training.multi_worker import fit_model
 from kdl.training.timing import EpochTimer
 
@@ -236,8 +236,8 @@ def train_rnn_language_model(
     steps = int(train.cardinality())
     return {
         "parameters": model.count_params(),
-        "valid_perplexity": _evaluate_perplexity(model, valid),
-        "test_perplexity": _evaluate_perplexity(model, test),
+        "valid_perplexity": evaluate_perplexity(model, valid),
+        "test_perplexity": evaluate_perplexity(model, test),
         "tokens_per_second": steps * batch_size * bptt / seconds
         if seconds
         else None,
@@ -251,13 +251,6 @@ def train_rnn_language_model(
         if sample_length
         else [],
     }
-
-
-def _evaluate_perplexity(model, dataset):
-    """`evaluate_perplexity` through `kdl.training.evaluate_model` (which
-    also runs under a strategy spanning several workers)."""
-    scores = evaluate_model(model, dataset, callbacks=[ResetStatesCallback()])
-    return perplexity(scores["loss"])
 
 
 def summarize_runs(name, runs, **extra):

@@ -11,6 +11,10 @@
   frozen layers below.
 - `build_deep_classifier`: the sigmoid MLP that is then fine-tuned, its
   hidden layers initialised from any of the above.
+
+Each stage trains through `kdl.training.fit_model`: Keras's `fit`, or
+`kdl.training.fit_distributed` where Keras's cannot run (a model made in
+the scope of a strategy spanning several workers).
 """
 
 import keras
@@ -20,6 +24,7 @@ from keras import ops
 from kdl import _validation
 from kdl.layers.rbm import RBM
 from kdl.models.rbm_trainer import RBMTrainer
+from kdl.training.multi_worker import fit_model
 
 
 class _MaskingNoise(keras.layers.Layer):
@@ -97,7 +102,8 @@ def pretrain_dbn(
         trainer = RBMTrainer(rbm)
         trainer(inputs[:1])  # built before fit (BackupAndRestore needs it)
         trainer.compile(optimizer=optimizer_fn())
-        history = trainer.fit(
+        history = fit_model(
+            trainer,
             inputs,
             epochs=epochs,
             batch_size=batch_size,
@@ -160,7 +166,8 @@ def pretrain_denoising_autoencoders(
             ]
         )
         model.compile(optimizer=optimizer_fn(), loss="binary_crossentropy")
-        history = model.fit(
+        history = fit_model(
+            model,
             inputs,
             inputs,
             epochs=epochs,
@@ -222,7 +229,8 @@ def pretrain_supervised(
             optimizer=optimizer_fn(),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
-        history = model.fit(
+        history = fit_model(
+            model,
             inputs,
             np.asarray(y),
             epochs=epochs,
