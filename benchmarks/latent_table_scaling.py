@@ -5,21 +5,23 @@ a GLO-style model (a code table -> the same small generator, the same
 batch) at 1K, 100K and 1M table rows, on TensorFlow and on JAX
 (`--backends`, default `tensorflow,jax`), for
 
-* "kdl": `kdl.layers.LatentTable` (projection "ball"). On TensorFlow with
+* "kdl": `kdl.layers.LatentTable` (projection "ball"). On TensorFlow a
+  `keras.Sequential` of the table and the generator with
   `kdl.optimizers.RowSparseAdam` (and `RowSparseSGD` with
   `--optimizers=sgd,adam`): the table's gradient is `IndexedSlices` and
   only the batch rows of the table and of its slots are read and written.
-  On JAX with `keras.optimizers.Adam` (`SGD`): `kdl.optimizers` are
-  TensorFlow-only (in-place row scatter) and the table's gradient is
-  dense on JAX (the README's Backends table), so every step reads and
-  writes the whole table and slots, and projects every row;
+  On JAX a `kdl.models.GLO` with the same generator, `keras.optimizers.
+  Adam` (`SGD`) for the generator and `RowSparseAdam` (`RowSparseSGD`) as
+  its `code_optimizer`: its jitted step differentiates the gathered rows
+  (a JAX gradient of the table would be dense) and
+  `RowSparseOptimizer.apply_rows` scatters the new rows and slot rows into
+  the donated state, in place (issue 16);
 * "keras": `keras.layers.Embedding` + `keras.optimizers.Adam` (SGD): Keras
   densifies the sparse gradient and updates the whole table and slots
   (on JAX the gradient is dense to begin with).
 
-Goal (issue 8): kdl's step at 1M rows <= 1.2x its step at 1K rows, judged
-on each backend (on JAX it tests the dense path above, and is reported
-whether or not it is met). Every (implementation, optimizer, rows) variant
+Goal (issues 8 and 16): kdl's step at 1M rows <= 1.2x its step at 1K rows,
+judged on each backend. Every (implementation, optimizer, rows) variant
 is one model, all alive at once in one process per backend, timed over
 `--steps` steps once per repeat in a shuffled order; the ratio 1M / 1K is
 taken per repeat and reported as median [min, max] over `--repeats` (>= 5).
@@ -29,9 +31,10 @@ backends.
 
 Compilation: TensorFlow runs without XLA on either side
 (`jit_compile=False`, a `tf.function` graph): the row-sparse update's
-`tf.unique` has no static shape (`kdl.models.GLO` refuses XLA too), and the
-Keras baseline runs the same graph mode. JAX runs Keras's default,
-`jit_compile="auto"`, which is `jax.jit` (XLA) there (recorded in the
+`tf.unique` has no static shape (`kdl.models.GLO` refuses XLA there too),
+and the Keras baseline runs the same graph mode. JAX runs
+`jit_compile=True` on either side (what Keras's default `"auto"` resolves
+to there: `jax.jit`, XLA, with the state donated; recorded in the
 details); `jit_compile=False` on JAX would run op by op, uncompiled.
 
 Each backend runs in its own child process (`KERAS_BACKEND` is read once,
@@ -63,7 +66,7 @@ FLAGS = flags.FLAGS
 GOAL = 1.2
 OPTIMIZERS = ("sgd", "adam")
 # `jit_compile` per backend (see the module docstring).
-JIT_COMPILE = {"tensorflow": False, "jax": "auto"}
+JIT_COMPILE = {"tensorflow": False, "jax": True}
 # The flags a child process gets from its parent (`--backends` and
 # `--child_json` are set per child; `--publish` is the parent's).
 CHILD_FLAGS = (
@@ -99,47 +102,76 @@ def define_flags():
     )
 
 
-def build(rows, latent_dim, optimizer, ours):
-    """A compiled table -> MLP generator (64-256-784) model.
+def generator_layers():
+    """The MLP generator's layers (codes -> 256 ReLU -> 784 sigmoid)."""
+    return [
+        keras.layers.Dense(256, activation="relu"),
+        keras.layers.Dense(28 * 28, activation="sigmoid"),
+    ]
 
-    `ours`: a `LatentTable`, with a row-sparse kdl optimizer on TensorFlow
-    and the Keras one on JAX; else a Keras `Embedding` and optimizer.
+
+def keras_optimizer(optimizer):
+    return {
+        "adam": keras.optimizers.Adam(1e-3),
+        "sgd": keras.optimizers.SGD(0.1),
+    }[optimizer]
+
+
+def row_sparse_optimizer(optimizer):
+    return {
+        "adam": kdl.optimizers.RowSparseAdam(1e-3),
+        "sgd": kdl.optimizers.RowSparseSGD(0.1),
+    }[optimizer]
+
+
+def build(rows, latent_dim, optimizer, ours):
+    """A compiled table -> MLP generator (64-256-784) model and its table.
+
+    `ours`: a `LatentTable` with a row-sparse kdl optimizer (TensorFlow: in
+    a `keras.Sequential`; JAX: a `kdl.models.GLO`, the row-sparse optimizer
+    as its `code_optimizer`); else a Keras `Embedding` and optimizer.
     """
     backend = keras.backend.backend()
+    jit_compile = JIT_COMPILE[backend]
+    if ours and backend == "jax":
+        generator = keras.Sequential(
+            [keras.Input(shape=(latent_dim,)), *generator_layers()]
+        )
+        model = kdl.models.GLO(generator, rows, latent_dim, projection="ball")
+        model.compile(
+            optimizer=keras_optimizer(optimizer),
+            code_optimizer=row_sparse_optimizer(optimizer),
+            loss="mse",
+            jit_compile=jit_compile,
+        )
+        return model, model.latent_table
     if ours:
         table = kdl.layers.LatentTable(rows, latent_dim, projection="ball")
+        optimizer = row_sparse_optimizer(optimizer)
     else:
         table = keras.layers.Embedding(rows, latent_dim)
-    if ours and backend == "tensorflow":
-        optimizer = {
-            "adam": kdl.optimizers.RowSparseAdam(1e-3),
-            "sgd": kdl.optimizers.RowSparseSGD(0.1),
-        }[optimizer]
-    else:
-        optimizer = {
-            "adam": keras.optimizers.Adam(1e-3),
-            "sgd": keras.optimizers.SGD(0.1),
-        }[optimizer]
+        optimizer = keras_optimizer(optimizer)
     model = keras.Sequential(
-        [
-            keras.Input(shape=(), dtype="int32"),
-            table,
-            keras.layers.Dense(256, activation="relu"),
-            keras.layers.Dense(28 * 28, activation="sigmoid"),
-        ]
+        [keras.Input(shape=(), dtype="int32"), table, *generator_layers()]
     )
-    model.compile(
-        optimizer=optimizer, loss="mse", jit_compile=JIT_COMPILE[backend]
-    )
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
     return model, table
 
 
 def table_bytes(model, table):
-    """Bytes of the table and of the optimizer slots of the table's shape."""
+    """Bytes of the table and of the optimizer slots of the table's shape.
+
+    The slots are those of `model.optimizer`, and of a GLO's
+    `code_optimizer`.
+    """
     shape = tuple(table.embeddings.shape)
+    variables = list(model.optimizer.variables)
+    code_optimizer = getattr(model, "code_optimizer", None)
+    if code_optimizer is not None:
+        variables += list(code_optimizer.variables)
     slots = [
         v
-        for v in model.optimizer.variables
+        for v in variables
         if tuple(v.shape) == shape and v is not table.embeddings
     ]
     size = int(np.prod(shape)) * 4
@@ -200,10 +232,7 @@ def label(impl, optimizer, backend):
         return f"Keras Embedding + {opt}"
     if backend == "tensorflow":
         return f"kdl LatentTable + RowSparse{opt}"
-    return (
-        f"kdl LatentTable + Keras {opt} (dense gradient; kdl.optimizers "
-        "are TensorFlow-only)"
-    )
+    return f"kdl GLO, LatentTable + RowSparse{opt}.apply_rows (jitted step)"
 
 
 def table_rows(times, backend, rows_list, optimizers, setting):

@@ -36,7 +36,11 @@ class LatentTable(keras.layers.Layer):
     the batch rows only. On JAX the lookup is `keras.ops.take` and the
     gradient of the table is dense (a `(num_examples, latent_dim)` array,
     zero outside the batch rows; JAX has no sparse gradients): correct,
-    but each step costs O(rows).
+    but a step of a Keras optimizer on it costs O(rows). For O(batch)
+    steps on JAX, differentiate the gathered rows (`lookup(indices)`)
+    instead of the table and update them with
+    `kdl.optimizers.RowSparseAdam.apply_rows` (or `RowSparseSGD`'s) in a
+    jitted step: what `kdl.models.GLO` does on JAX.
 
     The projection is the table's Keras weight constraint
     (`embeddings_constraint`, on `embeddings.constraint`), so every Keras
@@ -46,7 +50,10 @@ class LatentTable(keras.layers.Layer):
     one to `kdl.models.GLO` as its `code_optimizer`). They update, and
     project, only the rows of the batch: a step costs the same for 1K and 1M
     rows, rows not in the batch and their optimizer moments stay bitwise
-    unchanged (lazy Adam). The stock Keras optimizers rewrite the whole
+    unchanged (lazy Adam); on TensorFlow with any Keras model and `fit`, on
+    JAX through `GLO` (or a step of your own calling `apply_rows`), as
+    `apply` needs TensorFlow's sparse gradients. The stock Keras optimizers
+    rewrite the whole
     table each step (the constraint, and with momentum or Adam the update
     itself, keras-team/keras#19992): correct, but O(rows).
 
@@ -217,24 +224,36 @@ class LatentTable(keras.layers.Layer):
             )
         return super().__call__(inputs, *args, **kwargs)
 
-    def call(self, inputs):
-        _check_dtype(inputs)
-        if keras.backend.standardize_dtype(inputs.dtype) not in (
+    def lookup(self, indices):
+        """The float32 rows `indices` of the table, checked as in `call`.
+
+        What `call` returns before its cast to the compute dtype: a custom
+        step that differentiates the gathered rows rather than the table
+        (`kdl.models.GLO` on JAX, with `RowSparseOptimizer.apply_rows`)
+        takes them from here, so the gradient is float32 even under mixed
+        precision.
+        """
+        if not self.built:
+            self.build()
+        _check_dtype(indices)
+        if keras.backend.standardize_dtype(indices.dtype) not in (
             "int32",
             "int64",
         ):  # int8/16, uint*: exact in int64, which every gather takes
-            inputs = ops.cast(inputs, "int64")
-        indices = self._check_indices(inputs)
+            indices = ops.cast(indices, "int64")
+        indices = self._check_indices(indices)
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
             # `ops.take` reads the whole table first (an O(rows) tensor that
             # can force a copy on the next in-place row update); TF's
             # resource gather reads only the requested rows.
-            rows = tf.gather(self.embeddings.value, indices)
-        else:  # JAX: a dense gradient (see the class docstring)
-            rows = ops.take(self.embeddings, indices, axis=0)
-        return ops.cast(rows, self.compute_dtype)
+            return tf.gather(self.embeddings.value, indices)
+        # JAX: a dense gradient of the table (see the class docstring).
+        return ops.take(self.embeddings, indices, axis=0)
+
+    def call(self, inputs):
+        return ops.cast(self.lookup(inputs), self.compute_dtype)
 
     def compute_output_spec(self, inputs):
         _check_dtype(inputs)  # a float `keras.Input` fails when it is wired

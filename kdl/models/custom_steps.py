@@ -42,8 +42,10 @@ On JAX every variable a step reads or writes must be in the state: the
 model's (trainable and not), `model.optimizer.variables` and
 `model.metrics_variables`. A variable outside them (say, a second
 optimizer's slots) would be a constant baked into the compiled step and
-its updates lost; `train_step` refuses such a model only by its docstring,
-so models with one (GLO's code optimizer) keep a TensorFlow-only step.
+its updates lost; `train_step` refuses such a model only by its docstring.
+A model with a second optimizer brings its variables into the state
+itself: `kdl.models.GLO` lists its code optimizer's variables in its
+`metrics_variables` on JAX (see its docstring).
 """
 
 import keras
@@ -153,33 +155,37 @@ def test_step(model, args, fn):
     return _run_stateless(groups, state, fn, data)
 
 
-def value_and_grad(fn, weights, has_aux=False):
+def value_and_grad(fn, weights, has_aux=False, inputs=()):
     """`fn()`'s value and its gradients with respect to `weights`.
 
     Call inside a step run by `train_step` (on JAX it reads the current
     variable values from the step's scope).
 
     Args:
-        fn: a function of no arguments returning a scalar loss, or
-            `(loss, aux)` with `has_aux=True` (`aux` a nest of tensors).
-            Assignments it makes to variables (moving statistics, seed
-            states) take effect as in a stateful call.
+        fn: a function returning a scalar loss, or `(loss, aux)` with
+            `has_aux=True` (`aux` a nest of tensors), called as
+            `fn(*inputs)`. Assignments it makes to variables (moving
+            statistics, seed states) take effect as in a stateful call.
         weights: the `keras.Variable`s to differentiate with respect to.
         has_aux: whether `fn` returns `(loss, aux)`.
+        inputs: tensors passed to `fn` and differentiated with respect to
+            too (e.g. gathered table rows: `kdl.models.GLO` on JAX).
 
     Returns:
-        `(value, grads)`: what `fn` returned and one gradient per weight
-        (zeros on JAX, `None` on TensorFlow, for a weight the loss does not
-        use; `optimizer.apply` skips `None`).
+        `(value, grads)`: what `fn` returned and one gradient per weight,
+        then one per input (zeros on JAX, `None` on TensorFlow, for a
+        weight the loss does not use; `optimizer.apply` skips `None`).
     """
     weights = list(weights)
+    inputs = list(inputs)
     if backend() == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            value = fn()
+            tape.watch(inputs)
+            value = fn(*inputs)
         loss = value[0] if has_aux else value
-        return value, tape.gradient(loss, weights)
+        return value, tape.gradient(loss, weights + inputs)
     if backend() != "jax":
         raise NotImplementedError(
             "value_and_grad supports the TensorFlow and JAX backends. "
@@ -198,25 +204,25 @@ def value_and_grad(fn, weights, has_aux=False):
     other_values = [v.value for v in others]
     weight_values = [w.value for w in weights]
 
-    def pure(weight_values, other_values):
+    def pure(weight_values, input_values, other_values):
         mapping = list(zip(weights, weight_values)) + list(
             zip(others, other_values)
         )
         with keras.StatelessScope(
             state_mapping=mapping, collect_losses=True
         ) as scope:
-            value = fn()
+            value = fn(*input_values)
         updates = [scope.get_current_value(v) for v in others]
         loss = value[0] if has_aux else value
         return loss, (value, updates)
 
-    (_, (value, updates)), grads = jax.value_and_grad(pure, has_aux=True)(
-        weight_values, other_values
-    )
+    (_, (value, updates)), (grads, input_grads) = jax.value_and_grad(
+        pure, argnums=(0, 1), has_aux=True
+    )(weight_values, inputs, other_values)
     for variable, update in zip(others, updates):
         if update is not None:
             variable.assign(update)
-    return value, list(grads)
+    return value, list(grads) + list(input_grads)
 
 
 def apply_gradients(model, grads, weights):

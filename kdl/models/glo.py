@@ -7,9 +7,11 @@ from keras import ops
 
 from kdl import _validation
 from kdl.layers.latent_table import LatentTable
+from kdl.models import custom_steps
 from kdl.models.glo_code_search import search_codes
 from kdl.optimizers.row_sparse_adam import RowSparseAdam
 from kdl.optimizers.row_sparse_optimizer import RowSparseOptimizer
+from kdl.optimizers.row_sparse_optimizer import check_row_update_options
 
 
 def build_dcgan_generator(latent_dim, image_shape=(28, 28, 1), filters=64):
@@ -72,16 +74,22 @@ def pca_codes(images, latent_dim):
     return (x @ axes).astype("float32")
 
 
-def _check_tensorflow(method):
-    """GLO trains (and encodes) on TensorFlow only: refuse other backends."""
+def _check_backend(method, backends):
+    """Refuses a backend `method` does not support (NotImplementedError)."""
     backend = keras.backend.backend()
-    if backend != "tensorflow":
+    if backend not in backends:
         raise NotImplementedError(
-            f"GLO.{method} needs the TensorFlow backend: the codes' row-sparse "
-            "updates use tf.IndexedSlices and the kdl.optimizers row-sparse "
-            "optimizers (TensorFlow only). Building, decoding, sampling and "
-            "interpolating work on any backend. Received: "
-            f"backend={backend!r}"
+            f"GLO.{method} supports the backends {list(backends)} only. "
+            "Building, decoding, sampling, interpolating and saving work on "
+            f"any backend. Received: backend={backend!r}"
+        )
+
+
+def _check_images(y):
+    if y is None:
+        raise ValueError(
+            "GLO trains on (index, image) pairs: fit(indices, images) or "
+            "a dataset of (index, image). Received no images (y=None)."
         )
 
 
@@ -99,18 +107,49 @@ class GLO(keras.Model):
     Training: `model.fit(indices, images)` (x = int example index in
     `[0, num_examples)`, y = image), or a dataset of such pairs, e.g.
     `kdl.datasets.image_dataset(x, with_index=True)`. The custom
-    `train_step` (TensorFlow backend) takes the gradient of the loss w.r.t.
-    the generator weights (applied by `optimizer`) and w.r.t. the table (a
-    `tf.IndexedSlices` of the batch rows, applied by `code_optimizer`, a
-    `kdl.optimizers.RowSparseAdam`/`RowSparseSGD`): separate learning
-    rates. Under `tf.distribute` the row gradients of all replicas are
-    gathered (Keras's all-reduce of `IndexedSlices`) and every replica
-    applies the same row update to its copy of the mirrored table.
+    `train_step` takes the gradient of the loss w.r.t. the generator
+    weights (applied by `optimizer`) and w.r.t. the batch's codes (applied
+    by `code_optimizer`, a `kdl.optimizers.RowSparseAdam`/`RowSparseSGD`,
+    to those rows only): separate learning rates.
 
-    Training (`compile`, `fit`) and `encode` need the TensorFlow backend
-    (the sparse row updates are `tf.IndexedSlices`); on another backend
-    they raise `NotImplementedError`. The model itself (building,
-    `decode`, `sample`, `interpolate`, saving) is backend-neutral.
+    On TensorFlow the step takes the table's gradient, a `tf.IndexedSlices`
+    of the batch rows, and `code_optimizer.apply`s it (graph mode; XLA is
+    refused: the row update's `tf.unique` has a dynamic shape). Under
+    `tf.distribute` the row gradients of all replicas are gathered (Keras's
+    all-reduce of `IndexedSlices`) and every replica applies the same row
+    update to its copy of the mirrored table.
+
+    On JAX (`jit_compile=True`, what the default `"auto"` resolves to) the
+    step is Keras's stateless `train_step(state, data)`: it differentiates the
+    loss w.r.t. the generator weights and the gathered rows
+    `z = LatentTable.lookup(indices)`, never the table (a JAX gradient of
+    the table is a dense table-sized array), and
+    `code_optimizer.apply_rows` sums the gradients of duplicate indices,
+    updates the rows and their slots, projects them and scatters them back.
+    Keras jits the step with the state donated, so XLA writes the rows into
+    the table's and the slots' buffers in place: a step is O(batch) on JAX
+    too (benchmarks/latent_table_scaling.py). With `jit_compile=False` it
+    runs op by op and each scatter copies the table (O(rows)).
+
+    Every variable a JAX step reads or writes must be in the state Keras
+    passes it (trainable, non-trainable, `model.optimizer.variables`,
+    `model.metrics_variables`); the code optimizer's (its slots, step count
+    and learning rate) are in none of them, so on JAX GLO lists them in
+    its `metrics_variables` (a public property override: `fit`,
+    `evaluate`, `train_on_batch`, callbacks' state syncs and
+    `get_state_tree` then carry them; `reset_metrics` resets only the
+    metrics). The alternative, a `model.optimizer` wrapping both
+    optimizers (as `keras.optimizers.LossScaleOptimizer` wraps one), would
+    change what `model.optimizer` is and the layout of the saved
+    optimizer state per backend; with the property both backends save the
+    same file (`optimizer` and `code_optimizer`), so a `.keras` file
+    reloads and resumes on either. Not on JAX: the code optimizer's
+    gradient clipping, weight decay, EMA, `loss_scale_factor` or gradient
+    accumulation (refused by `compile`), and `encode` (TensorFlow only).
+    Mixed precision: the table stays float32 and its rows are
+    differentiated in float32; under `mixed_float16` the codes' gradients
+    are unscaled with the generator optimizer's loss scale and non-finite
+    ones zeroed, as on TensorFlow.
 
     Everything lives in the model: the table is a weight (saved by
     `save()`/`save_weights()`), the code optimizer's moments are saved with
@@ -213,7 +252,7 @@ class GLO(keras.Model):
         optimizer="adam",
         code_optimizer=None,
         loss="mean_squared_error",
-        jit_compile=False,
+        jit_compile="auto",
         **kwargs,
     ):
         """`keras.Model.compile` plus the optimizer of the codes.
@@ -226,13 +265,17 @@ class GLO(keras.Model):
                 because it would rewrite the whole table every step.
             loss: reconstruction loss, e.g. `"mse"` (L2) or
                 `kdl.losses.LaplacianPyramidLoss()` (Lap1).
-            jit_compile: must stay False: the sparse row update uses
-                `tf.unique`, whose output shape XLA cannot compile.
+            jit_compile: on TensorFlow False or `"auto"` (the step runs as
+                a graph without XLA: the sparse row update uses
+                `tf.unique`, whose output shape XLA cannot compile); on JAX
+                `"auto"` or True (`jax.jit`, the O(batch) step) or False
+                (op by op, each step O(rows)).
             **kwargs: other `compile` arguments except `metrics` (GLO
                 reports `loss` and `mse`).
         """
-        _check_tensorflow("compile")
-        if jit_compile not in (False, "auto"):
+        _check_backend("compile", ("tensorflow", "jax"))
+        jax_backend = keras.backend.backend() == "jax"
+        if not jax_backend and jit_compile not in (False, "auto"):
             raise ValueError(
                 "GLO cannot be XLA-compiled (the sparse row update has "
                 f"dynamic shapes). Received: jit_compile={jit_compile!r}"
@@ -253,8 +296,13 @@ class GLO(keras.Model):
                 "RowSparseSGD (stock Keras optimizers update the whole table "
                 f"each step). Received: code_optimizer={code_optimizer!r}"
             )
+        if jax_backend:
+            check_row_update_options(code_optimizer)
         super().compile(
-            optimizer=optimizer, loss=loss, jit_compile=False, **kwargs
+            optimizer=optimizer,
+            loss=loss,
+            jit_compile=jit_compile if jax_backend else False,
+            **kwargs,
         )
         self.code_optimizer = code_optimizer
         self._build_optimizers()
@@ -308,8 +356,23 @@ class GLO(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.mse_tracker]
 
+    @property
+    def metrics_variables(self):
+        """The metrics' variables; on JAX also the code optimizer's.
+
+        Keras's JAX trainer passes `metrics_variables` into the stateless
+        step and back, so the code optimizer's slots, step count and
+        learning rate are state there (see the class docstring). On
+        TensorFlow the step updates them in place: the metrics' only.
+        """
+        variables = super().metrics_variables
+        code_optimizer = getattr(self, "code_optimizer", None)
+        if keras.backend.backend() == "jax" and code_optimizer is not None:
+            variables = variables + list(code_optimizer.variables)
+        return variables
+
     def _track(self, loss, y, y_pred, sample_weight):
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replicas = custom_steps.num_replicas()
         self.loss_tracker.update_state(loss * replicas)
         y_pred = ops.cast(y_pred, "float32")
         y = ops.reshape(ops.cast(y, "float32"), ops.shape(y_pred))
@@ -320,11 +383,7 @@ class GLO(keras.Model):
 
     def _unpack(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if y is None:
-            raise ValueError(
-                "GLO trains on (index, image) pairs: fit(indices, images) or "
-                "a dataset of (index, image). Received no images (y=None)."
-            )
+        _check_images(y)
         dtype = keras.backend.standardize_dtype(x.dtype)
         if "int" not in dtype:
             raise ValueError(
@@ -333,10 +392,33 @@ class GLO(keras.Model):
             )
         return x, y, sample_weight
 
-    def train_step(self, data):
-        x, y, sample_weight = self._unpack(data)
-        if y.shape.rank == 3 and len(self.generator.output_shape) == 4:
+    def _targets(self, y):
+        """Images `(n, H, W)` get the channel axis of a 4-d generator."""
+        if len(y.shape) == 3 and len(self.generator.output_shape) == 4:
             y = ops.expand_dims(y, -1)
+        return y
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        # Keras's JAX `fit` first computes the loss symbolically on the raw
+        # batch: images `(n, H, W)` need the channel axis there too.
+        _check_images(y)
+        y = self._targets(y)
+        return super().compute_loss(
+            x=x,
+            y=y,
+            y_pred=y_pred,
+            sample_weight=sample_weight,
+            training=training,
+        )
+
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return custom_steps.train_step(self, args, self._jax_fit_batch)
+        (data,) = args
+        x, y, sample_weight = self._unpack(data)
+        y = self._targets(y)
         table = self.latent_table.embeddings
         generator_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
@@ -360,10 +442,57 @@ class GLO(keras.Model):
         self.code_optimizer.apply([code_grad], [table])
         return self._track(loss, y, y_pred, sample_weight)
 
-    def test_step(self, data):
+    def _jax_fit_batch(self, data):
+        """The JAX step, stateful in the step's scope (`custom_steps`)."""
         x, y, sample_weight = self._unpack(data)
-        if y.shape.rank == 3 and len(self.generator.output_shape) == 4:
-            y = ops.expand_dims(y, -1)
+        y = self._targets(y)
+        table = self.latent_table.embeddings
+        generator_vars = self.generator.trainable_variables
+
+        def scaled_loss(rows):
+            y_pred = self.generator(
+                ops.cast(rows, self.compute_dtype), training=True
+            )
+            loss = self.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight
+            )
+            return self.optimizer.scale_loss(loss), (loss, y_pred)
+
+        # The gradient of the gathered (float32) rows, not of the table.
+        (_, (loss, y_pred)), grads = custom_steps.value_and_grad(
+            scaled_loss,
+            generator_vars,
+            has_aux=True,
+            inputs=[self.latent_table.lookup(x)],
+        )
+        # Unscale the codes' gradients (mixed_float16) and zero non-finite
+        # ones, as on TensorFlow; the scale is read before the generator's
+        # update, which may change it.
+        scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
+        code_grad = ops.cast(grads[-1], "float32") / scale
+        code_grad = ops.where(ops.isfinite(code_grad), code_grad, 0.0)
+        # The generator optimizer (a LossScaleOptimizer under
+        # mixed_float16) was built on the generator's weights only: its
+        # stateless update, assigned in the step's scope.
+        optimizer_vars = self.optimizer.variables
+        new_weights, new_slots = self.optimizer.stateless_apply(
+            [v.value for v in optimizer_vars],
+            grads[:-1],
+            [v.value for v in generator_vars],
+        )
+        for variable, value in zip(generator_vars, new_weights):
+            variable.assign(value)
+        for variable, value in zip(optimizer_vars, new_slots):
+            variable.assign(value)
+        self.code_optimizer.apply_rows(code_grad, table, x)
+        return self._track(loss, y, y_pred, sample_weight)
+
+    def test_step(self, *args):
+        return custom_steps.test_step(self, args, self._evaluate_batch)
+
+    def _evaluate_batch(self, data):
+        x, y, sample_weight = self._unpack(data)
+        y = self._targets(y)
         y_pred = self(x, training=False)
         loss = self.compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight
@@ -424,7 +553,7 @@ class GLO(keras.Model):
         Returns:
             A float32 `(n, latent_dim)` array of codes.
         """
-        _check_tensorflow("encode")
+        _check_backend("encode", ("tensorflow",))
         steps = _validation.positive_integer("steps", steps)
         init = _validation.one_of("init", init, ("mean", "random"))
         batch_size = _validation.positive_integer("batch_size", batch_size)

@@ -2,7 +2,6 @@
 move (what TensorFlow Addons' LazyAdam did before Keras 3)."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
@@ -28,7 +27,11 @@ class RowSparseAdam(RowSparseOptimizer):
     projection), if any, is applied to those rows. Rows not in the batch
     keep their values and moments bitwise (the semantics of TensorFlow
     Addons' `LazyAdam`, which no longer imports with Keras 3). Cost per
-    step: O(batch rows), independent of the table size.
+    step: O(batch rows), independent of the table size. `apply` (sparse
+    `tf.IndexedSlices` gradients, `compile`/`fit`) is TensorFlow only;
+    `apply_rows` runs the same row update on TensorFlow and JAX (see
+    `RowSparseOptimizer`; `kdl.models.GLO` trains its codes with it on
+    JAX).
 
     Args:
         learning_rate: float or schedule (default 0.001).
@@ -43,8 +46,10 @@ class RowSparseAdam(RowSparseOptimizer):
     ```python
     # Standalone: a LatentTable in any Keras model.
     model.compile(optimizer=kdl.optimizers.RowSparseAdam(1e-3), loss="mse")
-    # In a custom train step: apply the table's IndexedSlices gradient.
+    # In a custom train step (TensorFlow): the table's IndexedSlices.
     code_optimizer.apply([table_grad], [table.embeddings])
+    # Any backend (JAX: in a jitted step): the gathered rows' gradient.
+    code_optimizer.apply_rows(rows_grad, table.embeddings, indices)
     ```
 
     Reference:
@@ -100,8 +105,8 @@ class RowSparseAdam(RowSparseOptimizer):
         alpha = self._alpha(learning_rate, rows.dtype)
         m, v = slot_rows
         m = m + (gradient - m) * (1.0 - self.beta_1)
-        v = v + (tf.square(gradient) - v) * (1.0 - self.beta_2)
-        rows = rows - alpha * m / (tf.sqrt(v) + self.epsilon)
+        v = v + (ops.square(gradient) - v) * (1.0 - self.beta_2)
+        rows = rows - alpha * m / (ops.sqrt(v) + self.epsilon)
         return rows, [m, v]
 
     def get_config(self):

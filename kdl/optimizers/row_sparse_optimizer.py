@@ -17,9 +17,17 @@ and live in this class's own lists; `apply` hands Keras the backing
 Keras's own dense constraint pass (which reads `variable.constraint`) skips it
 and `update_step` applies the constraint itself, densely or to the rows.
 
-TensorFlow backend only: in-place row scatter into a variable has no
-`keras.ops` form (`keras.ops.scatter_update` returns a new tensor, an O(rows)
-copy), so these classes use `tf.Variable.scatter_update`.
+Backends. `apply` (Keras's `compile`/`fit` path, `tf.IndexedSlices`
+gradients, `tf.distribute`) is TensorFlow only: JAX has no sparse
+gradients, so a JAX gradient of a table is a dense table-sized array.
+`apply_rows(gradient, variable, indices)` is the backend-neutral row update:
+it takes the gradient of the gathered rows `take(variable, indices)` (what a
+JAX step differentiates instead of the table) and writes the rows and their
+slots back with `keras.ops.scatter_update`; inside a jitted JAX step whose
+state is donated (Keras's `fit` with `jit_compile=True`) XLA scatters into
+the donated buffers in place, so the step is O(batch) there too.
+`kdl.models.GLO` trains its codes that way on JAX. On TensorFlow
+`apply_rows` writes with `tf.Variable.scatter_update` (in place).
 
 `RowSparseSGD` (row_sparse_sgd.py) and `RowSparseAdam` (row_sparse_adam.py)
 are the subclasses.
@@ -27,8 +35,38 @@ are the subclasses.
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from kdl.constraints.row_constraint import RowConstraint
+
+# Base-optimizer options that `apply_rows` does not implement (Keras applies
+# them in `apply`); each is off when None, False or 0.
+ROW_UPDATE_UNSUPPORTED = (
+    "clipnorm",
+    "clipvalue",
+    "global_clipnorm",
+    "weight_decay",
+    "use_ema",
+    "loss_scale_factor",
+    "gradient_accumulation_steps",
+)
+
+
+def check_row_update_options(optimizer):
+    """Refuses base options `apply_rows` does not implement (ValueError).
+
+    Gradient clipping, weight decay, EMA, a loss scale factor and gradient
+    accumulation are applied by Keras's `apply`; the row update of
+    `apply_rows` (a JAX step's) has none of them.
+    """
+    for name in ROW_UPDATE_UNSUPPORTED:
+        value = getattr(optimizer, name, None)
+        if value not in (None, False, 0):
+            raise ValueError(
+                f"{optimizer.__class__.__name__}.apply_rows (the row update "
+                "of a JAX step, e.g. kdl.models.GLO's codes on JAX) does not "
+                f"support `{name}`. Received: {name}={value!r}"
+            )
 
 
 def _dedup_rows(gradient):
@@ -59,6 +97,23 @@ def _local_copies(variable):
     if strategy is None:
         strategy = tf.distribute.get_strategy()
     return (value, *strategy.experimental_local_results(value))
+
+
+def _gather(variable, indices):
+    """Rows `indices` of `variable` (TensorFlow: read only those rows)."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.gather(_backing(variable), indices)
+    return ops.take(variable, indices, axis=0)
+
+
+def _scatter(variable, indices, rows):
+    """Writes `rows` at `indices` of `variable` (in place on TensorFlow)."""
+    if keras.backend.backend() == "tensorflow":
+        _backing(variable).scatter_update(tf.IndexedSlices(rows, indices))
+    else:
+        variable.assign(
+            ops.scatter_update(variable, ops.expand_dims(indices, 1), rows)
+        )
 
 
 def _row_constraint(variable):
@@ -99,6 +154,13 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
     Accept any of them with `isinstance(optimizer, RowSparseOptimizer)`
     (e.g. `kdl.models.GLO` refuses other code optimizers).
 
+    Backends: `apply` (sparse `tf.IndexedSlices` or dense gradients, as
+    Keras's `compile`/`fit` and `tf.distribute` call it) is TensorFlow only
+    (JAX has no sparse gradients; on JAX it raises `NotImplementedError`).
+    `apply_rows(gradient, variable, indices)` is the same row update for the
+    gradient of the gathered rows, written with `keras.ops`, on TensorFlow
+    and JAX (see the module docstring); `kdl.models.GLO` uses it on JAX.
+
     Args:
         learning_rate: float or schedule.
         **kwargs: base optimizer arguments (name, clipnorm, ...). With
@@ -135,10 +197,21 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
             self._row_entries.append(
                 _Entry(variable, slots, _row_constraint(variable))
             )
-            for copy in _local_copies(variable):
-                self._row_index[copy.ref()] = index
+            if keras.backend.backend() == "tensorflow":
+                for copy in _local_copies(variable):
+                    self._row_index[copy.ref()] = index
 
     def apply(self, grads, trainable_variables=None):
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(
+                f"{self.__class__.__name__}.apply needs the TensorFlow "
+                "backend (sparse `tf.IndexedSlices` gradients; a JAX "
+                "gradient of a table is dense and table-sized). On JAX, "
+                "differentiate the gathered rows and call "
+                "`apply_rows(gradient, variable, indices)` (kdl.models.GLO "
+                "does, as its code optimizer). Received: "
+                f"backend={keras.backend.backend()!r}"
+            )
         if trainable_variables is None:
             if self.built:
                 trainable_variables = [e.variable for e in self._row_entries]
@@ -159,6 +232,14 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
         return super().apply(grads, trainable_variables)
 
     def _entry(self, variable):
+        if keras.backend.backend() != "tensorflow":
+            for entry in self._row_entries:
+                if entry.variable is variable:
+                    return entry
+            raise ValueError(
+                f"{self.__class__.__name__} was not built with this "
+                f"variable. Received: variable={variable.name}"
+            )
         key = _backing(variable).ref()
         if key not in self._row_index:
             raise ValueError(
@@ -191,6 +272,74 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
         variable.scatter_update(
             tf.IndexedSlices(tf.cast(rows, variable.dtype), indices)
         )
+
+    def apply_rows(self, gradient, variable, indices):
+        """Updates rows `indices` of `variable` from their gradient; O(batch).
+
+        The row-sparse step for a gradient taken w.r.t. the gathered rows
+        `keras.ops.take(variable, indices, axis=0)` rather than the whole
+        variable (on JAX, where a table's gradient would be dense): the
+        gradients of duplicate indices are summed (an equality matrix of
+        the indices finds each one's first position, as `jit` allows no
+        dynamic `unique`, and a segment sum adds them; every duplicate
+        position then carries the same sum and writes the same new row),
+        the rows of the variable and of its slots are gathered, passed to
+        `row_update` with the current learning rate, the variable's
+        `RowConstraint` (if any) is applied to them, and they are written
+        back with `keras.ops.scatter_update` (TensorFlow:
+        `tf.Variable.scatter_update`, in place). `iterations` advances by
+        one. Rows not in `indices` and their slots keep their values.
+
+        Inside a jitted JAX step whose state is donated (Keras's `fit`
+        with `jit_compile=True`, the variable and the slots in the state)
+        XLA writes the rows into the donated buffers in place. Call it in
+        such a step, or eagerly (then each write copies the variable).
+
+        Args:
+            gradient: the loss's gradient w.r.t. the gathered rows, shape
+                `indices.shape + variable.shape[1:]` (float; cast to the
+                variable's dtype).
+            variable: a variable this optimizer was built with.
+            indices: integer row indices (any shape; duplicates allowed).
+
+        Raises:
+            ValueError: the optimizer uses gradient clipping, weight decay,
+                EMA, a loss scale factor or gradient accumulation (applied
+                by Keras's `apply`, not here), or was not built with
+                `variable`.
+        """
+        check_row_update_options(self)
+        if not self.built:
+            self.build([variable])
+        entry = self._entry(variable)
+        row_shape = tuple(variable.shape[1:])
+        indices = ops.reshape(ops.cast(indices, "int32"), (-1,))
+        gradient = ops.reshape(
+            ops.cast(gradient, variable.dtype), (-1,) + row_shape
+        )
+        flat = ops.reshape(gradient, (ops.shape(gradient)[0], -1))
+        same = ops.equal(ops.expand_dims(indices, 1), indices)
+        # Each position's segment is its index's first position; the sums
+        # are a scatter-add, exact in float32 (a matmul by `same` would
+        # round to bfloat16 on TPU and TF32 on recent GPUs, JAX's default
+        # matmul precision). Every duplicate takes its segment's one sum,
+        # so all of them write bitwise the same row.
+        first = ops.argmax(ops.cast(same, "int32"), axis=1)
+        flat = ops.segment_sum(flat, first, num_segments=ops.shape(flat)[0])
+        gradient = ops.reshape(ops.take(flat, first, axis=0), (-1,) + row_shape)
+        learning_rate = ops.cast(self.learning_rate, variable.dtype)
+        rows = _gather(variable, indices)
+        slot_rows = [_gather(slot, indices) for slot in entry.slots]
+        rows, slot_rows = self.row_update(
+            gradient, rows, slot_rows, learning_rate
+        )
+        if entry.constraint is not None:
+            rows = entry.constraint(rows)
+        rows = ops.cast(rows, variable.dtype)
+        for slot, new_rows in zip(entry.slots, slot_rows):
+            _scatter(slot, indices, new_rows)
+        _scatter(variable, indices, rows)
+        self.iterations.assign_add(1)
 
     def dense_update(self, gradient, variable, slots, learning_rate):
         raise NotImplementedError

@@ -1,7 +1,6 @@
 """Row-sparse SGD: only the rows of the batch (and their momentum) move."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from kdl import _validation
@@ -21,7 +20,9 @@ class RowSparseSGD(RowSparseOptimizer):
     momentum. The momentum of rows not in the batch does not decay ("lazy"
     momentum, as TensorFlow 1's sparse momentum). If the variable has a
     `kdl.constraints.RowConstraint` (a `LatentTable` with a projection), it
-    is applied to the updated rows only.
+    is applied to the updated rows only. `apply` (sparse `tf.IndexedSlices`
+    gradients, `compile`/`fit`) is TensorFlow only; `apply_rows` runs the
+    same row update on TensorFlow and JAX (see `RowSparseOptimizer`).
 
     Args:
         learning_rate: float or schedule (default 0.01).
@@ -75,7 +76,7 @@ class RowSparseSGD(RowSparseOptimizer):
     def row_update(self, gradient, rows, slot_rows, learning_rate):
         if not slot_rows:
             return rows - learning_rate * gradient, []
-        momentum = tf.cast(self.momentum, rows.dtype)
+        momentum = ops.cast(self.momentum, rows.dtype)
         velocity = momentum * slot_rows[0] - learning_rate * gradient
         if self.nesterov:
             rows = rows + momentum * velocity - learning_rate * gradient

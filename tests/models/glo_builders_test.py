@@ -5,7 +5,6 @@ import numpy as np
 
 import kdl
 from tests.test_case import TestCase
-from tests.test_case import skip_unless_tensorflow
 
 
 class MakeGLOLossTest(TestCase):
@@ -23,9 +22,6 @@ class MakeGLOLossTest(TestCase):
 
 
 class BuildGLOTest(TestCase):
-    @skip_unless_tensorflow(
-        "GLO trains with tf.IndexedSlices row-sparse code updates"
-    )
     def test_compiled_model(self):
         model = kdl.models.build_glo(
             12,
@@ -51,9 +47,6 @@ class BuildGLOTest(TestCase):
         history = model.fit(np.arange(12), x, batch_size=4, epochs=1, verbose=0)
         self.assertTrue(np.isfinite(history.history["loss"][-1]))
 
-    @skip_unless_tensorflow(
-        "GLO trains with tf.IndexedSlices row-sparse code updates"
-    )
     def test_defaults_and_no_projection(self):
         model = kdl.models.build_glo(5, projection="none")
         self.assertEqual(model.latent_dim, 32)

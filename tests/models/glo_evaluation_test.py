@@ -20,9 +20,7 @@ def _trained(n=12):
 
 
 class EvaluateGLOTest(TestCase):
-    @skip_unless_tensorflow(
-        "GLO trains with tf.IndexedSlices row-sparse code updates"
-    )
+    @skip_unless_tensorflow("GLO.encode (kdl.models.search_codes)")
     def test_errors_match_the_model_and_grids_are_written(self):
         model, x = _trained()
         x_test = x[:3] * 0.5
@@ -40,9 +38,7 @@ class EvaluateGLOTest(TestCase):
             with open(path, "rb") as f:
                 self.assertEqual(f.read(4), b"\x89PNG", name)
 
-    @skip_unless_tensorflow(
-        "GLO trains with tf.IndexedSlices row-sparse code updates"
-    )
+    @skip_unless_tensorflow("GLO.encode (kdl.models.search_codes)")
     def test_without_grids_and_errors(self):
         model, x = _trained()
         result = kdl.models.evaluate_glo(model, x, x[:2], encode_steps=1)
@@ -61,9 +57,7 @@ class EvaluateGLOTest(TestCase):
 
 
 class EvaluateGeneratorTest(TestCase):
-    @skip_unless_tensorflow(
-        "GLO trains with tf.IndexedSlices row-sparse code updates"
-    )
+    @skip_unless_tensorflow("GLO.encode (kdl.models.search_codes)")
     def test_scores_match_the_models_outputs(self):
         model, x = _trained()
         held_out, directory = x[:4] * 0.5, self.get_temp_dir()

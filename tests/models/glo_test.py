@@ -1,15 +1,25 @@
-"""kdl.models.GLO: sparse training, saving/resume, distribution, API."""
+"""kdl.models.GLO: sparse training, saving/resume, distribution, API.
+
+Training runs on TensorFlow (`tf.IndexedSlices` row updates) and on JAX (a
+jitted stateless step that differentiates the gathered rows and scatters
+them back with `RowSparseOptimizer.apply_rows`); the tests of training run
+on both unless marked. O(batch) on JAX is measured by
+benchmarks/latent_table_scaling.py, not timed here.
+"""
 
 import os
+import unittest
 
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 import kdl
 from kdl.models.glo import GLO
 from kdl.models.glo import build_dcgan_generator
 from kdl.models.glo import pca_codes
+from tests.optimizers.row_sparse_testing import RecordingBall
 from tests.test_case import TestCase
 from tests.test_case import backend
 from tests.test_case import skip_unless_tensorflow
@@ -49,15 +59,60 @@ def make_glo(projection="ball", loss="mse", code_lr=0.05):
     return model
 
 
-# GLO's training (sparse row updates of the codes) and `encode` are
-# TensorFlow only; on another backend they raise (test_other_backends).
-tensorflow_training = skip_unless_tensorflow(
-    "GLO trains with tf.IndexedSlices row-sparse code updates"
-)
+def linear_glo(code_optimizer, generator_optimizer=None):
+    """GLO with a linear generator (codes @ W + b): NumPy gradients."""
+    generator = keras.Sequential(
+        [
+            keras.Input(shape=(D,)),
+            keras.layers.Dense(64),
+            keras.layers.Reshape((8, 8, 1)),
+        ]
+    )
+    model = GLO(generator, N, D)
+    model.compile(
+        optimizer=generator_optimizer or keras.optimizers.SGD(0.0),
+        code_optimizer=code_optimizer,
+        loss="mse",
+    )
+    return model
+
+
+def np_glo_adam(model, batches, targets, lr_at, b1=0.9, b2=0.999):
+    """Row-sparse Adam on the codes of `linear_glo` (generator fixed).
+
+    `lr_at(t)`: the learning rate of step t (0-based). Returns the codes
+    and the two moments after the steps.
+    """
+    w, b = [np.asarray(v, "float64") for v in model.generator.get_weights()]
+    codes = model.codes.astype("float64")
+    m, v = np.zeros_like(codes), np.zeros_like(codes)
+    for t, (idx, y) in enumerate(zip(batches, targets)):
+        y = y.reshape(len(idx), -1)
+        pred = codes[idx] @ w + b
+        # d/dz of mean((pred - y)^2) over the batch and the 64 pixels.
+        dz = 2.0 * (pred - y) / pred.size @ w.T
+        grads = {}
+        for row, g in zip(idx, dz):
+            grads[row] = grads.get(row, 0.0) + g
+        alpha = lr_at(t) * np.sqrt(1 - b2 ** (t + 1)) / (1 - b1 ** (t + 1))
+        for row, g in grads.items():
+            m[row] = b1 * m[row] + (1 - b1) * g
+            v[row] = b2 * v[row] + (1 - b2) * g**2
+            codes[row] -= alpha * m[row] / (np.sqrt(v[row]) + 1e-7)
+            codes[row] /= max(np.linalg.norm(codes[row]), 1.0)
+    return codes, m, v
+
+
+def code_slots(model):
+    """The code optimizer's (N, D) slots, by name."""
+    return {
+        v.name: ops.convert_to_numpy(v)
+        for v in model.code_optimizer.variables
+        if tuple(v.shape) == (N, D)
+    }
 
 
 class GLOTest(TestCase):
-    @tensorflow_training
     def test_fit_updates_only_batch_rows_and_projects(self):
         for projection in ("ball", "sphere"):
             model = make_glo(projection)
@@ -69,6 +124,10 @@ class GLOTest(TestCase):
             self.assertEqual(set(history.history), {"loss", "mse"})
             changed = np.where((model.codes != start).any(axis=1))[0]
             self.assertEqual(changed.tolist(), seen.tolist())
+            # The moments of rows never in a batch stay exactly 0.
+            unseen = np.setdiff1d(np.arange(N), seen)
+            for values in code_slots(model).values():
+                self.assertTrue(np.all(values[unseen] == 0.0))
             norms = np.linalg.norm(model.codes, axis=1)
             self.assertLessEqual(norms.max(), 1.0 + 1e-6)
             if projection == "sphere":
@@ -77,7 +136,48 @@ class GLOTest(TestCase):
             shapes = [tuple(v.shape) for v in model.optimizer.variables]
             self.assertNotIn((N, D), shapes)
 
-    @tensorflow_training
+    def test_steps_match_numpy_row_sparse_adam_with_duplicates(self):
+        # Duplicate indices in every batch; a learning-rate schedule; the
+        # generator fixed (SGD(0)) so the codes' steps have a closed form.
+        schedule = keras.optimizers.schedules.ExponentialDecay(
+            0.05, decay_steps=1, decay_rate=0.5
+        )
+        model = linear_glo(kdl.optimizers.RowSparseAdam(schedule))
+        idx = np.array([3, 7, 3, 10, 7, 3, 20, 21, 5, 5, 5, 5, 3, 9, 40, 9])
+        x = images()[idx]
+        start = model.codes.copy()
+        want = np_glo_adam(
+            model,
+            [idx[:8], idx[8:]],
+            [x[:8], x[8:]],
+            lambda t: 0.05 * 0.5**t,
+        )
+        model.fit(idx, x, batch_size=8, shuffle=False, verbose=0)
+        self.assertEqual(int(model.code_optimizer.iterations), 2)
+        want_codes, want_m, want_v = want
+        self.assertAllClose(model.codes, want_codes, atol=1e-6, rtol=1e-5)
+        slots = code_slots(model)
+        m = next(v for k, v in slots.items() if k.endswith("momentum"))
+        v = next(v for k, v in slots.items() if k.endswith("velocity"))
+        self.assertAllClose(m, want_m, atol=1e-7, rtol=1e-4)
+        self.assertAllClose(v, want_v, atol=1e-9, rtol=1e-4)
+        # Rows not in a batch: bitwise unchanged, moments exactly 0.
+        unseen = np.setdiff1d(np.arange(N), idx)
+        self.assertTrue(np.array_equal(model.codes[unseen], start[unseen]))
+        self.assertTrue(np.all(m[unseen] == 0.0) and np.all(v[unseen] == 0))
+        norms = np.linalg.norm(model.codes, axis=1)
+        self.assertLessEqual(norms.max(), 1.0 + 1e-6)
+
+    def test_step_never_projects_the_whole_table(self):
+        # O(batch): the constraint only ever sees the batch rows.
+        model = GLO(mlp_generator(), N, D)
+        constraint = RecordingBall()
+        model.latent_table.embeddings.constraint = constraint
+        model.compile(code_optimizer=kdl.optimizers.RowSparseSGD(0.1))
+        model.fit(np.arange(8), images(8), batch_size=4, verbose=0)
+        self.assertTrue(constraint.shapes)
+        self.assertNotIn((N, D), constraint.shapes)
+
     def test_training_reduces_reconstruction_error(self):
         model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=2))
         x = images()
@@ -86,7 +186,6 @@ class GLOTest(TestCase):
         after = np.mean((model.reconstruct(np.arange(N)) - x[..., None]) ** 2)
         self.assertLess(after, 0.8 * before)
 
-    @tensorflow_training
     def test_mixed_float16_keeps_float32_codes_and_sparse_updates(self):
         keras.config.set_dtype_policy("mixed_float16")
         model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=1))
@@ -101,7 +200,6 @@ class GLOTest(TestCase):
         changed = np.where((model.codes != start).any(axis=1))[0]
         self.assertEqual(changed.tolist(), seen.tolist())
 
-    @tensorflow_training
     def test_dataset_of_index_image_pairs(self):
         model = make_glo()
         ds = tf.data.Dataset.from_tensor_slices(
@@ -111,7 +209,6 @@ class GLOTest(TestCase):
         logs = model.evaluate(ds, verbose=0, return_dict=True)
         self.assertTrue(np.isfinite(logs["mse"]))
 
-    @tensorflow_training
     def test_save_load_keeps_codes_and_resumes(self):
         model = make_glo(loss=kdl.losses.LaplacianPyramidLoss(levels=1))
         x = images()
@@ -132,12 +229,25 @@ class GLOTest(TestCase):
         self.assertAllClose(
             loaded.reconstruct([0, 5]), model.reconstruct([0, 5]), atol=1e-6
         )
-        # Continuing both gives the same codes: the run resumes exactly.
+        self.assertEqual(
+            int(loaded.code_optimizer.iterations),
+            int(model.code_optimizer.iterations),
+        )
+        # Continuing both (2 steps) gives the same codes, code moments and
+        # generator: the run resumes exactly.
         for m in (model, loaded):
-            m.fit(np.arange(8), x[:8], batch_size=8, shuffle=False, verbose=0)
+            m.fit(np.arange(16), x[:16], batch_size=8, shuffle=False, verbose=0)
         self.assertAllClose(loaded.codes, model.codes, atol=1e-6)
+        for a, b in zip(
+            model.code_optimizer.variables, loaded.code_optimizer.variables
+        ):
+            self.assertAllClose(a, b, atol=1e-6)
+        self.assertAllClose(
+            loaded.generator.get_weights(),
+            model.generator.get_weights(),
+            atol=1e-6,
+        )
 
-    @tensorflow_training
     def test_backup_and_restore_resumes_with_the_same_codes(self):
         x = images()
         backup = os.path.join(self.get_temp_dir(), "backup")
@@ -173,7 +283,7 @@ class GLOTest(TestCase):
             atol=1e-6,
         )
 
-    @tensorflow_training
+    @skip_unless_tensorflow("tf.distribute")
     def test_two_replicas_update_the_same_rows_as_one(self):
         idx = np.array([1, 4, 4, 9, 30, 31, 2, 0, 7, 7, 40, 41, 3, 5, 6, 8])
         x = images()[idx]
@@ -202,7 +312,7 @@ class GLOTest(TestCase):
         copies = two.latent_table.embeddings.value.values
         self.assertTrue(np.array_equal(copies[0].numpy(), copies[1].numpy()))
 
-    @tensorflow_training
+    @skip_unless_tensorflow("encode: kdl.models.search_codes")
     def test_encode_sample_interpolate(self):
         model = make_glo()
         x = images()
@@ -249,29 +359,44 @@ class GLOTest(TestCase):
             np.linalg.norm(model.codes, axis=1), np.ones(10), atol=1e-6
         )
 
-    @tensorflow_training
     def test_errors(self):
         model = make_glo()
         with self.assertRaisesRegex(ValueError, "num_examples"):
             model.reconstruct([0, N])
         with self.assertRaisesRegex(ValueError, "num_examples"):
             model.interpolate(-1, 2)
-        with self.assertRaises(tf.errors.InvalidArgumentError):
-            model.fit(np.array([0, 1, N + 5, 2]), images(4), verbose=0)
+        if backend() == "tensorflow":
+            with self.assertRaises(tf.errors.InvalidArgumentError):
+                model.fit(np.array([0, 1, N + 5, 2]), images(4), verbose=0)
+            with self.assertRaisesRegex(ValueError, "jit_compile"):
+                model.compile(jit_compile=True)
+        else:
+            import jax
+
+            # A fresh model: Keras's JAX `fit` donated the state of the
+            # step that failed.
+            with self.assertRaisesRegex(
+                jax.errors.JaxRuntimeError, "num_examples"
+            ):
+                make_glo().fit(np.array([0, 1, N + 5, 2]), images(4), verbose=0)
+            # The JAX row update has no gradient clipping (and co.).
+            with self.assertRaisesRegex(ValueError, "clipnorm=1.0"):
+                model.compile(
+                    code_optimizer=kdl.optimizers.RowSparseAdam(clipnorm=1.0)
+                )
         with self.assertRaisesRegex(ValueError, "generator"):
             GLO("not a model", N, D)
         with self.assertRaisesRegex(ValueError, "num_examples"):
             GLO(mlp_generator(), 0, D)
         with self.assertRaisesRegex(ValueError, "code_optimizer"):
             model.compile(code_optimizer=keras.optimizers.Adam())
-        with self.assertRaisesRegex(ValueError, "jit_compile"):
-            model.compile(jit_compile=True)
         with self.assertRaisesRegex(ValueError, "metrics"):
             model.compile(metrics=["mae"])
-        with self.assertRaisesRegex(ValueError, "steps"):
-            model.encode(images(2), steps=0)
-        with self.assertRaisesRegex(ValueError, "init"):
-            model.encode(images(2), init="zeros")
+        if backend() == "tensorflow":
+            with self.assertRaisesRegex(ValueError, "steps"):
+                model.encode(images(2), steps=0)
+            with self.assertRaisesRegex(ValueError, "init"):
+                model.encode(images(2), init="zeros")
         with self.assertRaisesRegex(ValueError, "steps"):
             model.interpolate(0, 1, steps=1)
         with self.assertRaisesRegex(ValueError, "`n`"):
@@ -297,11 +422,27 @@ class GLOTest(TestCase):
         loaded = keras.saving.load_model(path)
         self.assertAllClose(loaded.codes, model.codes)
 
-    def test_other_backends(self):
-        if backend() == "tensorflow":
-            self.skipTest("GLO trains on TensorFlow")
+    @unittest.skipIf(
+        backend() == "tensorflow", "encode runs on TensorFlow (tested above)"
+    )
+    def test_encode_needs_tensorflow(self):
         model = GLO(mlp_generator(), N, D)
         with self.assertRaisesRegex(NotImplementedError, backend()):
-            model.compile(optimizer="adam")
-        with self.assertRaisesRegex(NotImplementedError, backend()):
             model.encode(images(2))
+
+    @unittest.skipIf(backend() != "jax", "the JAX step's state")
+    def test_jax_state_carries_the_code_optimizer(self):
+        # On JAX the code optimizer's variables ride in the state Keras
+        # passes the jitted step (through `metrics_variables`), so its
+        # updates are kept: `iterations` counts the steps, and the
+        # jitted step is compiled.
+        model = make_glo()
+        self.assertTrue(model.jit_compile)
+        names = [v.name for v in model.metrics_variables]
+        for variable in model.code_optimizer.variables:
+            self.assertIn(variable.name, names)
+        model.fit(np.arange(N), images(), batch_size=8, verbose=0)
+        self.assertEqual(int(model.code_optimizer.iterations), N // 8)
+        self.assertEqual(int(model.optimizer.iterations), N // 8)
+        model.train_on_batch(np.arange(4), images(4))
+        self.assertEqual(int(model.code_optimizer.iterations), N // 8 + 1)

@@ -1,5 +1,8 @@
 """RowSparseOptimizer: the subclass contract, row constraints, Embedding,
-mixed precision and distribution (shared by RowSparseSGD and RowSparseAdam)."""
+mixed precision and distribution (shared by RowSparseSGD and RowSparseAdam).
+
+`apply` (sparse `tf.IndexedSlices` gradients, Keras's `fit`) is TensorFlow
+only, so are most tests here; `apply_rows` is tested on every backend."""
 
 import keras
 import numpy as np
@@ -15,8 +18,15 @@ from tests.optimizers.row_sparse_testing import constrained
 from tests.optimizers.row_sparse_testing import np_lazy_sgd
 from tests.optimizers.row_sparse_testing import slot
 from tests.optimizers.row_sparse_testing import train
+from tests.optimizers.row_sparse_testing import train_rows
 from tests.test_case import TestCase
+from tests.test_case import backend
+from tests.test_case import skip_unless_tensorflow
 from tests.test_case import two_replica_strategy
+
+tensorflow_apply = skip_unless_tensorflow(
+    "`apply` takes tf.IndexedSlices gradients"
+)
 
 
 class PlainRowSGD(kdl.optimizers.RowSparseOptimizer):
@@ -30,6 +40,7 @@ class PlainRowSGD(kdl.optimizers.RowSparseOptimizer):
 
 
 class RowSparseOptimizerTest(TestCase):
+    @tensorflow_apply
     def test_a_subclass_gets_row_updates_constraints_and_dense_steps(self):
         opt = PlainRowSGD(learning_rate=0.1)
         self.assertIsInstance(opt, kdl.optimizers.RowSparseOptimizer)
@@ -56,6 +67,7 @@ class RowSparseOptimizerTest(TestCase):
                 [np.ones((3, 2), "f4")], [keras.Variable(np.zeros((3, 2)))]
             )
 
+    @tensorflow_apply
     def test_sparse_step_does_not_touch_other_rows_in_fit(self):
         table = kdl.layers.LatentTable(100, 4, projection="ball")
         model = keras.Sequential(
@@ -69,6 +81,7 @@ class RowSparseOptimizerTest(TestCase):
         changed = np.where((table.codes != start).any(axis=1))[0]
         self.assertEqual(changed.tolist(), idx.tolist())
 
+    @tensorflow_apply
     def test_sparse_step_never_constrains_the_whole_table(self):
         # A step must cost O(batch): the row constraint is applied to the
         # updated rows only, never to the (ROWS, DIM) table.
@@ -107,6 +120,7 @@ class RowSparseOptimizerTest(TestCase):
         keras.optimizers.SGD(0.1).apply([grad], [table])
         self.assertIn((ROWS, DIM), constraint.shapes)
 
+    @tensorflow_apply
     def test_other_constraints_stay_dense_and_embedding_works(self):
         # A constraint that is not a RowConstraint is applied by Keras.
         var = constrained(
@@ -136,6 +150,7 @@ class RowSparseOptimizerTest(TestCase):
         others = np.setdiff1d(np.arange(50), idx)
         self.assertTrue(np.array_equal(codes[others], start[others]))
 
+    @tensorflow_apply
     def test_mixed_float16_loss_scaling_stays_sparse(self):
         keras.config.set_dtype_policy("mixed_float16")
         table = kdl.layers.LatentTable(60, 4)
@@ -155,6 +170,7 @@ class RowSparseOptimizerTest(TestCase):
         norms = np.linalg.norm(table.codes, axis=1)
         self.assertLessEqual(norms.max(), 1.0 + 1e-6)
 
+    @tensorflow_apply
     def test_two_replicas_update_the_same_rows_as_one(self):
         idx = np.array([3, 5, 5, 9, 12, 3, 30, 31, 1, 2, 8, 5, 13, 14, 3, 0])
         y = np.random.RandomState(1).normal(size=(len(idx), 3)).astype("f4")
@@ -193,3 +209,43 @@ class RowSparseOptimizerTest(TestCase):
         self.assertTrue(np.array_equal(copies[0].numpy(), copies[1].numpy()))
         slots = slot(model_two.optimizer, "momentum", (40, 4)).value.values
         self.assertTrue(np.array_equal(slots[0].numpy(), slots[1].numpy()))
+
+    def test_apply_rows_on_any_backend(self):
+        # The subclass contract through `apply_rows`: duplicates summed,
+        # rows constrained (only the batch rows), others bitwise unchanged,
+        # one iteration per call.
+        opt = PlainRowSGD(learning_rate=0.1)
+        table, start, batches, targets, norms = train_rows(
+            opt, "ball", steps=10
+        )
+        want, _ = np_lazy_sgd(start, batches, targets, 0.1, 0.0, False, "ball")
+        self.assertAllClose(table.codes, want, atol=2e-5, rtol=1e-4)
+        self.assertTrue(np.array_equal(table.codes[TOUCHED:], start[TOUCHED:]))
+        self.assertLessEqual(norms.max(), 1.0 + 1e-6)
+        self.assertEqual(int(opt.iterations), 10)
+        constraint = RecordingBall()
+        variable = constrained(np.full((ROWS, DIM), 0.1, "f4"), constraint)
+        adam = kdl.optimizers.RowSparseAdam(0.5)
+        adam.build([variable])
+        adam.apply_rows(-np.ones((3, DIM), "f4"), variable, [1, 4, 4])
+        self.assertEqual(constraint.shapes, [(3, DIM)])
+        # Base options that only `apply` implements are refused.
+        for kwargs, name in (
+            ({"clipnorm": 1.0}, "clipnorm"),
+            ({"weight_decay": 0.1}, "weight_decay"),
+            ({"use_ema": True}, "use_ema"),
+        ):
+            opt = kdl.optimizers.RowSparseSGD(0.1, **kwargs)
+            with self.assertRaisesRegex(ValueError, f"{name}="):
+                opt.apply_rows(np.ones((1, DIM), "f4"), variable, [0])
+        other = keras.Variable(np.zeros((3, 2), "f4"), name="stranger")
+        with self.assertRaisesRegex(ValueError, "not built with.*stranger"):
+            adam.apply_rows(np.ones((1, 2), "f4"), other, [0])
+
+    def test_apply_needs_tensorflow(self):
+        if backend() == "tensorflow":
+            self.skipTest("`apply` runs on TensorFlow (tested above)")
+        opt = kdl.optimizers.RowSparseAdam(0.1)
+        variable = keras.Variable(np.zeros((3, 2), "f4"))
+        with self.assertRaisesRegex(NotImplementedError, "apply_rows"):
+            opt.apply([np.ones((3, 2), "f4")], [variable])

@@ -10,18 +10,35 @@ from tests.optimizers.row_sparse_testing import constrained
 from tests.optimizers.row_sparse_testing import np_lazy_sgd
 from tests.optimizers.row_sparse_testing import slot
 from tests.optimizers.row_sparse_testing import train
+from tests.optimizers.row_sparse_testing import train_rows
 from tests.test_case import TestCase
+from tests.test_case import backend
+from tests.test_case import skip_unless_tensorflow
 
 
 class RowSparseSGDTest(TestCase):
     def test_lazy_sgd_and_momentum_match_numpy(self):
-        for momentum, nesterov in ((0.0, False), (0.9, False), (0.9, True)):
+        # `apply` (TensorFlow's sparse gradients) and `apply_rows` (any
+        # backend) against the same reference.
+        paths = ["apply", "apply_rows"]
+        if backend() != "tensorflow":
+            paths = ["apply_rows"]
+        for path, momentum, nesterov in (
+            (path, momentum, nesterov)
+            for path in paths
+            for momentum, nesterov in ((0.0, False), (0.9, False), (0.9, True))
+        ):
             opt = kdl.optimizers.RowSparseSGD(
                 0.1, momentum=momentum, nesterov=nesterov
             )
-            table, start, batches, targets, norms = train(
-                opt, "ball", steps=15, graph=momentum == 0.9
-            )
+            if path == "apply":
+                table, start, batches, targets, norms = train(
+                    opt, "ball", steps=15, graph=momentum == 0.9
+                )
+            else:
+                table, start, batches, targets, norms = train_rows(
+                    opt, "ball", steps=15
+                )
             codes = table.codes
             self.assertTrue(np.array_equal(codes[TOUCHED:], start[TOUCHED:]))
             want, want_m = np_lazy_sgd(
@@ -36,6 +53,7 @@ class RowSparseSGDTest(TestCase):
                 self.assertEqual(len(opt.variables), 2)  # no slots
             self.assertLessEqual(norms.max(), 1.0 + 1e-6)
 
+    @skip_unless_tensorflow("`apply` of a dense gradient")
     def test_dense_gradient_is_keras_sgd_then_constraint(self):
         grad = np.array([[1.0, 0.0], [0.0, 0.0], [-1.0, 2.0]], "float32")
         for kwargs in ({"momentum": 0.9, "nesterov": True}, {}):

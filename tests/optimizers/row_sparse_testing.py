@@ -1,5 +1,7 @@
 """Helpers shared by the row-sparse optimizer tests: NumPy references of
-lazy SGD and Adam, a LatentTable training loop, slot and constraint tools."""
+lazy SGD and Adam, LatentTable training loops (`train`: TensorFlow's
+`apply` of `tf.IndexedSlices`; `train_rows`: `apply_rows`, any backend),
+slot and constraint tools."""
 
 import keras
 import numpy as np
@@ -122,4 +124,25 @@ def train(optimizer, projection, steps=25, graph=True):
         grad = fn(tf.constant(idx, "int32"), tf.constant(tgt, "float32"))
         norms.append(np.linalg.norm(table.codes, axis=1))
     assert isinstance(grad, tf.IndexedSlices)
+    return table, start, batches, targets, np.stack(norms)
+
+
+def train_rows(optimizer, projection, steps=25):
+    """As `train`, through `optimizer.apply_rows` (eager, any backend).
+
+    The gradient of `0.5 * sum |z - t|^2` w.r.t. the gathered rows `z` is
+    `z - t`, per batch position (duplicates summed by `apply_rows`).
+    """
+    table = kdl.layers.LatentTable(ROWS, DIM, projection=projection)
+    table.build()
+    start = table.codes.copy()
+    batches, targets = make_batches(steps)
+    optimizer.build([table.embeddings])
+    norms = []
+    for idx, tgt in zip(batches, targets):
+        idx = ops.convert_to_tensor(idx, "int32")
+        rows = table.lookup(idx)
+        grad = rows - ops.convert_to_tensor(tgt, "float32")
+        optimizer.apply_rows(grad, table.embeddings, idx)
+        norms.append(np.linalg.norm(table.codes, axis=1))
     return table, start, batches, targets, np.stack(norms)
