@@ -7,6 +7,8 @@ devices.
 """
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if os.environ.get("KERAS_BACKEND") == "jax":
@@ -27,6 +29,30 @@ if os.environ.get("KERAS_BACKEND") == "jax":
 import keras  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+
+def _jax_cache_dir(controller_pid):
+    """The run's JAX compilation cache, named by the pytest process."""
+    return os.path.join(tempfile.gettempdir(), f"kdl-jax-{controller_pid}")
+
+
+if keras.backend.backend() == "jax" and os.environ.get("PYTEST_XDIST_WORKER"):
+    # The two xdist workers compile many of the same small programs (the
+    # same ops on the same shapes): one compilation cache on disk for the
+    # run lets each reuse what the other compiled (tests/models on JAX,
+    # -n 2: 209 s instead of 223 s). The pytest process that started the
+    # workers removes it at the end (`pytest_sessionfinish`).
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", _jax_cache_dir(os.getppid()))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):  # not an xdist worker
+        shutil.rmtree(_jax_cache_dir(os.getpid()), ignore_errors=True)
+
 
 # The tf.distribute tests run a MirroredStrategy over 2 logical CPUs
 # (`tests.test_case.two_replica_strategy`). Devices can only be split before

@@ -152,10 +152,11 @@ class Seq2SeqTest(TestCase):
                 loaded.greedy_decode(source_batch()),
                 model.greedy_decode(source_batch()),
             )
-            a, sa = loaded.beam_search(source_batch(), 3)
-            b, sb = model.beam_search(source_batch(), 3)
-            self.assertAllEqual(a, b)
-            self.assertAllClose(sa, sb, atol=1e-6)
+            if cls is Seq2SeqAttention:  # beam search reads the same weights
+                a, sa = loaded.beam_search(source_batch(), 3)
+                b, sb = model.beam_search(source_batch(), 3)
+                self.assertAllEqual(a, b)
+                self.assertAllClose(sa, sb, atol=1e-6)
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "cell"):
