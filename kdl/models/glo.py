@@ -148,8 +148,9 @@ class GLO(keras.Model):
     accumulation (refused by `compile`), and `encode` (TensorFlow only).
     Mixed precision: the table stays float32 and its rows are
     differentiated in float32; under `mixed_float16` the codes' gradients
-    are unscaled with the generator optimizer's loss scale and non-finite
-    ones zeroed, as on TensorFlow.
+    are unscaled with the generator optimizer's loss scale of the step
+    (read before the generator's update changes it) and non-finite ones
+    zeroed, as on TensorFlow.
 
     Everything lives in the model: the table is a weight (saved by
     `save()`/`save_weights()`), the code optimizer's moments are saved with
@@ -428,12 +429,15 @@ class GLO(keras.Model):
             )
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, generator_vars + [table])
+        # Mixed float16: the generator optimizer (a LossScaleOptimizer)
+        # unscales its own gradients; the codes' ones are unscaled here and
+        # non-finite rows zeroed (the LossScaleOptimizer then skips its
+        # step). The scale is the one the loss was scaled with, read before
+        # the generator's update, which may change it (it doubles after
+        # `dynamic_growth_steps` finite steps, halves on an overflow).
+        scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
         self.optimizer.apply(grads[:-1], generator_vars)
         code_grad = grads[-1]
-        # Mixed float16: the generator optimizer (a LossScaleOptimizer)
-        # unscales its own gradients; unscale the codes' ones here and zero
-        # non-finite rows (the LossScaleOptimizer then skips its step).
-        scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
         values = ops.cast(code_grad.values, "float32") / scale
         values = tf.where(tf.math.is_finite(values), values, 0.0)
         code_grad = tf.IndexedSlices(

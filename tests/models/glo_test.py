@@ -59,7 +59,7 @@ def make_glo(projection="ball", loss="mse", code_lr=0.05):
     return model
 
 
-def linear_glo(code_optimizer, generator_optimizer=None):
+def linear_glo(code_optimizer, generator_optimizer=None, projection="ball"):
     """GLO with a linear generator (codes @ W + b): NumPy gradients."""
     generator = keras.Sequential(
         [
@@ -68,7 +68,7 @@ def linear_glo(code_optimizer, generator_optimizer=None):
             keras.layers.Reshape((8, 8, 1)),
         ]
     )
-    model = GLO(generator, N, D)
+    model = GLO(generator, N, D, projection=projection)
     model.compile(
         optimizer=generator_optimizer or keras.optimizers.SGD(0.0),
         code_optimizer=code_optimizer,
@@ -101,6 +101,20 @@ def np_glo_adam(model, batches, targets, lr_at, b1=0.9, b2=0.999):
             codes[row] -= alpha * m[row] / (np.sqrt(v[row]) + 1e-7)
             codes[row] /= max(np.linalg.norm(codes[row]), 1.0)
     return codes, m, v
+
+
+def training_state(model):
+    """Copies of the codes, the generator and both optimizers' variables."""
+    return {
+        "codes": model.codes.copy(),
+        "generator": model.generator.get_weights(),
+        "optimizer": [
+            ops.convert_to_numpy(v) for v in model.optimizer.variables
+        ],
+        "code_optimizer": [
+            ops.convert_to_numpy(v) for v in model.code_optimizer.variables
+        ],
+    }
 
 
 def code_slots(model):
@@ -199,6 +213,134 @@ class GLOTest(TestCase):
         self.assertTrue(np.isfinite(history.history["loss"][0]))
         changed = np.where((model.codes != start).any(axis=1))[0]
         self.assertEqual(changed.tolist(), seen.tolist())
+
+    def test_mixed_float16_code_gradients_are_unscaled_by_the_step_scale(
+        self,
+    ):
+        # RowSparseSGD is linear in the gradient (Adam is nearly
+        # scale-invariant, see the test above): the codes after a few
+        # mixed_float16 steps are as close to float32's as float16 allows
+        # only if the codes' gradients are divided by the loss scale once,
+        # and by the scale their loss was scaled with. The second
+        # LossScaleOptimizer doubles its scale after every step: read after
+        # the generator's update, it would halve every code step.
+        rng = np.random.RandomState(0)
+        start = rng.normal(size=(N, D)).astype("float32")
+        kernel = rng.normal(scale=0.3, size=(D, 64)).astype("float32")
+        x = images(16)
+        steps = 4
+
+        def fit(policy, generator_optimizer):
+            keras.config.set_dtype_policy(policy)
+            model = linear_glo(
+                kdl.optimizers.RowSparseSGD(5.0),
+                generator_optimizer,
+                projection=None,
+            )
+            keras.config.set_dtype_policy("float32")
+            model.generator.set_weights([kernel, np.zeros(64, "float32")])
+            model.set_codes(start)
+            model.fit(
+                np.arange(16),
+                x,
+                batch_size=8,
+                epochs=steps // 2,
+                shuffle=False,
+                verbose=0,
+            )
+            return model
+
+        want = fit("float32", keras.optimizers.SGD(0.0)).codes
+        moved = np.abs(want - start).max()
+        self.assertGreater(moved, 0.05)
+        # The generator is fixed (SGD(0)): the first run keeps the default
+        # scale 2**15, the second doubles 2**10 after each of its steps.
+        runs = {
+            "fixed scale": (keras.optimizers.SGD(0.0), 2.0**15),
+            "doubling scale": (
+                keras.optimizers.LossScaleOptimizer(
+                    keras.optimizers.SGD(0.0),
+                    initial_scale=2.0**10,
+                    dynamic_growth_steps=1,
+                ),
+                2.0 ** (10 + steps),
+            ),
+        }
+        for name, (generator_optimizer, final_scale) in runs.items():
+            model = fit("mixed_float16", generator_optimizer)
+            self.assertEqual(model.generator.compute_dtype, "float16")
+            self.assertIsInstance(
+                model.optimizer, keras.optimizers.LossScaleOptimizer
+            )
+            error = np.abs(model.codes - want).max()
+            self.assertLess(error, 0.02 * moved, msg=name)
+            # No overflow skipped a step: the scale is the expected one.
+            scale = ops.convert_to_numpy(model.optimizer.scale_loss(1.0))
+            self.assertEqual(float(scale), final_scale, msg=name)
+
+    def test_validation_evaluate_predict_keep_the_code_optimizer_state(self):
+        # Validation, `evaluate`, `test_on_batch`, `reset_metrics` and
+        # `predict` leave the code optimizer's step count and slots (and the
+        # codes) as they are, so one more epoch continues the run exactly
+        # as an uninterrupted fit. On JAX those variables ride through every
+        # step in `metrics_variables`: the test steps must pass them on,
+        # `reset_metrics` must not reset them. The codes' learning rate
+        # decays with the code optimizer's `iterations`.
+        idx = np.array([3, 7, 3, 10, 7, 3, 20, 21, 5, 5, 5, 5])
+        idx = np.concatenate([idx, [3, 9, 23, 9, 0, 1, 2, 2, 11, 12, 13, 3]])
+        x = images()[idx]
+        steps = len(idx) // 8
+
+        def make():
+            schedule = keras.optimizers.schedules.ExponentialDecay(
+                0.05, decay_steps=2, decay_rate=0.7
+            )
+            return linear_glo(
+                kdl.optimizers.RowSparseAdam(schedule),
+                keras.optimizers.Adam(1e-2),
+            )
+
+        class Iterations(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seen = []
+
+            def on_epoch_end(self, epoch, logs=None):
+                # After the epoch's validation (`val_` logs).
+                count = int(self.model.code_optimizer.iterations)
+                self.seen.append((count, "val_mse" in logs))
+
+        model, reference = make(), make()
+        reference.set_weights(model.get_weights())
+        iterations = Iterations()
+        model.fit(
+            idx,
+            x,
+            batch_size=8,
+            epochs=2,
+            shuffle=False,
+            validation_data=(idx[:8], x[:8]),
+            callbacks=[iterations],
+            verbose=0,
+        )
+        self.assertEqual(iterations.seen, [(steps, True), (2 * steps, True)])
+        after_fit = training_state(model)
+        model.evaluate(idx, x, batch_size=8, verbose=0)
+        model.test_on_batch(idx[:8], x[:8])
+        model.reset_metrics()
+        model.predict(idx, batch_size=8, verbose=0)
+        self.assertEqual(int(model.code_optimizer.iterations), 2 * steps)
+        keras.tree.map_structure(
+            self.assertAllEqual, training_state(model), after_fit
+        )
+        model.fit(idx, x, batch_size=8, shuffle=False, verbose=0)
+        reference.fit(idx, x, batch_size=8, epochs=3, shuffle=False, verbose=0)
+        self.assertEqual(int(model.code_optimizer.iterations), 3 * steps)
+        keras.tree.map_structure(
+            self.assertAllEqual,
+            training_state(model),
+            training_state(reference),
+        )
 
     def test_dataset_of_index_image_pairs(self):
         model = make_glo()
