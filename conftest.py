@@ -3,7 +3,8 @@
 This file runs in every process that runs tests: the only one by default,
 or each pytest-xdist worker under `-n 2` (workers are fresh interpreters
 that import it before collecting any test), so each configures its own
-devices.
+devices. Under `-n 2` the pytest process that starts the workers runs no
+test and does not import Keras or TensorFlow at all.
 """
 
 import os
@@ -11,6 +12,13 @@ import shutil
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests that start Python processes of their own (recipes from the command
+# line, loopback workers, a chief and its tuner workers) import kdl from
+# this checkout, whether or not it is pip-installed.
+_ROOT = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+)
 if os.environ.get("KERAS_BACKEND") == "jax":
     # JAX compiles every eager op and every jitted step of a test as its own
     # small XLA program, so the JAX pass spends its time in the compiler;
@@ -26,9 +34,7 @@ if os.environ.get("KERAS_BACKEND") == "jax":
         )
     os.environ.setdefault("XLA_FLAGS", _flags)
 
-import keras  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 
 def _jax_cache_dir(controller_pid):
@@ -36,52 +42,65 @@ def _jax_cache_dir(controller_pid):
     return os.path.join(tempfile.gettempdir(), f"kdl-jax-{controller_pid}")
 
 
-if keras.backend.backend() == "jax" and os.environ.get("PYTEST_XDIST_WORKER"):
-    # The two xdist workers compile many of the same small programs (the
-    # same ops on the same shapes): one compilation cache on disk for the
-    # run lets each reuse what the other compiled (tests/models on JAX,
-    # -n 2: 209 s instead of 223 s). The pytest process that started the
-    # workers removes it at the end (`pytest_sessionfinish`).
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", _jax_cache_dir(os.getppid()))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
 def pytest_sessionfinish(session):
     if not hasattr(session.config, "workerinput"):  # not an xdist worker
         shutil.rmtree(_jax_cache_dir(os.getpid()), ignore_errors=True)
 
 
+def _distributes(config):
+    """Whether this process hands the tests to pytest-xdist workers (`-n 2`)
+    and so runs none itself."""
+    return (
+        not hasattr(config, "workerinput")
+        and config.getoption("dist", "no") != "no"
+        and bool(config.getoption("tx", None))
+        and not config.getoption("collectonly")
+    )
+
+
 # The tf.distribute tests run a MirroredStrategy over 2 logical CPUs
 # (`tests.test_case.two_replica_strategy`). Devices can only be split before
-# TensorFlow initialises its runtime, hence at import time here.
+# TensorFlow initialises its runtime: here, before any test module (which
+# imports TensorFlow) is collected.
 LOGICAL_CPUS = 2
 
-# Under `-n 2` two worker processes share the 2 cores: one intra-op thread
-# each (TensorFlow's, and XLA's on JAX above) instead of a pool per process
-# as wide as the machine keeps them from contending for the cores. Measured
-# on the idle machine, tests/models with `-n 2`: TensorFlow 151 s wall
-# instead of 182 s, JAX 223 s instead of 237 s.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    tf.config.threading.set_intra_op_parallelism_threads(1)
 
-_cpus = tf.config.list_physical_devices("CPU")
-try:
-    tf.config.set_logical_device_configuration(
-        _cpus[0],
-        [tf.config.LogicalDeviceConfiguration()] * LOGICAL_CPUS,
-    )
-    _device_error = None
-except RuntimeError as error:  # TF was initialised already (e.g. a plugin).
-    _device_error = error
+def _set_up_backend():
+    import keras
+    import tensorflow as tf
 
+    if keras.backend.backend() == "jax" and os.environ.get(
+        "PYTEST_XDIST_WORKER"
+    ):
+        # The two xdist workers compile many of the same small programs (the
+        # same ops on the same shapes): one compilation cache on disk for
+        # the run lets each reuse what the other compiled (tests/models on
+        # JAX, -n 2: 209 s instead of 223 s). The pytest process that
+        # started the workers removes it at the end (`pytest_sessionfinish`).
+        import jax
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "slow: long tests; deselect with -m 'not slow'"
-    )
+        cache = _jax_cache_dir(os.getppid())
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+    # Under `-n 2` two worker processes share the 2 cores: one intra-op
+    # thread each (TensorFlow's, and XLA's on JAX above) instead of a pool
+    # per process as wide as the machine keeps them from contending for the
+    # cores. Measured on the idle machine, tests/models with `-n 2`:
+    # TensorFlow 151 s wall instead of 182 s, JAX 223 s instead of 237 s.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0],
+            [tf.config.LogicalDeviceConfiguration()] * LOGICAL_CPUS,
+        )
+        error = None
+    except RuntimeError as e:  # TF was initialised already (e.g. a plugin).
+        error = e
     # Fail at once rather than skip the distributed checks one by one.
     found = len(tf.config.list_logical_devices("CPU"))
     if found < LOGICAL_CPUS:
@@ -89,8 +108,18 @@ def pytest_configure(config):
         raise pytest.UsageError(
             f"conftest.py could not split the CPU into {LOGICAL_CPUS} "
             f"logical devices in {worker} (found {found}): TensorFlow was "
-            f"initialised before it ran ({_device_error})."
+            f"initialised before it ran ({error})."
         )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: long tests; deselect with -m 'not slow'"
+    )
+    # The process that only hands tests to the xdist workers does not
+    # import Keras and TensorFlow (~7 s before the workers could start).
+    if not _distributes(config):
+        _set_up_backend()
 
 
 # Long tests (whole recipes, several processes) go first. Under
@@ -119,6 +148,8 @@ def pytest_collection_modifyitems(config, items):
 # plain pytest functions alike, so neither repeats it.
 @pytest.fixture(autouse=True)
 def _seed_and_reset_policy():
+    import keras
+
     keras.utils.set_random_seed(1337)
     keras.config.set_dtype_policy("float32")
     yield
