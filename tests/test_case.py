@@ -15,10 +15,13 @@ pure function of the arguments and the variables' values, read through a
 TensorFlow-only by nature (tf.distribute, tf.function signatures, TF ops).
 """
 
+import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import unittest
+from unittest import mock
 
 import keras
 import numpy as np
@@ -469,6 +472,27 @@ class TestCase(parameterized.TestCase):
 
 
 _STRATEGY = None
+
+
+@contextlib.contextmanager
+def connection_attempts():
+    """Fails every host-name lookup and TCP connection made inside; yields
+    the list of the hosts and addresses tried, for a test that code stays
+    offline: `[]` means it never reached for the network (whatever it did
+    with the failures)."""
+    attempts = []
+
+    def resolve(host, *args, **kwargs):
+        attempts.append(host)
+        raise socket.gaierror(f"{host}: no lookups in this test")
+
+    def refuse(sock, address):
+        attempts.append(address)
+        raise ConnectionRefusedError(f"{address}: refused by the test")
+
+    with mock.patch.object(socket, "getaddrinfo", resolve):
+        with mock.patch.object(socket.socket, "connect", refuse):
+            yield attempts
 
 
 def two_replica_strategy():

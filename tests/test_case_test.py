@@ -124,3 +124,20 @@ class GradientsTest(test_case.TestCase):
         got = test_case.jit_call(layer, x, training=True)
         self.assertAllClose(got, want, atol=1e-5)
         self.assertAllClose(layer.moving_mean, x.mean(0), atol=1e-5)
+
+
+class ConnectionAttemptsTest(test_case.TestCase):
+    def test_records_lookups_and_connections_and_fails_them(self):
+        import socket
+        import urllib.request
+
+        with test_case.connection_attempts() as attempts:
+            with self.assertRaises(OSError):
+                urllib.request.urlopen("http://example.invalid/x", timeout=1)
+            with socket.socket() as s:
+                with self.assertRaises(ConnectionRefusedError):
+                    s.connect(("127.0.0.1", 9))
+        self.assertEqual(attempts, ["example.invalid", ("127.0.0.1", 9)])
+        with test_case.connection_attempts() as attempts:
+            pass
+        self.assertEqual(attempts, [])

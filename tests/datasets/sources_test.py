@@ -5,8 +5,8 @@ import os
 import pathlib
 import socket
 import sys
-import time
 import zipfile
+from unittest import mock
 
 from kdl import datasets
 from kdl.datasets import sources
@@ -96,16 +96,27 @@ class ResolveTest(test_case.TestCase):
 
 
 class NetworkTest(test_case.TestCase):
-    def test_unreachable_host_fails_fast(self):
-        # A local port nobody listens on: refused at once.
+    def test_unreachable_host_is_probed_once_with_a_timeout(self):
+        # A local port nobody listens on: refused. One connection attempt,
+        # bounded by KDL_NETWORK_TIMEOUT's default, remembered afterwards.
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        start = time.time()
-        ok, reason = sources.host_reachable(f"http://127.0.0.1:{port}/x")
+        timeouts = []
+        connect = socket.create_connection
+
+        def spy(address, timeout, *args, **kwargs):
+            timeouts.append(timeout)
+            return connect(address, timeout, *args, **kwargs)
+
+        url = f"http://127.0.0.1:{port}/x"
+        with mock.patch.object(sources.socket, "create_connection", spy):
+            ok, reason = sources.host_reachable(url)
+            again = sources.host_reachable(f"http://127.0.0.1:{port}/y")
         self.assertFalse(ok)
         self.assertIn("Connection", reason)
-        self.assertLess(time.time() - start, 2)
+        self.assertEqual(timeouts, [3.0])
+        self.assertEqual(again, (ok, reason))
 
     def test_offline_flag(self):
         os.environ["KDL_OFFLINE"] = "1"
