@@ -1,7 +1,6 @@
 """recipes/basics.py: smoke runs, cached arms, --tune, the command line."""
 
 import json
-import time
 
 import pytest
 from absl import flags
@@ -50,9 +49,9 @@ def test_smoke_run_reuses_finished_arms_and_reruns_changed_ones(
     assert on_disk["smoke"] and on_disk["provenance"]["seeds"] == [0]
     capsys.readouterr()
 
-    start = time.process_time()
-    again = basics.run(_flags(tmp_path), datasets_override=data)
-    assert time.process_time() - start < 5
+    # Nothing trains (fit fails).
+    with recipe_testing.no_training():
+        again = basics.run(_flags(tmp_path), datasets_override=data)
     assert capsys.readouterr().out.count("Reusing the finished run") == 3
     assert again["readme_rows"] == rows
     assert again["sin"] == results["sin"]

@@ -1,7 +1,6 @@
 """recipes/bn_lstm.py: smoke run, per-seed cached arms, CLI and help."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -63,13 +62,15 @@ def test_holds_needs_fewer_steps_and_no_worse_accuracy():
 
 
 def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
-    results = bn_lstm.run(_flags(tmp_path), datasets_override=tiny_digits())
+    # Two seeds: the per-seed lists and a later subset of them; 4 arms.
+    two_seeds = _flags(tmp_path, seeds=[0, 1])
+    results = bn_lstm.run(two_seeds, datasets_override=tiny_digits())
     assert results["smoke"] and results["sequence_length"] == 49
     sizes = [results[k] for k in ("train_examples", "valid_examples")]
     assert sizes == [64, 32]
     assert set(results["models"]) == {"lstm", "bnlstm"}
     for model in results["models"].values():
-        assert len(model["test_accuracy"]) == 3  # seeds 0, 1, 2
+        assert len(model["test_accuracy"]) == 2  # seeds 0, 1
         assert all(0 <= a <= 1 for a in model["test_accuracy"])
     for cell, by_seed in results["arms"].items():
         for arm in by_seed.values():
@@ -87,13 +88,13 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     assert "| BN-LSTM |" in (tmp_path / "table.md").read_text()
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["readme_rows"] == results["readme_rows"]
-    assert on_disk["provenance"]["seeds"] == [0, 1, 2]
+    assert on_disk["provenance"]["seeds"] == [0, 1]
 
     capsys.readouterr()
-    start = time.perf_counter()
-    again = bn_lstm.run(_flags(tmp_path), datasets_override=tiny_digits())
-    assert time.perf_counter() - start < 10
-    assert capsys.readouterr().out.count("Reusing the finished run") == 6
+    with recipe_testing.no_training():
+        again = bn_lstm.run(two_seeds, datasets_override=tiny_digits())
+    # Every arm reused (its record read back), none trained (fit fails).
+    assert capsys.readouterr().out.count("Reusing the finished run") == 4
     assert again["models"] == results["models"]
 
     one = bn_lstm.run(

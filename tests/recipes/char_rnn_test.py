@@ -1,7 +1,6 @@
 """recipes/char_rnn.py: samples per epoch and temperature, bits per char."""
 
 import json
-import time
 
 import numpy as np
 
@@ -34,9 +33,7 @@ def _tiny_corpus():
 
 def test_smoke_run_samples_every_epoch_and_reuses_the_arm(tmp_path, capsys):
     flags_obj = _flags(tmp_path, temperatures=["0.5", "1.0"])
-    start = time.perf_counter()
     results = char_rnn.run(flags_obj, datasets_override=_tiny_corpus())
-    first_seconds = time.perf_counter() - start
     samples = results["samples"]
     # Before training (epoch 0) and after the one smoke epoch.
     assert [(s["epoch"], s["temperature"]) for s in samples] == [
@@ -62,10 +59,10 @@ def test_smoke_run_samples_every_epoch_and_reuses_the_arm(tmp_path, capsys):
     assert on_disk["readme_rows"] == results["readme_rows"]
     assert on_disk["smoke"] is True and on_disk["provenance"]["seeds"] == [0]
     capsys.readouterr()
-    start = time.perf_counter()
-    again = char_rnn.run(flags_obj, datasets_override=_tiny_corpus())
-    assert time.perf_counter() - start < first_seconds / 2
-    assert "Reusing the finished run" in capsys.readouterr().out
+    with recipe_testing.no_training():
+        again = char_rnn.run(flags_obj, datasets_override=_tiny_corpus())
+    # The arm reused (its record read back), not trained (fit fails).
+    assert capsys.readouterr().out.count("Reusing the finished run") == 1
     assert again["samples"] == samples
     assert again["test_bits_per_char"] == results["test_bits_per_char"]
 

@@ -27,6 +27,7 @@ def smoke_flags(tmp_path, **overrides):
     )
 
 
+@pytest.mark.usefixtures("eager_fits")
 def test_seeds_then_smoke_reuses_finished_arms(tmp_path):
     # Two seeds of L2 GLO and the DCGAN at the smoke sizes without --smoke
     # (which runs seed 0 only).

@@ -1,7 +1,6 @@
 """recipes/lenet.py: smoke run, reuse of finished arms, tune, CLI."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -33,14 +32,13 @@ def _tiny(seed, classes):
 DATA = {"source": _tiny(0, 4), "target": _tiny(1, 3)}
 
 
-def _timed_run(flags_obj):
-    start = time.process_time()
-    results = recipe.run(flags_obj, datasets_override=DATA)
-    return results, time.process_time() - start
+def _run(flags_obj):
+    return recipe.run(flags_obj, datasets_override=DATA)
 
 
+@pytest.mark.usefixtures("eager_fits")
 def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
-    results, first_cpu = _timed_run(_flags(tmp_path))
+    results = _run(_flags(tmp_path))
     assert 0.0 <= results["source_test_error"] <= 1.0
     transfer = results["transfer"]
     assert tuple(transfer) == ARMS
@@ -83,13 +81,15 @@ def test_smoke_run_reuses_finished_arms_until_a_flag_changes(tmp_path):
     assert on_disk["readme_rows"] == rows and on_disk["smoke"] is True
     assert on_disk["provenance"]["seeds"] == [0]
 
-    again, again_cpu = _timed_run(_flags(tmp_path))
+    # Every arm reused, nothing trains (fit fails).
+    with recipe_testing.no_training():
+        again = _run(_flags(tmp_path))
+    assert all(a["reused"] for a in again["provenance"]["arm_seconds"])
     for key in ("source_test_error", "transfer", "deepfool", "readme_rows"):
         assert again[key] == results[key], key
-    assert again_cpu < first_cpu / 3, (again_cpu, first_cpu)
 
     # A changed flag reruns the arms (stochastic pooling forces ReLU).
-    changed, _ = _timed_run(_flags(tmp_path, pooling="stochastic"))
+    changed = _run(_flags(tmp_path, pooling="stochastic"))
     assert changed["options"]["activation"] == "relu"
     record = json.loads((tmp_path / "source" / "result.json").read_text())
     assert record["config"]["pooling"] == "stochastic"

@@ -1,7 +1,6 @@
 """recipes/nmt_attention.py: smoke run, cached arms, --tune, CLI and help."""
 
 import json
-import time
 import types
 
 import numpy as np
@@ -32,10 +31,11 @@ def tiny_pairs(n, seed):
 
 
 def tiny_data():
+    # Two training batches of 32; 8 test sentences decoded (--eval_examples).
     return kdl.datasets.PairData(
-        train=tiny_pairs(128, 0),
-        valid=tiny_pairs(32, 1),
-        test=tiny_pairs(32, 2),
+        train=tiny_pairs(64, 0),
+        valid=tiny_pairs(16, 1),
+        test=tiny_pairs(16, 2),
         name="tiny",
         source="test",
     )
@@ -47,7 +47,8 @@ def _flags(tmp_path, **overrides):
         smoke=True,
         dataset="dates",
         batch_size=32,
-        heatmaps=2,
+        eval_examples=8,
+        heatmaps=1,
         length_bins=[4, 6, 8, 20],
         seeds=[0],
     )
@@ -65,10 +66,11 @@ def test_defaults_are_the_hypermodel_defaults(tmp_path):
         _flags(tmp_path, length_bins=["ten"])
 
 
+@pytest.mark.usefixtures("eager_fits")
 def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     results = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
     assert set(results["models"]) == set(nmt.MODELS)
-    assert results["train_pairs"] == 128 and results["smoke"]
+    assert results["train_pairs"] == 64 and results["smoke"]
     for (model,) in results["models"].values():  # one seed
         assert model["seconds_per_epoch"] > 0
         for decode in ("greedy", "beam4"):
@@ -77,7 +79,7 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
             assert 0.0 <= r["exact_match"] <= 1.0
             bins = r["bleu_by_source_length"]
             assert list(bins) == ["1-4", "5-6", "7-8", "9-20"]
-    assert len(results["models"]["attention"][0]["heatmaps"]) == 2
+    assert len(results["models"]["attention"][0]["heatmaps"]) == 1
     rows = results["readme_rows"]
     assert len(rows) == 4
     for row in rows:
@@ -94,7 +96,7 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     assert reversed_["examples"][0]["source"]  # the source text, not reversed
     assert (tmp_path / "no_attention_reversed_seed0.keras").exists()
     for name in (
-        "alignment_1.png",
+        "alignment_0.png",
         "bleu_by_length.png",
         "learning_curves.png",
         "table.md",
@@ -109,9 +111,9 @@ def test_smoke_run_reuses_arms_until_a_flag_changes(tmp_path, capsys):
     assert on_disk["provenance"]["seeds"] == [0]
 
     capsys.readouterr()
-    start = time.perf_counter()
-    again = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
-    assert time.perf_counter() - start < 10
+    with recipe_testing.no_training():
+        again = nmt.run(_flags(tmp_path), datasets_override=tiny_data())
+    # Every arm reused (below), none trained (fit fails).
     assert again["models"] == results["models"]
     assert capsys.readouterr().out.count("Reusing the finished run") == 3
 
@@ -150,6 +152,7 @@ def test_readme_rows_are_over_seeds():
 
 
 @pytest.mark.slow  # one trial (the search loop: tests/training)
+@pytest.mark.usefixtures("eager_fits")
 def test_tune_one_trial(tmp_path):
     results = nmt.run(
         _flags(tmp_path, tune=True, max_trials=1),

@@ -1,7 +1,6 @@
 """recipes/perceptron.py: smoke runs, cached arms, the command line."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -44,9 +43,9 @@ def test_smoke_run_reuses_finished_arms_and_reruns_changed_ones(
     assert on_disk["smoke"] and on_disk["provenance"]["seeds"] == [0, 1]
     capsys.readouterr()
 
-    start = time.process_time()
-    again = perceptron.run(_flags(tmp_path))
-    assert time.process_time() - start < 5
+    # Nothing trains (fit fails).
+    with recipe_testing.no_training():
+        again = perceptron.run(_flags(tmp_path))
     assert capsys.readouterr().out.count("Reusing the finished run") == 2
     assert again["readme_rows"] == rows
 

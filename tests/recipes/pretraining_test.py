@@ -1,7 +1,6 @@
 """recipes/pretraining.py: smoke runs, cached arms, --tune, the command line."""
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -64,9 +63,11 @@ def test_all_arms_then_reuse_then_rerun_on_a_changed_flag(tmp_path, capsys):
     assert on_disk["provenance"]["seeds"] == [0]
     capsys.readouterr()
 
-    start = time.process_time()
-    again = pretraining.run(_flags(tmp_path, seeds=[0]), datasets_override=data)
-    assert time.process_time() - start < 5
+    # Nothing trains (fit fails).
+    with recipe_testing.no_training():
+        again = pretraining.run(
+            _flags(tmp_path, seeds=[0]), datasets_override=data
+        )
     assert capsys.readouterr().out.count("Reusing the finished run") == 5
     assert again["table"] == results["table"]
 

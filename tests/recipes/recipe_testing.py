@@ -1,10 +1,13 @@
 """Helpers for recipe tests: fresh flags, subprocess runs, module loading."""
 
+import contextlib
 import importlib.util
 import os
 import subprocess
 import sys
+from unittest import mock
 
+import keras
 from absl import flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -70,3 +73,14 @@ def run_recipe(name, *args, timeout=300, **popen_kwargs):
         cwd=ROOT,
         **popen_kwargs,
     )
+
+
+@contextlib.contextmanager
+def no_training():
+    """Fails the test if code inside trains a Keras model: `keras.Model.fit`
+    (which subclasses that override it, e.g. `kdl.models.NAT`, end in)
+    raises. For the second run of a recipe, which must reuse every
+    finished arm."""
+    refuse = AssertionError("a run that reuses its arms trained a model")
+    with mock.patch.object(keras.Model, "fit", side_effect=refuse):
+        yield
