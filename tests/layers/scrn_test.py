@@ -76,12 +76,19 @@ def numpy_context(bx, s0, alpha, mask=None):
 REF_UNROLL = {"unroll": True} if backend() == "jax" else {}
 
 
-def _pair(kw, alpha=0.7, learn_alpha=False, dtype=None, **cell):
-    """SCRN(4, 3) and RNN(SCRNCell(4, 3)) with the same arguments."""
+def _pair(
+    kw, alpha=0.7, learn_alpha=False, dtype=None, unroll_ref=True, **cell
+):
+    """SCRN(4, 3) and RNN(SCRNCell(4, 3)) with the same arguments (the
+    reference unrolled on JAX unless `unroll_ref=False`: without a mask
+    its scan is right, and cheaper than an eager unrolled loop)."""
     cell = dict(alpha=alpha, learn_alpha=learn_alpha, dtype=dtype, **cell)
     fast = SCRN(4, 3, **cell, **kw)
     ref = keras.layers.RNN(
-        SCRNCell(4, 3, **cell), dtype=dtype, **kw, **REF_UNROLL
+        SCRNCell(4, 3, **cell),
+        dtype=dtype,
+        **kw,
+        **(REF_UNROLL if unroll_ref else {}),
     )
     return fast, ref
 
@@ -295,18 +302,23 @@ class SCRNTest(TestCase):
             return_sequences=True,
             **REF_UNROLL,
         )
-        fast(self.x)
-        ref(self.x)
+        fast.build(self.x.shape)
+        ref.build(self.x.shape)
         ref.set_weights(fast.get_weights())
         mask = np.ones((4, 6), bool)
         mask[0, 3:] = False
         grads = []
         for layer in (fast, ref):
-            _, g = gradients(
-                lambda: layer(self.x, mask=mask) ** 2,
-                variables=layer.trainable_variables,
-            )
-            grads.append(g)
+
+            def grad(x, layer=layer):
+                return gradients(
+                    lambda: layer(x, mask=mask) ** 2,
+                    variables=layer.trainable_variables,
+                )[1]
+
+            if backend() == "jax":  # one compilation, not one per op
+                grad = jit(grad)
+            grads.append(grad(self.x))
         self.assertAllClose(grads[0], grads[1], atol=1e-5, rtol=1e-5)
 
     def test_alpha_extremes(self):
@@ -412,40 +424,54 @@ class SCRNTest(TestCase):
             SCRN(4, 3)(keras.Input((5,)))
 
     def _set_random(self, fast, ref, x):
-        fast(x)
-        ref(x)
+        # Built, not called: an eager call compiles every op on JAX.
+        fast.build(x.shape)
+        ref.build(x.shape)
         self._random_weights(fast)
         ref.set_weights(fast.get_weights())
 
     def test_long_sequences_match_cell_on_every_path(self):
-        # T=100: a full chunk and a partial one (64 steps; 32 and 16 with
-        # a mask), so the chunk recurrence and padding both run. In
-        # float64 the outputs and every gradient (weights, alpha, initial
-        # states) agree to rounding; float32 is tested at T=70 below. On JAX
-        # the layer runs under jax.jit (its scans compiled).
+        # T=70: full chunks and a partial one on every path (64 + 6 steps
+        # without a mask; 32 * 2 + 6 and 16 * 4 + 6 with one), so the
+        # chunk recurrence and padding both run; row 1 starts with 36
+        # masked steps (whole masked chunks). In float64 the outputs and
+        # every gradient (weights, alpha, initial states) agree to
+        # rounding; float32 is tested at T=70 below. On JAX the layer runs
+        # under jax.jit (its scans compiled), and the reference costs one
+        # compiled slice per step where it is unrolled (with a mask): the
+        # masked path runs 40 steps there (16 * 2 + 8, the hidden loop is
+        # one scan at any length), and the unmasked reference is a scan.
         self.use_float64()
         rng = np.random.RandomState(4)
-        x = rng.normal(size=(2, 100, 5))
-        mask = rng.rand(2, 100) > 0.3
-        mask[1, :40] = False
+        x = rng.normal(size=(2, 70, 5))
+        mask = rng.rand(2, 70) > 0.3
+        mask[1, :36] = False
         state = [rng.normal(size=(2, 4)), rng.normal(size=(2, 3))]
         paths = [(False, False, mask), (True, True, mask), (True, False, None)]
         if backend() != "tensorflow":
             # One scan on JAX, chunked or not: masked and unmasked suffice.
             paths = paths[1:]
         for learn_alpha, backwards, m in paths:
+            steps = 40 if m is not None and backend() == "jax" else 70
+            xs = x[:, :steps]
+            m = None if m is None else m[:, :steps]
             kw = dict(
                 return_sequences=True,
                 return_state=True,
                 go_backwards=backwards,
             )
-            fast, ref = _pair(kw, learn_alpha=learn_alpha, dtype="float64")
+            fast, ref = _pair(
+                kw,
+                learn_alpha=learn_alpha,
+                dtype="float64",
+                unroll_ref=m is not None,
+            )
             self._set_random(fast, ref, x)
             if backend() == "tensorflow":
-                got = _grads(fast, x, m, state)
+                got = _grads(fast, xs, m, state)
             else:
-                got = jit(lambda x, *s: _grads(fast, x, m, list(s)))(x, *state)
-            want = _grads(ref, x, m, state)
+                got = jit(lambda x, *s: _grads(fast, x, m, list(s)))(xs, *state)
+            want = _grads(ref, xs, m, state)
             self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
 
     def test_stateful_long_halves_match_cell(self):
@@ -536,9 +562,10 @@ class SCRNTest(TestCase):
         self.use_float64()
         rng = np.random.RandomState(7)
         # Other backends run the same code but for the chunk recurrence
-        # (keras.ops.scan), and compile every op for every shape: the
-        # lengths that have one chunk and several.
-        lengths = (1, 4, 5, 13) if backend() == "tensorflow" else (5, 13)
+        # (keras.ops.scan), and compile every op for every shape: one
+        # length, one chunk by default and four full or partial with
+        # chunk_size=4.
+        lengths = (1, 4, 5, 13) if backend() == "tensorflow" else (13,)
         for steps in lengths:
             bx = rng.normal(size=(3, steps, 2))
             s0 = rng.normal(size=(3, 2))

@@ -8,6 +8,7 @@ from kdl.layers import BatchRenormalization
 from kdl.layers import GhostBatchNormalization
 from kdl.layers import L1BatchNormalization
 from tests.test_case import TestCase
+from tests.test_case import backend
 
 EXPECTED = {
     "bn": keras.layers.BatchNormalization,
@@ -51,7 +52,12 @@ class NormalizedConvNetTest(TestCase):
                 model.get_layer("conv0").use_bias, variant == "none"
             )
             self.assertEqual(model.get_layer("conv1").filters, 4)
-            kdl.models.compile_classifier(model, 1e-2, jit_compile=False)
+            # XLA on JAX: one program per variant instead of every op of
+            # the step compiled on its own (jit_compile=False there); graph
+            # mode on TensorFlow, whose XLA compiles slower.
+            kdl.models.compile_classifier(
+                model, 1e-2, jit_compile=backend() == "jax"
+            )
             history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
             self.assertTrue(np.isfinite(history.history["loss"][0]))
 

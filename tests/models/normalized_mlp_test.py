@@ -7,6 +7,7 @@ import kdl
 from kdl.layers import BatchRenormalization
 from kdl.layers import GhostBatchNormalization
 from tests.test_case import TestCase
+from tests.test_case import backend
 
 EXPECTED = {
     "bn": keras.layers.BatchNormalization,
@@ -47,7 +48,12 @@ class NormalizedMLPTest(TestCase):
             self.assertEqual(
                 model.get_layer("dense0").use_bias, variant == "none"
             )
-            kdl.models.compile_classifier(model, 1e-2, jit_compile=False)
+            # XLA on JAX: one program per variant instead of every op of
+            # the step compiled on its own (jit_compile=False there); graph
+            # mode on TensorFlow, whose XLA compiles slower.
+            kdl.models.compile_classifier(
+                model, 1e-2, jit_compile=backend() == "jax"
+            )
             history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
             self.assertTrue(np.isfinite(history.history["loss"][0]))
 
