@@ -3,7 +3,8 @@
 Every `.py` file under kdl/, recipes/, benchmarks/ and tests/ is parsed
 (`ast`) and checked for:
 
-- imports of `keras.src` or `tensorflow.python` (private modules);
+- imports of `keras.src` or `tensorflow.python` (private modules), and
+  `from module import _name` from a module outside this repository;
 - an attribute access `x._name` where `x` is not `self` or `cls` (another
   object's private attribute: Keras's, TF's or even kdl's own);
 - `self._name` / `cls._name` where `_name` is not assigned or defined in the
@@ -14,7 +15,8 @@ Every `.py` file under kdl/, recipes/, benchmarks/ and tests/ is parsed
 - `getattr` / `hasattr` / `setattr` / `delattr` with a literal private name,
   by the same two rules.
 
-Dunder names (`__class__`, `__name__`, ...) are allowed.
+Dunder names (`__class__`, `__name__`, ...) are allowed, and the few
+underscore names the standard library documents as public (`DOCUMENTED`).
 """
 
 import ast
@@ -174,6 +176,12 @@ def _accesses(tree):
             yield node.lineno, node.args[0], node.args[1].value
 
 
+# Underscore names that are documented public API of the standard library.
+# `os._exit` is the documented way for a child made by `os.fork()` to end
+# (tests/training/forkserver.py).
+DOCUMENTED = frozenset({"os._exit"})
+
+
 def violations(source, filename="<string>"):
     """The private-surface violations of one file's source, as strings."""
     tree = ast.parse(source, filename=filename)
@@ -188,12 +196,24 @@ def violations(source, filename="<string>"):
         for module in modules:
             if _is_private_module(module):
                 found.append(f"{filename}:{node.lineno}: imports {module}")
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").split(".")[0] not in CHECKED_DIRS
+        ):  # a private name of a module that is not this repository's
+            for alias in node.names:
+                if _is_private(alias.name):
+                    found.append(
+                        f"{filename}:{node.lineno}: imports {alias.name} "
+                        f"from {node.module}"
+                    )
     defined = _defined_names(tree) | _names_from_kdl_imports(tree)
     for line, owner, name in _accesses(tree):
         is_self = isinstance(owner, ast.Name) and owner.id in ("self", "cls")
         if not is_self:
             what = ast.unparse(owner)
-            found.append(f"{filename}:{line}: {what}.{name}")
+            if f"{what}.{name}" not in DOCUMENTED:
+                found.append(f"{filename}:{line}: {what}.{name}")
         elif name not in defined:
             found.append(
                 f"{filename}:{line}: {owner.id}.{name} (not defined in "
@@ -222,6 +242,8 @@ CAUGHT = (
     "getattr(optimizer, '_momentums', None)",
     "setattr(variable, '_kdl_projection', 'ball')",
     "hasattr(self, '_keras_private')",
+    "from os import _exit as exit_now",
+    "from keras.optimizers import _helpers",
     # Importing a kdl module does not open Keras's privates to `self`.
     "from kdl.layers import LatentTable\nclass A(LatentTable):\n"
     "    def f(self):\n        return self._tracker",
@@ -241,6 +263,7 @@ ALLOWED = (
     "        return self._v",
     "getattr(self, '_cache', None)\nself._cache = 1",
     "getattr(layer, 'units')",
+    "import os\nos._exit(0)",
     # kdl's own private base class, defined in the module imported.
     "from kdl.layers._batch_norm_base import BatchNormBase\n"
     "class A(BatchNormBase):\n    def f(self, x):\n"

@@ -6,8 +6,10 @@ file or the new one, never a torn one. The test makes the crash
 deterministic: with `KDL_TEST_KILL_BEFORE_RENAME=<file name>` the process
 SIGKILLs itself once the temporary file of `<file name>` is written, just
 before the rename. It runs `basics.py --smoke --parts=sin` (the cheapest
-recipe arm: 50 Adam steps of a 3-unit network) as a subprocess killed in
-turn while it writes the plot, the arm's cache entry and results.json, then
+recipe arm: 50 Adam steps of a 3-unit network) as a process killed in
+turn while it writes the plot, the arm's cache entry and results.json (the
+processes are forks of one that imported TensorFlow once:
+`tests.training.loopback.ForkServer`, ~3 s of CPU each instead of ~9), then
 checks what is left and what the next run reads back. A cache entry torn
 by a writer that was not atomic (an older kdl, a copy tool) is simulated
 by truncating it: the real reader (`kdl.training.cached_run`) rejects it by
@@ -15,36 +17,27 @@ its hash, says so and recomputes.
 """
 
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 
 from kdl.training import atomic
 from tests.recipes import recipe_testing
+from tests.training import loopback
 
 FLAGS = ["--smoke", "--parts=sin"]
 
 
-def _killed_run(out, kill, *args):
-    """The recipe as a subprocess, killed writing the file named `kill`."""
-    env = {
-        **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        atomic.KILL_BEFORE_RENAME: kill,
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (recipe_testing.ROOT, os.environ.get("PYTHONPATH")) if p
-        ),
-    }
-    done = subprocess.run(
-        [sys.executable, recipe_testing.recipe_path("basics"), *FLAGS,
-         f"--output_dir={out}", *args],
-        capture_output=True, text=True, timeout=120, env=env,
-        cwd=recipe_testing.ROOT,
+def _killed_run(server, out, kill, *args):
+    """The recipe as a process of its own (forked by `server`), killed
+    writing the file named `kill`."""
+    proc = server.start(
+        [recipe_testing.recipe_path("basics"), *FLAGS, f"--output_dir={out}",
+         *args],
+        {atomic.KILL_BEFORE_RENAME: kill}, recipe_testing.ROOT,
     )  # fmt: skip
-    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, output[-3000:]
 
 
 def _run(out, **overrides):
@@ -62,6 +55,11 @@ def _temporary(out, name):
 
 
 def test_killed_writes_leave_no_torn_file(tmp_path, capsys):
+    with loopback.ForkServer() as server:
+        _check_killed_writes(server, tmp_path, capsys)
+
+
+def _check_killed_writes(server, tmp_path, capsys):
     out = tmp_path / "basics"
     first = _run(out)  # seed 0: results.json, sin_fit.png, sin/result.json
     old_results = (out / "results.json").read_bytes()
@@ -69,21 +67,21 @@ def test_killed_writes_leave_no_torn_file(tmp_path, capsys):
 
     # Seed 1 recomputes the arm. Killed writing the plot: the old plot
     # stays whole (a PNG of seed 0); the arm was not finished.
-    _killed_run(out, "sin_fit.png", "--seed=1")
+    _killed_run(server, out, "sin_fit.png", "--seed=1")
     assert (out / "sin_fit.png").read_bytes() == old_plot
     assert len(_temporary(out, "sin_fit.png")) == 1
     assert not (out / "sin" / "result.json").exists()
 
     # Killed writing the arm's cache entry: no entry (the next run
     # recomputes the arm); the new plot is complete.
-    _killed_run(out, "result.json", "--seed=1")
+    _killed_run(server, out, "result.json", "--seed=1")
     assert not (out / "sin" / "result.json").exists()
     assert (out / "sin_fit.png").read_bytes() != old_plot
     assert (out / "sin_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Killed writing results.json: the old one stays whole; the arm's
     # cache entry is complete and verifies.
-    _killed_run(out, "results.json", "--seed=1")
+    _killed_run(server, out, "results.json", "--seed=1")
     assert (out / "results.json").read_bytes() == old_results
     assert len(_temporary(out, "results.json")) == 1
     entry = (out / "sin" / "result.json").read_text()

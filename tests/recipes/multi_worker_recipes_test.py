@@ -6,8 +6,10 @@ tests/training/loopback.py) run the same command lines with the same
 --smoke --models=scrn --seeds=0` (the SCRN language model, one seed) and
 `lenet.py --smoke --seeds=0` (LeNet-5 and its four transfer arms through
 `kdl.models.train_classifier`), one after the other in one process per
-worker (tests/recipes/cli_driver.py: one TensorFlow start-up each), then
-`scrn_lm.py` once more, which reuses its finished arms. Meanwhile this
+worker (tests/recipes/cli_driver.py), then `scrn_lm.py` once more, which
+reuses its finished arms. The two workers are forks of one process that
+imported TensorFlow (`loopback.ForkServer`): one TensorFlow import instead
+of two. Meanwhile this
 process runs the same recipes in one process (Keras's `fit`, the same
 global batch) as the reference. The chief alone writes the results,
 plots, caches and logs; the numbers equal the one-process run's.
@@ -102,6 +104,32 @@ def check_lenet(results, reference):
 CHECKS = {"scrn_lm": check_scrn_lm, "lenet": check_lenet}
 
 
+def _run_both(server, tmp_path, one, tmp):
+    """The workers (forks of `server`) run `runs.json` while this process
+    runs the one-process references; returns the workers, their outputs
+    and the references."""
+    procs = loopback.start_workers(
+        lambda index: [
+            "tests/recipes/cli_driver.py",
+            str(tmp_path / "runs.json"),
+            str(tmp_path / f"report{index}.json"),
+        ],
+        tmp,
+        server=server,
+    )
+    try:
+        # The reference runs while the workers do.
+        references = {}
+        for name, (_, overrides) in RUNS.items():
+            start = time.perf_counter()
+            references[name] = _one_process(name, overrides, one / name)
+            print(f"one process: {name} {time.perf_counter() - start:.1f} s")
+        outputs = loopback.finish(procs, timeout=TIMEOUT)
+    finally:
+        loopback.kill(procs)
+    return procs, outputs, references
+
+
 def test_two_workers_run_the_recipes_like_one_process(tmp_path):
     shared, one, tmp = tmp_path / "shared", tmp_path / "one", tmp_path / "tmp"
     tmp.mkdir()
@@ -114,24 +142,8 @@ def test_two_workers_run_the_recipes_like_one_process(tmp_path):
     # chief's cached arms) and the report is written anew.
     runs.append(runs[0])
     (tmp_path / "runs.json").write_text(json.dumps(runs))
-    procs = loopback.start_workers(
-        lambda index: [
-            "tests/recipes/cli_driver.py",
-            str(tmp_path / "runs.json"),
-            str(tmp_path / f"report{index}.json"),
-        ],
-        tmp,
-    )
-    try:
-        # The reference runs while the workers do.
-        references = {}
-        for name, (_, overrides) in RUNS.items():
-            start = time.perf_counter()
-            references[name] = _one_process(name, overrides, one / name)
-            print(f"one process: {name} {time.perf_counter() - start:.1f} s")
-        outputs = loopback.finish(procs, timeout=TIMEOUT)
-    finally:
-        loopback.kill(procs)
+    with loopback.ForkServer() as server:
+        procs, outputs, references = _run_both(server, tmp_path, one, tmp)
     for index, (proc, output) in enumerate(zip(procs, outputs)):
         assert proc.returncode == 0, output[-3000:]
         report = json.loads((tmp_path / f"report{index}.json").read_text())
