@@ -23,10 +23,14 @@ if os.environ.get("KERAS_BACKEND") == "jax":
     # JAX compiles every eager op and every jitted step of a test as its own
     # small XLA program, so the JAX pass spends its time in the compiler;
     # LLVM's optimisation passes cost more than they save at test sizes
-    # (tests/models/seq2seq_test.py: 123 CPU s with them, 78 without).
+    # (tests/models/seq2seq_test.py: 123 CPU s with them, 78 without), and
+    # XLA's older CPU runtime compiles these small programs faster than its
+    # thunk runtime (seq2seq + attention tests: 30 s instead of 34;
+    # scrn + language model tests: 98-101 s instead of 105).
     _flags = (
         "--xla_backend_optimization_level=0 "
-        "--xla_llvm_disable_expensive_passes=true"
+        "--xla_llvm_disable_expensive_passes=true "
+        "--xla_cpu_use_thunk_runtime=false"
     )
     if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread: see below
         _flags += (
