@@ -135,10 +135,9 @@ class Seq2SeqTest(TestCase):
                 "adam",
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             )
-            if cls is Seq2SeqAttention:
-                model.fit((source_batch(), target_in), target_out, verbose=0)
-            else:
-                model((source_batch(), target_in))
+            # Built by a call: fit, save, load, fit is
+            # optimizer_state_round_trip_test.py's.
+            model((source_batch(), target_in))
             path = os.path.join(self.get_temp_dir(), "model.keras")
             model.save(path)
             loaded = keras.saving.load_model(path)

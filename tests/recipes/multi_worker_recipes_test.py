@@ -4,7 +4,7 @@ Two worker processes (127.0.0.1, free ports, `TF_CONFIG`:
 tests/training/loopback.py) run the same command lines with the same
 `--output_dir`, as on two machines sharing a file system: `scrn_lm.py
 --smoke --models=scrn --seeds=0` (the SCRN language model, one seed) and
-`lenet.py --smoke --seeds=0` (LeNet-5 and its four transfer arms through
+`lenet.py --smoke --seeds=0 ...` (LeNet-5 and its four transfer arms through
 `kdl.models.train_classifier`), one after the other in one process per
 worker (tests/recipes/cli_driver.py), then `scrn_lm.py` once more, which
 reuses its finished arms. The two workers are forks of one process that
@@ -32,9 +32,24 @@ RUNS = {
         ["--smoke", "--models=scrn", "--seeds=0"],
         {"models": ["scrn"], "seeds": [0]},
     ),
-    "lenet": (
-        ["--smoke", "--seeds=0", "--target_train_size=64"],
-        {"seeds": [0], "target_train_size": 64},
+    "lenet": (  # below --smoke's sizes: every arm still runs
+        [
+            "--smoke",
+            "--seeds=0",
+            "--target_train_size=64",
+            "--source_train_size=128",
+            "--test_examples=64",
+            "--deepfool_examples=8",
+            "--ascent_steps=1",
+        ],
+        dict(
+            seeds=[0],
+            target_train_size=64,
+            source_train_size=128,
+            test_examples=64,
+            deepfool_examples=8,
+            ascent_steps=1,
+        ),
     ),
 }
 TIMEOUT = 300  # a bound for a loaded machine; ~1 min on 2 idle cores
