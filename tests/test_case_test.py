@@ -24,6 +24,14 @@ class _NoConfigLayer(keras.layers.Layer):
         return super().get_config()
 
 
+@keras.saving.register_keras_serializable(package="kdl_tests")
+class _Float32Output(keras.layers.Layer):
+    """Ignores the dtype policy: its output is float32 under mixed ones."""
+
+    def call(self, x):
+        return keras.ops.cast(x, "float32") * 2.0
+
+
 class HarnessTest(test_case.TestCase):
     def test_dense_passes(self):
         self.run_layer_test(
@@ -42,6 +50,21 @@ class HarnessTest(test_case.TestCase):
                 {"units": 3},
                 np.ones((4, 5), "float32"),
                 run_mixed_precision_check=False,
+                run_distribute_check=False,
+            )
+
+    def test_output_outside_the_dtype_policy_fails(self):
+        # On JAX the precision check traces the call instead of running it:
+        # it must still see the output's dtype.
+        with self.assertRaisesRegex(
+            AssertionError, "output dtype under mixed_float16"
+        ):
+            self.run_layer_test(
+                _Float32Output,
+                {},
+                np.ones((4, 5), "float32"),
+                expected_output_shape=(4, 5),
+                run_training_check=False,
                 run_distribute_check=False,
             )
 
