@@ -1,9 +1,9 @@
 """Test setup: 2 logical CPUs before TF starts, seeds, dtype policy reset.
 
 This file runs in every process that runs tests: the only one by default,
-or each pytest-xdist worker under `-n 2` (workers are fresh interpreters
-that import it before collecting any test), so each configures its own
-devices. Under `-n 2` the pytest process that starts the workers runs no
+or each pytest-xdist worker under `-n 3` / `-n 2` (workers are fresh
+interpreters that import it before collecting any test), so each configures
+its own devices. Under `-n` the pytest process that starts the workers runs no
 test and does not import Keras or TensorFlow at all.
 """
 
@@ -52,7 +52,7 @@ def pytest_sessionfinish(session):
 
 
 def _distributes(config):
-    """Whether this process hands the tests to pytest-xdist workers (`-n 2`)
+    """Whether this process hands the tests to pytest-xdist workers (`-n`)
     and so runs none itself."""
     return (
         not hasattr(config, "workerinput")
@@ -88,7 +88,7 @@ def _set_up_backend():
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
-    # Under `-n 2` two worker processes share the 2 cores: one intra-op
+    # Under `-n` the worker processes share the 2 cores: one intra-op
     # thread each (TensorFlow's, and XLA's on JAX above) instead of a pool
     # per process as wide as the machine keeps them from contending for the
     # cores. Measured on the idle machine, tests/models with `-n 2`:
