@@ -91,7 +91,7 @@ def _total(loss):
     )
 
 
-def gradients(fn, args=(), variables=(), has_aux=False, updates=()):
+def gradients(fn, args=(), variables=(), has_aux=False, updates=(), jit=True):
     """Value and gradients of `fn(*args)` on the TensorFlow and JAX backends.
 
     The differentiated loss is the sum of all elements of every tensor
@@ -106,7 +106,10 @@ def gradients(fn, args=(), variables=(), has_aux=False, updates=()):
     `Layer.stateless_call` does; so on JAX, assignments `fn` makes (moving
     statistics, seed generator states) are kept only for the variables
     listed in `updates` (written back afterwards), and every variable must
-    exist before (build the layers first).
+    exist before (build the layers first). On JAX the pure function is
+    also compiled whole (`jax.jit`, one XLA program) unless `jit=False`:
+    differentiated op by op, an unrolled loop compiles each of its slices
+    and steps as a program of its own.
 
     Args:
         fn: a callable taking `len(args)` tensors.
@@ -116,6 +119,8 @@ def gradients(fn, args=(), variables=(), has_aux=False, updates=()):
         updates: variables `fn` assigns (e.g. `layer.non_trainable_weights`)
             whose new values must be kept on JAX too (TensorFlow keeps
             every assignment).
+        jit: on JAX, whether to compile the differentiated function (it
+            must then be traceable: no Python branching on tensor values).
 
     Returns:
         `(value, grads)`: what `fn` returned, and a list of gradients, one
@@ -149,9 +154,12 @@ def gradients(fn, args=(), variables=(), has_aux=False, updates=()):
 
         arg_values = [ops.convert_to_tensor(a) for a in args]
         var_values = [v.value for v in variables]
-        (_, (value, new)), (arg_grads, var_grads) = jax.value_and_grad(
-            pure, argnums=(0, 1), has_aux=True
-        )(arg_values, var_values)
+        value_and_grad = jax.value_and_grad(pure, argnums=(0, 1), has_aux=True)
+        if jit:
+            value_and_grad = jax.jit(value_and_grad)
+        (_, (value, new)), (arg_grads, var_grads) = value_and_grad(
+            arg_values, var_values
+        )
         for variable, update in zip(updates, new):
             if update is not None:
                 variable.assign(update)
