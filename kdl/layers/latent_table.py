@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from kdl import _validation
+from kdl._index_checks import checked_row_indices
 from kdl.constraints.unit_ball_rows import UnitBallRows
 from kdl.constraints.unit_sphere_rows import UnitSphereRows
 
@@ -171,48 +172,12 @@ class LatentTable(keras.layers.Layer):
         return ops.convert_to_numpy(self.embeddings)
 
     def _check_indices(self, indices):
-        message = (
+        return checked_row_indices(
+            indices,
+            self.num_examples,
             "LatentTable indices must be in [0, num_examples) with "
-            f"num_examples={self.num_examples}"
+            f"num_examples={self.num_examples}",
         )
-
-        def check(values):
-            values = np.asarray(values)
-            if values.size and (
-                values.min() < 0 or values.max() >= self.num_examples
-            ):
-                raise ValueError(
-                    f"{message}. Received: indices with min={values.min()} "
-                    f"and max={values.max()}"
-                )
-
-        backend = keras.backend.backend()
-        if backend == "jax":
-            import jax
-
-            if isinstance(indices, jax.core.Tracer):  # under jit / grad
-                jax.debug.callback(check, indices)
-            else:
-                check(indices)
-            return indices
-        if backend != "tensorflow":
-            check(ops.convert_to_numpy(indices))
-            return indices
-        import tensorflow as tf
-
-        if tf.executing_eagerly():
-            check(ops.convert_to_numpy(indices))
-            return indices
-        checks = [
-            tf.debugging.assert_non_negative(indices, message=message),
-            tf.debugging.assert_less(
-                indices,
-                tf.constant(self.num_examples, indices.dtype),
-                message=message,
-            ),
-        ]
-        with tf.control_dependencies(checks):
-            return tf.identity(indices)
 
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, np.ndarray) and inputs.dtype.kind in "USO":

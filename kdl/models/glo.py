@@ -149,8 +149,10 @@ class GLO(keras.Model):
     Mixed precision: the table stays float32 and its rows are
     differentiated in float32; under `mixed_float16` the codes' gradients
     are unscaled with the generator optimizer's loss scale of the step
-    (read before the generator's update changes it) and non-finite ones
-    zeroed, as on TensorFlow.
+    (read before the generator's update changes it), and a step whose
+    gradients (the generator's or the codes') overflowed leaves the codes,
+    the code optimizer's slots and its step count as they were, as the
+    `LossScaleOptimizer` leaves the generator's, on both backends.
 
     Everything lives in the model: the table is a weight (saved by
     `save()`/`save_weights()`), the code optimizer's moments are saved with
@@ -430,21 +432,72 @@ class GLO(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, generator_vars + [table])
         # Mixed float16: the generator optimizer (a LossScaleOptimizer)
-        # unscales its own gradients; the codes' ones are unscaled here and
-        # non-finite rows zeroed (the LossScaleOptimizer then skips its
-        # step). The scale is the one the loss was scaled with, read before
-        # the generator's update, which may change it (it doubles after
+        # unscales its own gradients; the codes' ones are unscaled here.
+        # The scale is the one the loss was scaled with, read before the
+        # generator's update, which may change it (it doubles after
         # `dynamic_growth_steps` finite steps, halves on an overflow).
+        code_grad = grads[-1]
+        overflow = self._overflowed(grads[:-1] + [code_grad.values])
         scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
         self.optimizer.apply(grads[:-1], generator_vars)
-        code_grad = grads[-1]
         values = ops.cast(code_grad.values, "float32") / scale
-        values = tf.where(tf.math.is_finite(values), values, 0.0)
         code_grad = tf.IndexedSlices(
             values, code_grad.indices, code_grad.dense_shape
         )
-        self.code_optimizer.apply([code_grad], [table])
+        self._tf_code_step(code_grad, table, overflow)
         return self._track(loss, y, y_pred, sample_weight)
+
+    def _tf_code_step(self, code_grad, table, overflow):
+        """The codes' TensorFlow step, skipped when `overflow` is true.
+
+        A `tf.cond` around the code optimizer's `apply`; under a
+        `tf.distribute` strategy taken in the cross-replica context (as
+        Keras's LossScaleOptimizer takes its own): `apply` synchronises
+        the replicas, which a branch in a replica context may not.
+        """
+
+        def step(grad):
+            self.code_optimizer.apply([grad], [table])
+
+        if overflow is None:
+            step(code_grad)
+        elif not tf.distribute.has_strategy():
+            ops.cond(overflow, lambda: None, lambda: step(code_grad))
+        else:
+
+            def cross_replica(distribution, grad, overflow):
+                skip = distribution.experimental_local_results(overflow)[0]
+                ops.cond(
+                    skip,
+                    lambda: None,
+                    lambda: distribution.extended.call_for_each_replica(
+                        step, args=(grad,)
+                    ),
+                )
+
+            tf.distribute.get_replica_context().merge_call(
+                cross_replica, args=(code_grad, overflow)
+            )
+
+    def _overflowed(self, grads):
+        """Whether the step's gradients overflowed (a scalar bool), or
+        None when the generator optimizer scales no loss.
+
+        Under `mixed_float16` (a `keras.optimizers.LossScaleOptimizer`) a
+        step with a non-finite gradient, the generator's or the codes', is
+        skipped for the codes as the LossScaleOptimizer skips it for the
+        generator: no code, slot or step count of the code optimizer
+        changes. Across `tf.distribute` replicas the decision is one.
+        """
+        if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            return None
+        overflow = ops.logical_not(self.optimizer.check_finite(grads))
+        if keras.backend.backend() == "tensorflow":
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                votes = context.all_reduce("sum", tf.cast(overflow, "float32"))
+                overflow = votes > 0.0
+        return overflow
 
     def _jax_fit_batch(self, data):
         """The JAX step, stateful in the step's scope (`custom_steps`)."""
@@ -469,12 +522,12 @@ class GLO(keras.Model):
             has_aux=True,
             inputs=[self.latent_table.lookup(x)],
         )
-        # Unscale the codes' gradients (mixed_float16) and zero non-finite
-        # ones, as on TensorFlow; the scale is read before the generator's
-        # update, which may change it.
+        # Unscale the codes' gradients (mixed_float16), as on TensorFlow;
+        # the scale is read before the generator's update, which may change
+        # it. An overflowed step is skipped for the codes too.
+        overflow = self._overflowed(grads)
         scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
         code_grad = ops.cast(grads[-1], "float32") / scale
-        code_grad = ops.where(ops.isfinite(code_grad), code_grad, 0.0)
         # The generator optimizer (a LossScaleOptimizer under
         # mixed_float16) was built on the generator's weights only: its
         # stateless update, assigned in the step's scope.
@@ -488,7 +541,10 @@ class GLO(keras.Model):
             variable.assign(value)
         for variable, value in zip(optimizer_vars, new_slots):
             variable.assign(value)
-        self.code_optimizer.apply_rows(code_grad, table, x)
+        # `lookup` checked the indices (one check, one error message).
+        self.code_optimizer.apply_rows(
+            code_grad, table, x, skip=overflow, check_indices=False
+        )
         return self._track(loss, y, y_pred, sample_weight)
 
     def test_step(self, *args):

@@ -37,6 +37,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kdl._index_checks import checked_row_indices
 from kdl.constraints.row_constraint import RowConstraint
 
 # Base-optimizer options that `apply_rows` does not implement (Keras applies
@@ -273,7 +274,9 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
             tf.IndexedSlices(tf.cast(rows, variable.dtype), indices)
         )
 
-    def apply_rows(self, gradient, variable, indices):
+    def apply_rows(
+        self, gradient, variable, indices, skip=None, check_indices=True
+    ):
         """Updates rows `indices` of `variable` from their gradient; O(batch).
 
         The row-sparse step for a gradient taken w.r.t. the gathered rows
@@ -289,6 +292,10 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
         back with `keras.ops.scatter_update` (TensorFlow:
         `tf.Variable.scatter_update`, in place). `iterations` advances by
         one. Rows not in `indices` and their slots keep their values.
+        With `skip` true the step changes nothing: the rows, their slots and
+        `iterations` keep their values (a step skipped as
+        `keras.optimizers.LossScaleOptimizer` skips one whose gradients
+        overflowed; `kdl.models.GLO` skips its codes' step then).
 
         Inside a jitted JAX step whose state is donated (Keras's `fit`
         with `jit_compile=True`, the variable and the slots in the state)
@@ -301,19 +308,45 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
                 variable's dtype).
             variable: a variable this optimizer was built with.
             indices: integer row indices (any shape; duplicates allowed).
+            skip: optional scalar boolean (a tensor under `jit`): when
+                true, nothing is updated. The gradient may then hold
+                `inf`/`nan`: no row or slot reads it.
+            check_indices: whether to check that every index is a row of
+                `variable` (default True). False for indices checked
+                already (`kdl.models.GLO`'s, by its `LatentTable`).
 
         Raises:
             ValueError: the optimizer uses gradient clipping, weight decay,
                 EMA, a loss scale factor or gradient accumulation (applied
-                by Keras's `apply`, not here), or was not built with
-                `variable`.
+                by Keras's `apply`, not here), was not built with
+                `variable`, `gradient` is not shaped as the gathered rows,
+                or an index is outside the variable's rows (eagerly; under
+                `jit` when the step runs, from a `jax.debug.callback`: JAX
+                would clamp it silently).
         """
         check_row_update_options(self)
         if not self.built:
             self.build([variable])
         entry = self._entry(variable)
         row_shape = tuple(variable.shape[1:])
+        indices = ops.convert_to_tensor(indices)
+        gradient = ops.convert_to_tensor(gradient)
+        want = tuple(indices.shape) + row_shape
+        if tuple(gradient.shape) != want:
+            raise ValueError(
+                f"{self.__class__.__name__}.apply_rows: `gradient` must "
+                "have the shape of the gathered rows, indices.shape + "
+                f"variable.shape[1:] = {want}. Received: "
+                f"gradient.shape={tuple(gradient.shape)}"
+            )
         indices = ops.reshape(ops.cast(indices, "int32"), (-1,))
+        if check_indices:
+            indices = checked_row_indices(
+                indices,
+                variable.shape[0],
+                f"{self.__class__.__name__}.apply_rows `indices` must be in "
+                f"[0, {variable.shape[0]}) (the rows of {variable.name})",
+            )
         gradient = ops.reshape(
             ops.cast(gradient, variable.dtype), (-1,) + row_shape
         )
@@ -328,18 +361,29 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
         flat = ops.segment_sum(flat, first, num_segments=ops.shape(flat)[0])
         gradient = ops.reshape(ops.take(flat, first, axis=0), (-1,) + row_shape)
         learning_rate = ops.cast(self.learning_rate, variable.dtype)
-        rows = _gather(variable, indices)
-        slot_rows = [_gather(slot, indices) for slot in entry.slots]
+        old_rows = _gather(variable, indices)
+        old_slot_rows = [_gather(slot, indices) for slot in entry.slots]
         rows, slot_rows = self.row_update(
-            gradient, rows, slot_rows, learning_rate
+            gradient, old_rows, old_slot_rows, learning_rate
         )
         if entry.constraint is not None:
             rows = entry.constraint(rows)
         rows = ops.cast(rows, variable.dtype)
+        step = 1
+        if skip is not None:
+            # A select, not a branch: one program under `jit`, and the
+            # skipped step writes the rows it read.
+            keep = ops.logical_not(ops.convert_to_tensor(skip, "bool"))
+            rows = ops.where(keep, rows, old_rows)
+            slot_rows = [
+                ops.where(keep, new, old)
+                for new, old in zip(slot_rows, old_slot_rows)
+            ]
+            step = ops.cast(keep, self.iterations.dtype)
         for slot, new_rows in zip(entry.slots, slot_rows):
             _scatter(slot, indices, new_rows)
         _scatter(variable, indices, rows)
-        self.iterations.assign_add(1)
+        self.iterations.assign_add(step)
 
     def dense_update(self, gradient, variable, slots, learning_rate):
         raise NotImplementedError

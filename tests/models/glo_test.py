@@ -278,6 +278,52 @@ class GLOTest(TestCase):
             scale = ops.convert_to_numpy(model.optimizer.scale_loss(1.0))
             self.assertEqual(float(scale), final_scale, msg=name)
 
+    def test_mixed_float16_overflow_skips_the_code_step(self):
+        # keras.optimizers.LossScaleOptimizer skips a step whose scaled
+        # gradients overflowed (and halves its scale); the codes skip it
+        # too: no code, moment or step count of the code optimizer moves.
+        # A finite step first, on the same rows, so that their moments are
+        # not zero (Adam would otherwise move them by its momentum on
+        # zeroed gradients). On TensorFlow also on two replicas, where the
+        # replicas must agree to skip.
+        idx = np.arange(8)
+        x = images(8)
+        strategies = [tf.distribute.get_strategy()]
+        if backend() == "tensorflow":
+            strategies.append(two_replica_strategy())
+        for strategy in strategies:
+            keras.config.set_dtype_policy("mixed_float16")
+            with strategy.scope():
+                model = make_glo(projection=None)
+            keras.config.set_dtype_policy("float32")
+            model.fit(idx, x, batch_size=8, epochs=1, verbose=0)
+
+            def state():
+                return [model.codes.copy()] + [
+                    np.array(v)
+                    for v in model.code_optimizer.variables
+                    + model.generator.weights
+                ]
+
+            def steps():  # (a mirrored variable has no int())
+                return int(np.array(model.code_optimizer.iterations))
+
+            before = state()
+            self.assertEqual(steps(), 1)
+            model.optimizer.dynamic_scale.assign(2.0**60)
+            model.fit(idx, x, batch_size=8, epochs=1, verbose=0)
+            self.assertEqual(
+                float(np.array(model.optimizer.dynamic_scale)), 2.0**59
+            )
+            for b, a in zip(before, state()):
+                self.assertTrue(np.array_equal(a, b), msg=str(strategy))
+            # A finite step (a scale float16 holds) moves them again.
+            model.optimizer.dynamic_scale.assign(2.0**10)
+            model.fit(idx, x, batch_size=8, epochs=1, verbose=0)
+            self.assertEqual(steps(), 2)
+            moved = (model.codes != before[0]).any(axis=1)
+            self.assertEqual(np.where(moved)[0].tolist(), idx.tolist())
+
     def test_validation_evaluate_predict_keep_the_code_optimizer_state(self):
         # Validation, `evaluate`, `test_on_batch`, `reset_metrics` and
         # `predict` leave the code optimizer's step count and slots (and the

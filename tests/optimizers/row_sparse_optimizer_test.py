@@ -229,6 +229,19 @@ class RowSparseOptimizerTest(TestCase):
         adam.build([variable])
         adam.apply_rows(-np.ones((3, DIM), "f4"), variable, [1, 4, 4])
         self.assertEqual(constraint.shapes, [(3, DIM)])
+        # A skipped step (an overflow: non-finite gradients) changes no
+        # row, slot or step count; `skip=False` is an ordinary step.
+        before = [np.array(v) for v in [variable] + adam.variables]
+        bad = np.full((3, DIM), np.inf, "f4")
+        adam.apply_rows(bad, variable, [1, 4, 4], skip=True)
+        for b, v in zip(before, [variable] + adam.variables):
+            self.assertTrue(np.array_equal(np.array(v), b), v.path)
+        adam.apply_rows(
+            np.full((2, DIM), 10.0, "f4"), variable, [1, 4], skip=False
+        )
+        self.assertEqual(int(adam.iterations), 2)
+        changed = (np.array(variable) != before[0]).any(axis=1)
+        self.assertEqual(np.where(changed)[0].tolist(), [1, 4])
         # Base options that only `apply` implements are refused.
         for kwargs, name in (
             ({"clipnorm": 1.0}, "clipnorm"),
@@ -238,6 +251,13 @@ class RowSparseOptimizerTest(TestCase):
             opt = kdl.optimizers.RowSparseSGD(0.1, **kwargs)
             with self.assertRaisesRegex(ValueError, f"{name}="):
                 opt.apply_rows(np.ones((1, DIM), "f4"), variable, [0])
+        # A gradient not shaped as the rows, an index outside the table.
+        with self.assertRaisesRegex(ValueError, r"gradient.shape=\(3, 5\)"):
+            adam.apply_rows(np.ones((3, DIM), "f4"), variable, [1, 4])
+        with self.assertRaisesRegex(ValueError, f"max={ROWS}"):
+            adam.apply_rows(np.ones((2, DIM), "f4"), variable, [0, ROWS])
+        with self.assertRaisesRegex(ValueError, "min=-1"):
+            adam.apply_rows(np.ones((1, DIM), "f4"), variable, [-1])
         other = keras.Variable(np.zeros((3, 2), "f4"), name="stranger")
         with self.assertRaisesRegex(ValueError, "not built with.*stranger"):
             adam.apply_rows(np.ones((1, 2), "f4"), other, [0])
