@@ -134,15 +134,16 @@ class GLO(keras.Model):
     Every variable a JAX step reads or writes must be in the state Keras
     passes it (trainable, non-trainable, `model.optimizer.variables`,
     `model.metrics_variables`); the code optimizer's (its slots, step count
-    and learning rate) are in none of them, so on JAX GLO lists them in
-    its `metrics_variables` (a public property override: `fit`,
-    `evaluate`, `train_on_batch`, callbacks' state syncs and
-    `get_state_tree` then carry them; `reset_metrics` resets only the
-    metrics). The alternative, a `model.optimizer` wrapping both
-    optimizers (as `keras.optimizers.LossScaleOptimizer` wraps one), would
-    change what `model.optimizer` is and the layout of the saved
-    optimizer state per backend; with the property both backends save the
-    same file (`optimizer` and `code_optimizer`), so a `.keras` file
+    and learning rate) are in none of them, so GLO lists them in its
+    `metrics_variables` (a public property override: on JAX `fit`,
+    `evaluate`, `train_on_batch` and callbacks' state syncs then carry
+    them, on both backends `get_state_tree` / `set_state_tree`;
+    `reset_metrics` resets only the metrics). The alternative, a
+    `model.optimizer` wrapping both optimizers (as
+    `keras.optimizers.LossScaleOptimizer` wraps one), would change what
+    `model.optimizer` is and the layout of the saved optimizer state per
+    backend; with the property both backends save the same file
+    (`optimizer` and `code_optimizer`), so a `.keras` file
     reloads and resumes on either. Not on JAX: the code optimizer's
     gradient clipping, weight decay, EMA, `loss_scale_factor` or gradient
     accumulation (refused by `compile`), and `encode` (TensorFlow only).
@@ -361,16 +362,17 @@ class GLO(keras.Model):
 
     @property
     def metrics_variables(self):
-        """The metrics' variables; on JAX also the code optimizer's.
+        """The metrics' variables and the code optimizer's.
 
         Keras's JAX trainer passes `metrics_variables` into the stateless
         step and back, so the code optimizer's slots, step count and
-        learning rate are state there (see the class docstring). On
-        TensorFlow the step updates them in place: the metrics' only.
+        learning rate are state there (see the class docstring); on both
+        backends `get_state_tree` / `set_state_tree` carry them with the
+        model's other state. `reset_metrics` resets the metrics only.
         """
         variables = super().metrics_variables
         code_optimizer = getattr(self, "code_optimizer", None)
-        if keras.backend.backend() == "jax" and code_optimizer is not None:
+        if code_optimizer is not None:
             variables = variables + list(code_optimizer.variables)
         return variables
 
