@@ -150,10 +150,11 @@ class GLO(keras.Model):
     Mixed precision: the table stays float32 and its rows are
     differentiated in float32; under `mixed_float16` the codes' gradients
     are unscaled with the generator optimizer's loss scale of the step
-    (read before the generator's update changes it), and a step whose
-    gradients (the generator's or the codes') overflowed leaves the codes,
-    the code optimizer's slots and its step count as they were, as the
-    `LossScaleOptimizer` leaves the generator's, on both backends.
+    (read before the generator's update changes it), and one overflow
+    decision covers both optimizers: a step with a non-finite gradient
+    anywhere (the generator's or the codes', on any replica) changes no
+    weight, code, slot or step count and halves the loss scale, as the
+    `LossScaleOptimizer` does for its own gradients, on both backends.
 
     Everything lives in the model: the table is a weight (saved by
     `save()`/`save_weights()`), the code optimizer's moments are saved with
@@ -441,55 +442,55 @@ class GLO(keras.Model):
         code_grad = grads[-1]
         overflow = self._overflowed(grads[:-1] + [code_grad.values])
         scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
-        self.optimizer.apply(grads[:-1], generator_vars)
         values = ops.cast(code_grad.values, "float32") / scale
         code_grad = tf.IndexedSlices(
             values, code_grad.indices, code_grad.dense_shape
         )
-        self._tf_code_step(code_grad, table, overflow)
-        return self._track(loss, y, y_pred, sample_weight)
 
-    def _tf_code_step(self, code_grad, table, overflow):
-        """The codes' TensorFlow step, skipped when `overflow` is true.
-
-        A `tf.cond` around the code optimizer's `apply`; under a
-        `tf.distribute` strategy taken in the cross-replica context (as
-        Keras's LossScaleOptimizer takes its own): `apply` synchronises
-        the replicas, which a branch in a replica context may not.
-        """
-
-        def step(grad):
-            self.code_optimizer.apply([grad], [table])
+        def step(generator_grads, code_grad):
+            self.optimizer.apply(generator_grads, generator_vars)
+            self.code_optimizer.apply([code_grad], [table])
 
         if overflow is None:
-            step(code_grad)
+            step(grads[:-1], code_grad)
         elif not tf.distribute.has_strategy():
-            ops.cond(overflow, lambda: None, lambda: step(code_grad))
+            ops.cond(
+                overflow,
+                self._back_off_loss_scale,
+                lambda: step(grads[:-1], code_grad),
+            )
         else:
-
-            def cross_replica(distribution, grad, overflow):
+            # The branch in the cross-replica context, as Keras's
+            # LossScaleOptimizer takes its own: `apply` synchronises the
+            # replicas, which a branch in a replica context may not.
+            def cross_replica(distribution, generator_grads, code_grad):
                 skip = distribution.experimental_local_results(overflow)[0]
                 ops.cond(
                     skip,
-                    lambda: None,
+                    self._back_off_loss_scale,
                     lambda: distribution.extended.call_for_each_replica(
-                        step, args=(grad,)
+                        step, args=(generator_grads, code_grad)
                     ),
                 )
 
             tf.distribute.get_replica_context().merge_call(
-                cross_replica, args=(code_grad, overflow)
+                cross_replica, args=(grads[:-1], code_grad)
             )
+        return self._track(loss, y, y_pred, sample_weight)
 
     def _overflowed(self, grads):
         """Whether the step's gradients overflowed (a scalar bool), or
         None when the generator optimizer scales no loss.
 
-        Under `mixed_float16` (a `keras.optimizers.LossScaleOptimizer`) a
-        step with a non-finite gradient, the generator's or the codes', is
-        skipped for the codes as the LossScaleOptimizer skips it for the
-        generator: no code, slot or step count of the code optimizer
-        changes. Across `tf.distribute` replicas the decision is one.
+        Under `mixed_float16` (a `keras.optimizers.LossScaleOptimizer`) one
+        decision for both optimizers, on every gradient of the step (the
+        generator's and the codes'; on `tf.distribute`, every replica's):
+        a step that overflowed anywhere updates neither the generator nor
+        the codes (no weight, code, slot or step count changes) and halves
+        the loss scale, as the LossScaleOptimizer does for its own
+        gradients. Without this, an overflow in the codes' gradients only
+        (or a frozen generator, whose LossScaleOptimizer sees no gradient)
+        would keep the scale and skip the codes' steps forever.
         """
         if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             return None
@@ -500,6 +501,26 @@ class GLO(keras.Model):
                 votes = context.all_reduce("sum", tf.cast(overflow, "float32"))
                 overflow = votes > 0.0
         return overflow
+
+    def _back_off_loss_scale(self, values=None):
+        """An overflowed step's LossScaleOptimizer update: the scale halves
+        and the count of finite steps restarts (what it does itself when
+        its own gradients overflow). With `values` (the optimizer's
+        variables' values, JAX's stateless step) returns the new values;
+        else assigns them."""
+        optimizer = self.optimizer
+        if values is None:
+            optimizer.dynamic_scale.assign(optimizer.dynamic_scale * 0.5)
+            optimizer.step_counter.assign(0)
+            return None
+        new = []
+        for variable, value in zip(optimizer.variables, values):
+            if variable is optimizer.dynamic_scale:
+                value = value * 0.5
+            elif variable is optimizer.step_counter:
+                value = ops.zeros_like(value)
+            new.append(value)
+        return new
 
     def _jax_fit_batch(self, data):
         """The JAX step, stateful in the step's scope (`custom_steps`)."""
@@ -526,7 +547,7 @@ class GLO(keras.Model):
         )
         # Unscale the codes' gradients (mixed_float16), as on TensorFlow;
         # the scale is read before the generator's update, which may change
-        # it. An overflowed step is skipped for the codes too.
+        # it. An overflow anywhere skips both optimizers' steps.
         overflow = self._overflowed(grads)
         scale = ops.cast(self.optimizer.scale_loss(1.0), "float32")
         code_grad = ops.cast(grads[-1], "float32") / scale
@@ -534,11 +555,20 @@ class GLO(keras.Model):
         # mixed_float16) was built on the generator's weights only: its
         # stateless update, assigned in the step's scope.
         optimizer_vars = self.optimizer.variables
-        new_weights, new_slots = self.optimizer.stateless_apply(
-            [v.value for v in optimizer_vars],
-            grads[:-1],
-            [v.value for v in generator_vars],
-        )
+        slots = [v.value for v in optimizer_vars]
+        weights = [v.value for v in generator_vars]
+
+        def step():
+            return self.optimizer.stateless_apply(slots, grads[:-1], weights)
+
+        if overflow is None:
+            new_weights, new_slots = step()
+        else:
+            new_weights, new_slots = ops.cond(
+                overflow,
+                lambda: (weights, self._back_off_loss_scale(slots)),
+                step,
+            )
         for variable, value in zip(generator_vars, new_weights):
             variable.assign(value)
         for variable, value in zip(optimizer_vars, new_slots):

@@ -321,8 +321,10 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
                 by Keras's `apply`, not here), was not built with
                 `variable`, `gradient` is not shaped as the gathered rows,
                 or an index is outside the variable's rows (eagerly; under
-                `jit` when the step runs, from a `jax.debug.callback`: JAX
-                would clamp it silently).
+                `jit` the check runs in a `jax.debug.callback` when the
+                step runs, and JAX raises its runtime error with this
+                message: JAX would clamp the index silently; in a
+                TensorFlow graph a `tf.debugging` assertion fails).
         """
         check_row_update_options(self)
         if not self.built:
@@ -332,12 +334,16 @@ class RowSparseOptimizer(keras.optimizers.Optimizer):
         indices = ops.convert_to_tensor(indices)
         gradient = ops.convert_to_tensor(gradient)
         want = tuple(indices.shape) + row_shape
-        if tuple(gradient.shape) != want:
+        got = tuple(gradient.shape)
+        if len(got) != len(want) or any(
+            g is not None and w is not None and g != w
+            for g, w in zip(got, want)
+        ):
             raise ValueError(
                 f"{self.__class__.__name__}.apply_rows: `gradient` must "
                 "have the shape of the gathered rows, indices.shape + "
                 f"variable.shape[1:] = {want}. Received: "
-                f"gradient.shape={tuple(gradient.shape)}"
+                f"gradient.shape={got}"
             )
         indices = ops.reshape(ops.cast(indices, "int32"), (-1,))
         if check_indices:

@@ -278,49 +278,66 @@ class GLOTest(TestCase):
             scale = ops.convert_to_numpy(model.optimizer.scale_loss(1.0))
             self.assertEqual(float(scale), final_scale, msg=name)
 
-    def test_mixed_float16_overflow_skips_the_code_step(self):
+    def test_mixed_float16_overflow_skips_the_whole_step(self):
         # keras.optimizers.LossScaleOptimizer skips a step whose scaled
-        # gradients overflowed (and halves its scale); the codes skip it
-        # too: no code, moment or step count of the code optimizer moves.
-        # A finite step first, on the same rows, so that their moments are
-        # not zero (Adam would otherwise move them by its momentum on
-        # zeroed gradients). On TensorFlow also on two replicas, where the
-        # replicas must agree to skip.
+        # gradients overflowed and halves its scale. GLO makes one such
+        # decision for both optimizers, on every gradient of the step: no
+        # weight, code, moment or step count moves. A finite step first,
+        # on the same rows, so that their moments are not zero (Adam would
+        # otherwise move them by its momentum on zeroed gradients). Also
+        # with a frozen generator (its LossScaleOptimizer sees no gradient:
+        # only the codes' can overflow, and the scale must still halve),
+        # and on TensorFlow on two replicas, which must agree.
         idx = np.arange(8)
         x = images(8)
-        strategies = [tf.distribute.get_strategy()]
+        cases = [(tf.distribute.get_strategy(), False), (None, True)]
         if backend() == "tensorflow":
-            strategies.append(two_replica_strategy())
-        for strategy in strategies:
+            cases.append((two_replica_strategy(), False))
+        for strategy, frozen in cases:
             keras.config.set_dtype_policy("mixed_float16")
-            with strategy.scope():
+            with (strategy or tf.distribute.get_strategy()).scope():
                 model = make_glo(projection=None)
+                model.generator.trainable = not frozen
+                model.compile(
+                    optimizer=keras.optimizers.Adam(5e-3),
+                    code_optimizer=kdl.optimizers.RowSparseAdam(0.05),
+                    loss="mse",
+                )
             keras.config.set_dtype_policy("float32")
+            optimizer = model.optimizer
             model.fit(idx, x, batch_size=8, epochs=1, verbose=0)
+            case = f"{strategy}, frozen={frozen}"
 
             def state():
-                return [model.codes.copy()] + [
-                    np.array(v)
-                    for v in model.code_optimizer.variables
+                variables = (
+                    model.code_optimizer.variables
+                    + optimizer.inner_optimizer.variables
                     + model.generator.weights
-                ]
+                )
+                return [model.codes.copy()] + [np.array(v) for v in variables]
 
-            def steps():  # (a mirrored variable has no int())
-                return int(np.array(model.code_optimizer.iterations))
+            def steps(optimizer):  # (a mirrored variable has no int())
+                return int(np.array(optimizer.iterations))
 
             before = state()
-            self.assertEqual(steps(), 1)
-            model.optimizer.dynamic_scale.assign(2.0**60)
+            self.assertEqual(steps(model.code_optimizer), 1, case)
+            # (Keras's optimizers count no step without a variable.)
+            trained = 0 if frozen else 1
+            self.assertEqual(steps(optimizer.inner_optimizer), trained, case)
+            optimizer.dynamic_scale.assign(2.0**60)
             model.fit(idx, x, batch_size=8, epochs=1, verbose=0)
-            self.assertEqual(
-                float(np.array(model.optimizer.dynamic_scale)), 2.0**59
-            )
+            scale = float(np.array(optimizer.dynamic_scale))
+            self.assertEqual(scale, 2.0**59, case)
+            self.assertEqual(int(np.array(optimizer.step_counter)), 0, case)
             for b, a in zip(before, state()):
-                self.assertTrue(np.array_equal(a, b), msg=str(strategy))
+                self.assertTrue(np.array_equal(a, b), msg=case)
             # A finite step (a scale float16 holds) moves them again.
-            model.optimizer.dynamic_scale.assign(2.0**10)
+            optimizer.dynamic_scale.assign(2.0**10)
             model.fit(idx, x, batch_size=8, epochs=1, verbose=0)
-            self.assertEqual(steps(), 2)
+            self.assertEqual(steps(model.code_optimizer), 2, case)
+            self.assertEqual(
+                steps(optimizer.inner_optimizer), 2 * trained, case
+            )
             moved = (model.codes != before[0]).any(axis=1)
             self.assertEqual(np.where(moved)[0].tolist(), idx.tolist())
 
