@@ -258,6 +258,14 @@ class RowSparseOptimizerTest(TestCase):
             adam.apply_rows(np.ones((2, DIM), "f4"), variable, [0, ROWS])
         with self.assertRaisesRegex(ValueError, "min=-1"):
             adam.apply_rows(np.ones((1, DIM), "f4"), variable, [-1])
+        if backend() == "tensorflow":  # in a graph: an assertion
+            step = tf.function(
+                lambda i: adam.apply_rows(np.ones((1, DIM), "f4"), variable, i)
+            )
+            with self.assertRaisesRegex(
+                tf.errors.InvalidArgumentError, r"must be in \[0, 40\)"
+            ):
+                step(tf.constant([ROWS]))
         other = keras.Variable(np.zeros((3, 2), "f4"), name="stranger")
         with self.assertRaisesRegex(ValueError, "not built with.*stranger"):
             adam.apply_rows(np.ones((1, 2), "f4"), other, [0])
