@@ -25,31 +25,18 @@ import pytest
 from tests.recipes import recipe_testing
 from tests.training import loopback
 
-# name: (command-line flags besides --strategy / --output_dir, the same
-# as `flags_for` overrides for the one-process reference)
+# name: the `--smoke` run's flags besides --strategy / --output_dir: the
+# command line of each worker (`recipe_testing.command_line`) and the
+# `flags_for` overrides of the one-process reference.
 RUNS = {
-    "scrn_lm": (
-        ["--smoke", "--models=scrn", "--seeds=0"],
-        {"models": ["scrn"], "seeds": [0]},
-    ),
-    "lenet": (  # below --smoke's sizes: every arm still runs
-        [
-            "--smoke",
-            "--seeds=0",
-            "--target_train_size=64",
-            "--source_train_size=128",
-            "--test_examples=64",
-            "--deepfool_examples=8",
-            "--ascent_steps=1",
-        ],
-        dict(
-            seeds=[0],
-            target_train_size=64,
-            source_train_size=128,
-            test_examples=64,
-            deepfool_examples=8,
-            ascent_steps=1,
-        ),
+    "scrn_lm": dict(models=["scrn"], seeds=[0]),
+    "lenet": dict(  # below --smoke's sizes: every arm still runs
+        seeds=[0],
+        target_train_size=64,
+        source_train_size=128,
+        test_examples=64,
+        deepfool_examples=8,
+        ascent_steps=1,
     ),
 }
 TIMEOUT = 300  # a bound for a loaded machine; ~1 min on 2 idle cores
@@ -135,7 +122,7 @@ def _run_both(server, tmp_path, one, tmp):
     try:
         # The reference runs while the workers do.
         references = {}
-        for name, (_, overrides) in RUNS.items():
+        for name, overrides in RUNS.items():
             start = time.perf_counter()
             references[name] = _one_process(name, overrides, one / name)
             print(f"one process: {name} {time.perf_counter() - start:.1f} s")
@@ -150,8 +137,15 @@ def test_two_workers_run_the_recipes_like_one_process(tmp_path):
     tmp.mkdir()
     where = "--strategy=multi_worker", "--output_dir={}"
     runs = [
-        [name, [*args, where[0], where[1].format(shared / name)]]
-        for name, (args, _) in RUNS.items()
+        [
+            name,
+            [
+                *recipe_testing.command_line(**overrides),
+                where[0],
+                where[1].format(shared / name),
+            ],
+        ]
+        for name, overrides in RUNS.items()
     ]
     # Run again: every arm is reused (the chief decides; worker 1 reads the
     # chief's cached arms) and the report is written anew.
@@ -194,9 +188,9 @@ def test_two_workers_run_the_recipes_like_one_process(tmp_path):
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_runs_match_the_command_lines(name):
     # The in-process reference and the command line set the same flags.
-    args, overrides = RUNS[name]
+    overrides = RUNS[name]
     module = recipe_testing.load_recipe(name)
     parsed = recipe_testing.flags_for(module)
-    parsed(["recipe", *args])
+    parsed(["recipe", *recipe_testing.command_line(**overrides)])
     expected = recipe_testing.flags_for(module, smoke=True, **overrides)
     assert parsed.flag_values_dict() == expected.flag_values_dict()

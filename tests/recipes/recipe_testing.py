@@ -48,6 +48,21 @@ def flags_for(module, **overrides):
     return values
 
 
+def command_line(smoke=True, **overrides):
+    """The command-line flags that set `overrides` (as `flags_for` sets
+    them): `--name=value`, a list as its comma-separated items, a bool as
+    `--name` / `--noname`; `--smoke` first unless `smoke=False`."""
+    args = ["--smoke"] if smoke else []
+    for name, value in overrides.items():
+        if isinstance(value, bool):
+            args.append(f"--{'' if value else 'no'}{name}")
+        elif isinstance(value, (list, tuple)):
+            args.append(f"--{name}={','.join(str(v) for v in value)}")
+        else:
+            args.append(f"--{name}={value}")
+    return args
+
+
 def help_text(name):
     """The recipe's flag help (`--helpfull` minus absl's own), in-process.
 
