@@ -34,6 +34,8 @@ BATCH_NORM = dict(
     momentum=UNIT_INTERVAL,
     epsilon=POSITIVE_FLOAT,
     synchronized=BOOL,
+    center=BOOL,
+    scale=BOOL,
 )
 SEQ2SEQ = dict(
     source_vocab_size=POSITIVE_INT,
@@ -51,6 +53,8 @@ SCRN = dict(
     context_units=POSITIVE_INT,
     alpha=UNIT_INTERVAL,
     context_mode=CHOICE,
+    learn_alpha=BOOL,
+    use_bias=BOOL,
 )
 
 
@@ -95,13 +99,14 @@ TABLE = {
             momentum=UNIT_INTERVAL,
             epsilon=POSITIVE_FLOAT,
             synchronized=BOOL,
+            unit_forget_bias=BOOL,
         ),
         None,
     ),
     "BahdanauAttention": (
         kdl.layers,
         dict(units=4),
-        dict(units=POSITIVE_INT),
+        dict(units=POSITIVE_INT, normalize=BOOL, use_bias=BOOL),
         None,
     ),
     "BatchRenormalization": (
@@ -123,6 +128,8 @@ TABLE = {
         dict(
             pooling_ratio=("a", True, 0.5, (1.5,), (1.5, 0.5)),
             seed=POSITIVE_INT,
+            pseudo_random=BOOL,
+            overlapping=BOOL,
         ),
         None,
     ),
@@ -136,13 +143,17 @@ TABLE = {
     "LatentTable": (
         kdl.layers,
         dict(num_examples=10, latent_dim=3),
-        dict(num_examples=POSITIVE_INT, latent_dim=POSITIVE_INT),
-        "kdl/layers/latent_table.py moves to kdl._validation separately",
+        dict(
+            num_examples=POSITIVE_INT,
+            latent_dim=POSITIVE_INT,
+            projection=CHOICE,
+        ),
+        None,
     ),
     "LowRankDense": (
         kdl.layers,
         dict(units=4, rank=2),
-        dict(units=POSITIVE_INT, rank=POSITIVE_INT),
+        dict(units=POSITIVE_INT, rank=POSITIVE_INT, use_bias=BOOL),
         None,
     ),
     "LpPooling2D": (
@@ -154,13 +165,16 @@ TABLE = {
             strides=INT_PAIR,
             padding=CHOICE,
             epsilon=NON_NEGATIVE_FLOAT,
+            normalize=BOOL,
         ),
         None,
     ),
     "RBM": (
         kdl.layers,
         dict(units=3),
-        dict(units=POSITIVE_INT, cd_k=POSITIVE_INT, seed=INT),
+        dict(
+            units=POSITIVE_INT, cd_k=POSITIVE_INT, seed=INT, sample_visible=BOOL
+        ),
         None,
     ),
     "RecurrentBatchNormalization": (
@@ -250,6 +264,7 @@ TABLE = {
             feature_dim=POSITIVE_INT,
             reassign_every=NON_NEGATIVE_INT,
             seed=INT,
+            projection=BOOL,
         ),
         None,
     ),
@@ -284,6 +299,9 @@ TABLE = {
             batch_size=POSITIVE_INT,
             softmax=CHOICE,
             div_value=("a", True, 0.5),
+            learn_alpha=BOOL,
+            stateful=BOOL,
+            unroll=BOOL,
         ),
         None,
     ),
@@ -297,7 +315,7 @@ TABLE = {
     "Seq2SeqAttention": (
         kdl.models,
         dict(source_vocab_size=13, target_vocab_size=11, start_id=1, end_id=2),
-        dict(attention_units=POSITIVE_INT, **SEQ2SEQ),
+        dict(attention_units=POSITIVE_INT, normalize_attention=BOOL, **SEQ2SEQ),
         None,
     ),
     "WeightChangeCallback": (

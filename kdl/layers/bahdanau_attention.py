@@ -33,9 +33,11 @@ class BahdanauAttention(keras.layers.Layer):
     `sqrt(1 / units)`), and a bias is added inside the `tanh` (the
     "normalized Bahdanau" form of TensorFlow Addons).
 
-    Training and inference compute the same thing (no dropout). The scores
-    and the softmax are computed in float32 under mixed precision; the
-    outputs are cast back to the compute dtype.
+    Training and inference compute the same thing (no dropout). Under
+    mixed precision the `tanh` layer and its dot with `v` run in the
+    compute dtype (as in `keras.layers.AdditiveAttention`); the scores are
+    then cast to float32 for the masking and the softmax, and the weights
+    and outputs cast back to the compute dtype.
 
     Masking: the value (source) mask gives padded positions exactly zero
     weight, so padding never changes the context; a source with no valid
@@ -102,8 +104,8 @@ class BahdanauAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = _validation.positive_integer("units", units)
 
-        self.normalize = bool(normalize)
-        self.use_bias = bool(use_bias)
+        self.normalize = _validation.boolean("normalize", normalize)
+        self.use_bias = _validation.boolean("use_bias", use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)

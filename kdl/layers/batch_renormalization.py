@@ -162,11 +162,15 @@ class BatchRenormalization(BatchNormBase):
         gamma, beta = self._gamma_beta(x.dtype)
         moving_mean = ops.cast(self.moving_mean, x.dtype)
         moving_stddev = ops.cast(self.moving_stddev, x.dtype)
+        # The moving sigma estimates sqrt(variance + epsilon): never below
+        # sqrt(epsilon), in training's r and d and at inference alike (a
+        # zero `moving_variance_initializer` must not divide by zero).
+        sigma = ops.maximum(moving_stddev, ops.sqrt(self.epsilon))
         if not (training and self.trainable):
             outputs = ops.batch_normalization(
                 x,
                 mean=moving_mean,
-                variance=ops.square(moving_stddev),
+                variance=ops.square(sigma),
                 axis=self._axis,
                 offset=beta,
                 scale=gamma,
@@ -177,7 +181,6 @@ class BatchRenormalization(BatchNormBase):
         mean, variance = self._moments(x, self._mask_weights(x, mask))
         stddev = ops.sqrt(variance + self.epsilon)
         rmax, dmax = (ops.cast(v, x.dtype) for v in self.clipping())
-        sigma = ops.maximum(moving_stddev, ops.sqrt(self.epsilon))
         r = ops.stop_gradient(ops.clip(stddev / sigma, 1.0 / rmax, rmax))
         d = ops.stop_gradient(
             ops.clip((mean - moving_mean) / sigma, -dmax, dmax)

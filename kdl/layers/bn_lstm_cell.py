@@ -97,7 +97,9 @@ class BNLSTMCell(keras.layers.Layer):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.unit_forget_bias = _validation.boolean(
+            "unit_forget_bias", unit_forget_bias
+        )
         self.gamma_initializer = initializers.get(
             gamma_initializer or initializers.Constant(0.1)
         )

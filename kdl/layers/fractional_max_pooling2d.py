@@ -82,8 +82,8 @@ class FractionalMaxPooling2D(keras.layers.Layer):
         self.pooling_ratio = _validation.number_tuple(
             "pooling_ratio", pooling_ratio, 2, min_value=1
         )
-        self.pseudo_random = bool(pseudo_random)
-        self.overlapping = bool(overlapping)
+        self.pseudo_random = _validation.boolean("pseudo_random", pseudo_random)
+        self.overlapping = _validation.boolean("overlapping", overlapping)
         self.seed = _validation.positive_integer("seed", seed)
 
         self.input_spec = keras.layers.InputSpec(ndim=4)

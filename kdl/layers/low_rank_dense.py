@@ -69,7 +69,7 @@ class LowRankDense(keras.layers.Layer):
         self.units = _validation.positive_integer("units", units)
         self.rank = _validation.positive_integer("rank", rank)
         self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _validation.boolean("use_bias", use_bias)
         self.u_initializer = keras.initializers.get(u_initializer)
         self.v_initializer = keras.initializers.get(v_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

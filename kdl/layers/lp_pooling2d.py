@@ -71,7 +71,7 @@ class LpPooling2D(keras.layers.Layer):
         self.padding = _validation.one_of(
             "padding", padding, ("valid", "same"), lower=True
         )
-        self.normalize = bool(normalize)
+        self.normalize = _validation.boolean("normalize", normalize)
         self.epsilon = _validation.non_negative_number("epsilon", epsilon)
 
         self.input_spec = keras.layers.InputSpec(ndim=4)

@@ -81,7 +81,9 @@ class RBM(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = _validation.positive_integer("units", units)
         self.cd_k = _validation.positive_integer("cd_k", cd_k)
-        self.sample_visible = bool(sample_visible)
+        self.sample_visible = _validation.boolean(
+            "sample_visible", sample_visible
+        )
         if kernel_initializer is None:
             kernel_initializer = keras.initializers.RandomNormal(stddev=0.01)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -140,7 +140,7 @@ class SCRNCell(keras.layers.Layer):
             "context_units", context_units
         )
         self.alpha = _validation.number("alpha", alpha, 0, 1)
-        self.learn_alpha = bool(learn_alpha)
+        self.learn_alpha = _validation.boolean("learn_alpha", learn_alpha)
         if self.learn_alpha and not 0.0 < self.alpha < 1.0:
             raise ValueError(
                 "With `learn_alpha=True`, `alpha` (the initial value) must be "
@@ -150,7 +150,7 @@ class SCRNCell(keras.layers.Layer):
             "context_mode", context_mode, _CONTEXT_MODES
         )
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _validation.boolean("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.context_initializer = initializers.get(context_initializer)
         self.context_hidden_initializer = initializers.get(

@@ -9,6 +9,11 @@ every beam) has produced `end_id`. A model supplies one decoding step:
 with `y` the int32 tokens of the previous step `(n,)`, `states` a list of
 `(n, size)` tensors and `logits` `(n, vocab_size)`; `n` is the batch size
 for `greedy_search` and batch size * beam width for `beam_search`.
+
+Neither search ever produces padding (id 0) or `start_id` before a
+sentence ends: their logits are excluded (as NMT decoders exclude them),
+so a 0 in the output always is padding after `end_id`, and a score is the
+model's log-probability of the tokens returned.
 """
 
 from keras import ops
@@ -29,6 +34,12 @@ def tile_beams(x, beam_width):
     `beam_search` uses for the states it passes to `step_fn`.
     """
     return ops.repeat(x, beam_width, axis=0)
+
+
+def _never(vocab_size, start_id):
+    """True at the ids a search never produces: padding and `start_id`."""
+    ids = ops.arange(vocab_size, dtype="int32")
+    return ops.logical_or(ids == 0, ids == start_id)
 
 
 def greedy_search(step_fn, states, batch_size, start_id, end_id, max_length):
@@ -55,6 +66,8 @@ def greedy_search(step_fn, states, batch_size, start_id, end_id, max_length):
 
     def body(t, y, states, finished, tokens):
         logits, states = step_fn(y, states)
+        never = _never(logits.shape[-1], start_id)
+        logits = ops.where(never, _NEG, ops.cast(logits, "float32"))
         token = ops.cast(ops.argmax(logits, axis=-1), "int32")
         token = ops.where(finished, 0, token)
         tokens = ops.where(positions == t, token[:, None], tokens)
@@ -114,6 +127,7 @@ def beam_search(
     states = [tile_beams(s, k) for s in states]
     positions = ops.arange(max_length, dtype="int32")[None, None, :]
     pad_only = ops.where(ops.arange(v) == 0, 0.0, _NEG)
+    never = _never(v, start_id)
 
     def cond(t, y, states, log_probs, lengths, finished, tokens):
         return ops.logical_and(
@@ -124,6 +138,7 @@ def beam_search(
         logits, states = step_fn(y, states)
         logp = ops.log_softmax(logits, axis=-1)
         logp = ops.reshape(logp, (batch, k, v))
+        logp = ops.where(never, _NEG, logp)
         logp = ops.where(finished[..., None], pad_only, logp)
         total = log_probs[..., None] + logp
         new_lengths = lengths + ops.cast(ops.logical_not(finished), "int32")

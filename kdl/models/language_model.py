@@ -149,12 +149,12 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
             "context_units", context_units
         )
         self.alpha = _validation.number("alpha", alpha, 0, 1)
-        self.learn_alpha = bool(learn_alpha)
+        self.learn_alpha = _validation.boolean("learn_alpha", learn_alpha)
         embedding_dim = _validation.positive_integer(
             "embedding_dim", embedding_dim, allow_none=True
         )
         self.embedding_dim = embedding_dim or self.units
-        self.stateful = bool(stateful)
+        self.stateful = _validation.boolean("stateful", stateful)
         self.batch_size = _validation.positive_integer(
             "batch_size", batch_size, allow_none=True
         )
@@ -163,7 +163,7 @@ class RNNLanguageModel(AdaptiveSoftmaxSteps, keras.Model):
                 "A stateful language model needs a fixed `batch_size`. "
                 f"Received: stateful={stateful}, batch_size={batch_size}"
             )
-        self.unroll = bool(unroll)
+        self.unroll = _validation.boolean("unroll", unroll)
         self.embedding = keras.layers.Embedding(
             self.vocab_size, self.embedding_dim, name="embedding"
         )

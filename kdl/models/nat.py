@@ -116,7 +116,7 @@ class NAT(keras.Model):
         self.num_examples = num_examples
         self.feature_dim = feature_dim
         self.reassign_every = reassign_every
-        self.projection = bool(projection)
+        self.projection = _validation.boolean("projection", projection)
         self.seed = _validation.integer("seed", seed, allow_none=True)
 
         self.head = (

@@ -523,8 +523,7 @@ class Seq2Seq(keras.Model):
     # ------------------------------------------------------------------
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),  # name, trainable, dtype
             "source_vocab_size": self.source_vocab_size,
             "target_vocab_size": self.target_vocab_size,
             "start_id": self.start_id,

@@ -92,7 +92,9 @@ class Seq2SeqAttention(Seq2Seq):
         self.attention_units = _validation.positive_integer(
             "attention_units", attention_units, allow_none=True
         )
-        self.normalize_attention = bool(normalize_attention)
+        self.normalize_attention = _validation.boolean(
+            "normalize_attention", normalize_attention
+        )
         self.attention = BahdanauAttention(
             self.attention_units or self.units,
             normalize=self.normalize_attention,

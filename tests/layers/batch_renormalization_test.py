@@ -82,6 +82,17 @@ class BatchRenormalizationTest(TestCase):
             atol=1e-5,
         )
 
+    def test_zero_moving_variance_infers_like_keras_bn(self):
+        # A zero moving variance (its initializer) before any training
+        # step: finite outputs, Keras BN's (x - mean) / sqrt(epsilon).
+        x = np.random.RandomState(2).normal(size=(8, 4)).astype("float32")
+        kwargs = dict(moving_variance_initializer="zeros", epsilon=1e-3)
+        renorm = BatchRenormalization(**kwargs)
+        bn = keras.layers.BatchNormalization(**kwargs)
+        got = renorm(x, training=False)
+        self.assertTrue(np.isfinite(np.asarray(got)).all())
+        self.assertAllClose(got, bn(x, training=False), rtol=1e-5)
+
     def test_correction_equals_numpy(self):
         rng = np.random.RandomState(2)
         x = rng.normal(4, 5, (16, 3)).astype("float32")

@@ -92,3 +92,41 @@ class DecodingTest(TestCase):
 
             tokens, _ = jax.jit(search, static_argnums=0)(3)
         self.assertAllEqual(tokens, [[[3, 2, 0]]])
+
+    def test_padding_and_start_are_never_decoded(self):
+        # The model prefers padding (0) and START to every real token;
+        # neither is ever produced before END (a 0 in the output is only
+        # padding after END), and a score stays the log-probability of
+        # the tokens returned.
+        prefers_pad = np.array(
+            [
+                [1.0, 0.0, 0.0, 0.0, 0.0],
+                [0.5, 0.3, 0.04, 0.1, 0.06],
+                [1.0, 0.0, 0.0, 0.0, 0.0],
+                [0.4, 0.3, 0.2, 0.1, 0.0],
+                [0.5, 0.3, 0.15, 0.05, 0.0],
+            ]
+        )
+        log_p = np.log(prefers_pad + 1e-9).astype("float32")
+
+        def step(y, states):
+            return ops.take(log_p, y, axis=0), states
+
+        greedy = decoding.greedy_search(
+            step, initial_states(1), 1, START, END, max_length=4
+        )
+        self.assertAllEqual(greedy, [[3, 2, 0, 0]])
+        tokens, scores = decoding.beam_search(
+            step, initial_states(1), 1, 5, START, END, 4, 3, 0.0
+        )
+        tokens = np.asarray(tokens)[0]
+        # [END] alone (p = 0.04) beats [3, END] (p = 0.02) without a
+        # length penalty.
+        self.assertAllEqual(tokens[:2], [[2, 0, 0, 0], [3, 2, 0, 0]])
+        for beam, score in zip(tokens, np.asarray(scores)[0]):
+            length = list(beam).index(END) + 1 if END in beam else len(beam)
+            self.assertNotIn(0, beam[:length])
+            self.assertNotIn(START, beam)
+            previous = [START, *beam[: length - 1]]
+            want = sum(log_p[a, b] for a, b in zip(previous, beam[:length]))
+            self.assertAllClose(score, want, atol=1e-5)

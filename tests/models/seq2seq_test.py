@@ -129,6 +129,10 @@ class Seq2SeqTest(TestCase):
 
     def test_keras_round_trip(self):
         for cls, cell in ((Seq2SeqAttention, "lstm"), (Seq2Seq, "gru")):
+            # The config keeps the dtype policy (mixed precision).
+            config = small_model(cls, dtype="mixed_float16").get_config()
+            reloaded = cls.from_config(config)
+            self.assertEqual(reloaded.dtype_policy.name, "mixed_float16")
             model = small_model(cls, cell=cell, dropout=0.1)
             target_in, target_out = target_batch()
             model.compile(
