@@ -12,8 +12,9 @@ import keras
 import numpy as np
 
 
-def checked_row_indices(indices, num_rows, message):
-    """`indices`, after a check that each is in `[0, num_rows)`.
+def checked_row_indices(indices, num_rows, message, unique_message=None):
+    """`indices`, after a check that each is in `[0, num_rows)` (and, with
+    `unique_message`, that none repeats).
 
     Args:
         indices: integer indices (array, tensor or JAX tracer).
@@ -21,6 +22,8 @@ def checked_row_indices(indices, num_rows, message):
         message: the start of the error, naming the argument and its owner
             (e.g. "LatentTable indices must be in [0, num_examples) with
             num_examples=10"); the minimum and maximum received follow.
+        unique_message: if given, the indices must also be distinct: the
+            start of the error when one repeats (the repeated ids follow).
 
     Returns:
         `indices` (in a TensorFlow graph, an identity that runs after the
@@ -39,6 +42,13 @@ def checked_row_indices(indices, num_rows, message):
                 f"{message}. Received: indices with min={values.min()} "
                 f"and max={values.max()}"
             )
+        if unique_message is not None:
+            ids, counts = np.unique(values, return_counts=True)
+            if (counts > 1).any():
+                raise ValueError(
+                    f"{unique_message}. Received: indices repeating "
+                    f"{ids[counts > 1].tolist()}"
+                )
 
     backend = keras.backend.backend()
     if backend == "jax":
@@ -63,5 +73,14 @@ def checked_row_indices(indices, num_rows, message):
             indices, tf.constant(num_rows, indices.dtype), message=message
         ),
     ]
+    if unique_message is not None:
+        flat = tf.reshape(indices, [-1])
+        checks.append(
+            tf.debugging.assert_equal(
+                tf.size(tf.unique(flat).y),
+                tf.size(flat),
+                message=unique_message,
+            )
+        )
     with tf.control_dependencies(checks):
         return tf.identity(indices)

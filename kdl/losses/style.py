@@ -32,6 +32,12 @@ def gram_matrix(features):
     return ops.einsum("bki,bkj->bij", x, x)
 
 
+def _positions(features):
+    """`H * W` of `(batch, H, W, N)` feature maps, as a float32 scalar."""
+    shape = ops.shape(features)
+    return ops.cast(shape[1] * shape[2], "float32")
+
+
 @keras.saving.register_keras_serializable(package="kdl")
 class StyleLoss(keras.losses.Loss):
     """Gatys et al.'s style loss of one layer.
@@ -52,11 +58,16 @@ class StyleLoss(keras.losses.Loss):
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Call arguments:
-        y_true: the style image's feature maps `(batch, H', W', N)` (any
-            spatial size) or their precomputed Gram matrices
-            `(batch, N, N)`.
+        y_true: the style image's feature maps `(batch, H', W', N)`, or
+            their precomputed Gram matrices `(batch, N, N)` (taken over
+            `M` positions, the size of `y_pred`'s maps).
         y_pred: the generated image's feature maps `(batch, H, W, N)`;
             `M = H * W`.
+
+    Feature maps of another size (`M' = H' * W'` positions) are compared
+    by their Gram matrices per position, `S(y_true) / M'` against
+    `S(y_pred) / M` (the formula above when `M' = M`): an image and a
+    tiling of it have the same style and a zero loss.
 
     Returns:
         The loss, reduced over the batch.
@@ -92,16 +103,13 @@ class StyleLoss(keras.losses.Loss):
                 f"channels). Received: y_pred.shape={y_pred.shape}"
             )
         channels = y_pred.shape[-1]
-        positions = ops.cast(
-            ops.shape(y_pred)[1] * ops.shape(y_pred)[2], "float32"
-        )
-        target = (
-            ops.cast(y_true, "float32")
-            if len(y_true.shape) == 3
-            else gram_matrix(y_true)
-        )
-        diff = gram_matrix(y_pred) - target
-        scale = self.constant / (float(channels) ** 2 * ops.square(positions))
+        positions = _positions(y_pred)
+        if len(y_true.shape) == 3:  # a Gram matrix over `M` positions
+            target = ops.cast(y_true, "float32") / positions
+        else:
+            target = gram_matrix(y_true) / _positions(y_true)
+        diff = gram_matrix(y_pred) / positions - target
+        scale = self.constant / float(channels) ** 2
         return scale * ops.sum(ops.square(diff), axis=(1, 2))
 
     def get_config(self):

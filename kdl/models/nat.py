@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kdl import _validation
+from kdl._index_checks import checked_row_indices
 from kdl.losses.noise_as_targets import NoiseAsTargets
 from kdl.losses.noise_as_targets import l2_normalize
 from kdl.models import custom_steps
@@ -252,8 +253,16 @@ class NAT(keras.Model):
     def _unpack(self, data):
         if isinstance(data, dict):
             index, images = data["index"], data["image"]
-        elif isinstance(data, (list, tuple)) and len(data) == 2:
-            index, images = data
+        elif isinstance(data, (list, tuple)) and len(data) in (2, 3):
+            # (index, image) or Keras's (x, y, sample_weight) of
+            # `train_on_batch` / `test_on_batch`.
+            index, images = data[:2]
+            if len(data) == 3 and data[2] is not None:
+                raise ValueError(
+                    "NAT takes no sample weights (every example has its own "
+                    "target). Received: sample_weight="
+                    f"{data[2]!r}"
+                )
         else:
             raise ValueError(
                 "NAT trains on (index, image) pairs, e.g. "
@@ -337,6 +346,15 @@ class NAT(keras.Model):
     def fit_batch(self, data):
         """One step of Algorithm 1 (stateful, either backend)."""
         index, images = self._unpack(data)
+        # Reassignment permutes the batch's targets: a repeated index
+        # would use one target twice and lose another for good.
+        index = checked_row_indices(
+            index,
+            self.num_examples,
+            "NAT indices must be in [0, num_examples) with "
+            f"num_examples={self.num_examples}",
+            unique_message="NAT indices must be unique within a batch",
+        )
         weights = self.trainable_weights
         (_, (loss, current, assigned)), gradients = custom_steps.value_and_grad(
             lambda: self.nat_loss(index, images), weights, has_aux=True
@@ -352,6 +370,12 @@ class NAT(keras.Model):
     def evaluate_batch(self, data):
         """The NAT loss of one batch (stateful, either backend)."""
         index, images = self._unpack(data)
+        index = checked_row_indices(
+            index,
+            self.num_examples,
+            "NAT indices must be in [0, num_examples) with "
+            f"num_examples={self.num_examples}",
+        )
         features = ops.cast(self(images, training=False), "float32")
         assigned = ops.take(self.assignment.value, index)
         targets = ops.take(self.targets.value, assigned, axis=0)

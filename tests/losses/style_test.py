@@ -27,16 +27,28 @@ class StyleTest(TestCase):
 
     def test_style_loss_against_numpy_with_both_constants(self):
         x = np.random.randn(2, 4, 3, 6).astype("float32")
-        y = np.random.randn(2, 5, 5, 6).astype("float32")  # other size
+        same = np.random.randn(2, 4, 3, 6).astype("float32")
         n, m = 6, 12
-        per_example = ((_np_gram(x) - _np_gram(y)) ** 2).sum((1, 2))
+        per_example = ((_np_gram(x) - _np_gram(same)) ** 2).sum((1, 2))
         for constant in (0.25, 1.0):
             loss = StyleLoss(constant=constant)
             ref = (constant / (n**2 * m**2) * per_example).mean()
-            self.assertAllClose(loss(y, x), ref, rtol=1e-4)
+            self.assertAllClose(loss(same, x), ref, rtol=1e-4)
             # Precomputed Gram target.
-            self.assertAllClose(loss(_np_gram(y), x), ref, rtol=1e-4)
+            self.assertAllClose(loss(_np_gram(same), x), ref, rtol=1e-4)
         self.assertAllClose(StyleLoss()(x, x), 0.0, atol=1e-6)
+
+    def test_style_image_of_another_size(self):
+        # Grams per position: S(y) / M' against S(x) / M. A tiling of an
+        # image has its statistics, so the same style (zero loss).
+        x = np.random.randn(2, 4, 3, 6).astype("float32")
+        y = np.random.randn(2, 5, 5, 6).astype("float32")
+        diff = _np_gram(x) / 12 - _np_gram(y) / 25
+        ref = (0.25 / 36 * (diff**2).sum((1, 2))).mean()
+        self.assertAllClose(StyleLoss()(y, x), ref, rtol=1e-4)
+        tiled = np.tile(x, (1, 2, 3, 1))
+        self.assertAllClose(StyleLoss()(tiled, x), 0.0, atol=1e-6)
+        self.assertGreater(float(StyleLoss()(y, x)), 1e-3)
 
     def test_serialization_and_gradient(self):
         loss = StyleLoss(constant=1.0, name="s")

@@ -281,3 +281,25 @@ class NATTest(TestCase):
         with self.assertRaisesRegex(ValueError, "image shape"):
             unbuilt = NAT(keras.layers.Flatten(), num_examples=N)
             unbuilt.build((None,))
+
+    def test_train_on_batch_and_checked_indices(self):
+        # Keras's `train_on_batch` hands the step (x, y, None).
+        model = make()
+        before = np.array(model.assignment)
+        model.train_on_batch(np.arange(8), images(8))
+        self.assertTrue(is_permutation(model.assignment))
+        self.assertFalse(np.array_equal(np.array(model.assignment), before))
+        model.test_on_batch(np.arange(8), images(8))
+        with self.assertRaisesRegex(ValueError, "sample_weight"):
+            model.train_on_batch(np.arange(8), images(8), np.ones(8))
+        # A repeated index would use one target twice and lose another; an
+        # index outside the table would read a clamped row (JAX). Each
+        # fails the step (compiled: the backend's runtime error carries
+        # the message). A fresh model each: JAX donated the failed step's
+        # state.
+        for index, message in (
+            ([0, 0, 1, 2], "unique within a batch"),
+            ([0, 1, 2, N], "num_examples"),
+        ):
+            with self.assertRaisesRegex(Exception, message):
+                make().train_on_batch(np.array(index), images(4))
