@@ -115,10 +115,13 @@ class LossFuzzTest(TestCase):
         self.assertTrue((fz.as_numpy(got) >= 0).all())
         self.assertAllClose(loss(pred, pred), np.zeros(batch))
         if dtype in ("float32", "float64"):
-            p64 = pred.astype("float64")
-            diff = _np_gram(p64) - _np_gram(style.astype("float64"))
+            # Grams per position: the style maps' over their own
+            # (h + 1) * w positions, a precomputed Gram over pred's h * w.
             m = h * w
-            want = 0.25 / (channels**2 * m**2) * (diff**2).sum((1, 2))
+            style_gram = _np_gram(style.astype("float64"))
+            target = style_gram / (m if as_gram else (h + 1) * w)
+            diff = _np_gram(pred.astype("float64")) / m - target
+            want = 0.25 / channels**2 * (diff**2).sum((1, 2))
             self.assertAllClose(got, want, atol=1e-6 * scale**4, rtol=1e-3)
 
     @fuzzes("gram_matrix")
