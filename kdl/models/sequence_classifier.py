@@ -22,7 +22,9 @@ def build_sequence_classifier(
     Args:
         cell: `"lstm"` (`keras.layers.LSTM`) or `"bnlstm"`
             (`keras.layers.RNN(kdl.layers.BNLSTMCell)` with statistics for
-            each of the `steps` time steps; Cooijmans et al. 2016).
+            each of the `steps` time steps; Cooijmans et al. 2016). On JAX
+            the BN-LSTM is unrolled: its per-step moving statistics are
+            variable assignments, which a `jax.lax.scan` cannot make.
         steps: sequence length (image rows).
         features: features per step (pixels per row).
         units: recurrent units (int >= 1).
@@ -51,6 +53,7 @@ def build_sequence_classifier(
     else:
         x = keras.layers.RNN(
             BNLSTMCell(int(units), max_steps=steps, momentum=momentum),
+            unroll=keras.backend.backend() == "jax",
             name="bnlstm",
         )(x)
     outputs = keras.layers.Dense(num_classes, name="logits")(x)

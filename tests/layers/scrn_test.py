@@ -93,6 +93,45 @@ def _pair(
     return fast, ref
 
 
+class _MaskedCellScan:
+    """`RNN(cell, return_sequences=True, return_state=True)` with a mask,
+    written out as one `ops.scan`: Keras's masking rule (a masked step
+    keeps the states and repeats the previous output, zeros before the
+    first kept step; `go_backwards` reads time reversed and returns the
+    outputs in that order). The masked reference on JAX, where Keras's own
+    scan masks the output with `h` alone and its unrolled loop compiles a
+    program whose size grows with the length."""
+
+    def __init__(self, rnn):
+        self.cell = rnn.cell
+        self.go_backwards = rnn.go_backwards
+        self.trainable_variables = rnn.trainable_variables
+
+    def __call__(self, x, mask, initial_state):
+        xs = ops.transpose(ops.convert_to_tensor(x), (1, 0, 2))
+        ms = ops.transpose(ops.convert_to_tensor(mask), (1, 0))
+        if self.go_backwards:
+            xs, ms = ops.flip(xs, 0), ops.flip(ms, 0)
+        batch = ops.shape(xs)[1]
+        width = self.cell.units + self.cell.context_units
+        start = ops.zeros((batch, width), xs.dtype)
+
+        def step(carry, inputs):
+            *states, previous = carry
+            x_t, m_t = inputs
+            output, new_states = self.cell(x_t, list(states))
+            keep = m_t[:, None]
+            states = [ops.where(keep, n, s) for n, s in zip(new_states, states)]
+            output = ops.where(keep, output, previous)
+            # (TensorFlow's `ops.scan` stacks outputs like the carry.)
+            return (*states, output), (*states, output)
+
+        (*states, _), stacked = ops.scan(
+            step, (*initial_state, start), (xs, ms)
+        )
+        return [ops.transpose(stacked[-1], (1, 0, 2)), *states]
+
+
 def _grads(layer, x, mask=None, initial_state=None):
     """Outputs and gradients of a loss on every output (and the states):
     the initial states' gradients first, then the weights'."""
@@ -171,6 +210,7 @@ class SCRNTest(TestCase):
         rng = np.random.RandomState(2)
         h0 = rng.normal(size=(4, 4)).astype("float32")
         s0 = rng.normal(size=(4, 3)).astype("float32")
+        zeros4, zeros3 = np.zeros_like(h0), np.zeros_like(s0)
         for learn_alpha in (False, True):
             for backwards in (False, True):
                 for zero in (False, True):
@@ -183,27 +223,34 @@ class SCRNTest(TestCase):
                         zero_output_for_mask=zero,
                     )
                     fast = SCRN(4, 3, **kw)
-                    ref = keras.layers.RNN(
+                    rnn = keras.layers.RNN(
                         SCRNCell(4, 3, alpha=0.7, learn_alpha=learn_alpha),
                         **{
                             k: v
                             for k, v in kw.items()
                             if k not in ("alpha", "learn_alpha")
                         },
-                        # (JAX's unrolled RNN ignores zero_output_for_mask.)
-                        **({} if zero else REF_UNROLL),
                     )
-                    fast(self.x)
-                    ref(self.x)
+                    fast.build(self.x.shape)
+                    rnn.build(self.x.shape)
                     self._random_weights(fast)
-                    ref.set_weights(fast.get_weights())
+                    rnn.set_weights(fast.get_weights())
+
+                    def ref(x, mask=None, initial_state=(zeros4, zeros3)):
+                        # Keras's JAX scan masks the output with h alone.
+                        if mask is None or zero or backend() != "jax":
+                            return rnn(
+                                x, mask=mask, initial_state=initial_state
+                            )
+                        return _MaskedCellScan(rnn)(x, mask, initial_state)
+
                     for m in (None, mask):
                         got = fast(self.x, mask=m, initial_state=[h0, s0])
                         want = ref(self.x, mask=m, initial_state=[h0, s0])
                         self.assertAllClose(got, want, atol=2e-6)
                     # Without initial state, and the unrolled loop.
                     unrolled = SCRN(4, 3, unroll=True, **kw)
-                    unrolled(self.x)
+                    unrolled.build(self.x.shape)
                     unrolled.set_weights(fast.get_weights())
                     self.assertAllClose(
                         unrolled(self.x, mask=mask),
@@ -437,10 +484,8 @@ class SCRNTest(TestCase):
         # masked steps (whole masked chunks). In float64 the outputs and
         # every gradient (weights, alpha, initial states) agree to
         # rounding; float32 is tested at T=70 below. On JAX the layer runs
-        # under jax.jit (its scans compiled), and the reference costs one
-        # compiled slice per step where it is unrolled (with a mask): the
-        # masked path runs 40 steps there (16 * 2 + 8, the hidden loop is
-        # one scan at any length), and the unmasked reference is a scan.
+        # under jax.jit (one scan, chunked or not: the masked and unmasked
+        # paths suffice) and the masked reference is `_MaskedCellScan`.
         self.use_float64()
         rng = np.random.RandomState(4)
         x = rng.normal(size=(2, 70, 5))
@@ -449,30 +494,53 @@ class SCRNTest(TestCase):
         state = [rng.normal(size=(2, 4)), rng.normal(size=(2, 3))]
         paths = [(False, False, mask), (True, True, mask), (True, False, None)]
         if backend() != "tensorflow":
-            # One scan on JAX, chunked or not: masked and unmasked suffice.
             paths = paths[1:]
         for learn_alpha, backwards, m in paths:
-            steps = 40 if m is not None and backend() == "jax" else 70
-            xs = x[:, :steps]
-            m = None if m is None else m[:, :steps]
             kw = dict(
                 return_sequences=True,
                 return_state=True,
                 go_backwards=backwards,
             )
             fast, ref = _pair(
-                kw,
-                learn_alpha=learn_alpha,
-                dtype="float64",
-                unroll_ref=m is not None,
+                kw, learn_alpha=learn_alpha, dtype="float64", unroll_ref=False
             )
             self._set_random(fast, ref, x)
             if backend() == "tensorflow":
-                got = _grads(fast, xs, m, state)
+                got = _grads(fast, x, m, state)
             else:
-                got = jit(lambda x, *s: _grads(fast, x, m, list(s)))(xs, *state)
-            want = _grads(ref, xs, m, state)
+                got = jit(lambda x, *s: _grads(fast, x, m, list(s)))(x, *state)
+                if m is not None:
+                    ref = _MaskedCellScan(ref)
+            want = _grads(ref, x, m, state)
             self.assertAllClose(got, want, atol=1e-10, rtol=1e-10)
+
+    def test_masked_cell_scan_is_keras_rnn_with_a_mask(self):
+        # The JAX reference above against Keras's own RNN where that is
+        # right on every backend (unrolled: TF's and JAX's unrolled loops
+        # both carry SCRNCell's whole output), with states, backwards.
+        self.use_float64()
+        rng = np.random.RandomState(9)
+        x = rng.normal(size=(3, 7, 5))
+        mask = rng.rand(3, 7) > 0.4
+        mask[1, :4] = False
+        state = [rng.normal(size=(3, 4)), rng.normal(size=(3, 3))]
+        for backwards in (False, True):
+            kw = dict(
+                return_sequences=True,
+                return_state=True,
+                go_backwards=backwards,
+                unroll=True,
+            )
+            ref = keras.layers.RNN(
+                SCRNCell(4, 3, alpha=0.7, learn_alpha=True, dtype="float64"),
+                dtype="float64",
+                **kw,
+            )
+            ref.build(x.shape)
+            self._random_weights(ref)
+            got = _MaskedCellScan(ref)(x, mask, state)
+            want = ref(x, mask=mask, initial_state=state)
+            self.assertAllClose(got, want, atol=1e-12, rtol=1e-12)
 
     def test_stateful_long_halves_match_cell(self):
         # 40 + 60 steps: one chunk, then a full and a partial one.
