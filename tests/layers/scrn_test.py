@@ -14,6 +14,7 @@ from tests.test_case import TestCase
 from tests.test_case import backend
 from tests.test_case import gradients
 from tests.test_case import jit
+from tests.test_case import jit_call
 from tests.test_case import skip_unless_tensorflow
 
 
@@ -148,6 +149,26 @@ def _grads(layer, x, mask=None, initial_state=None):
         loss, initial_state or (), layer.trainable_variables, has_aux=True
     )
     return out, grads
+
+
+def _run(layer, x, **kwargs):
+    """`layer(x, **kwargs)`; on JAX one compiled program (`jit_call`)
+    instead of every op of the call compiled on its own, per shape."""
+    if backend() == "jax":
+        return jit_call(layer, x, **kwargs)
+    return layer(x, **kwargs)
+
+
+def _compiled(fn):
+    """`fn`; on JAX compiled whole for its first two (array) arguments,
+    the others fixed (Python values stay Python values)."""
+    if backend() != "jax":
+        return fn
+
+    def call(x, s, *args, **kwargs):
+        return jit(lambda x, s: fn(x, s, *args, **kwargs))(x, s)
+
+    return call
 
 
 class SCRNTest(TestCase):
@@ -538,8 +559,8 @@ class SCRNTest(TestCase):
             )
             ref.build(x.shape)
             self._random_weights(ref)
-            got = _MaskedCellScan(ref)(x, mask, state)
-            want = ref(x, mask=mask, initial_state=state)
+            got = _compiled(_MaskedCellScan(ref))(x, mask, state)
+            want = _run(ref, x, mask=mask, initial_state=state)
             self.assertAllClose(got, want, atol=1e-12, rtol=1e-12)
 
     def test_stateful_long_halves_match_cell(self):
@@ -549,7 +570,7 @@ class SCRNTest(TestCase):
         whole = keras.layers.RNN(
             SCRNCell(4, 3, alpha=0.7, learn_alpha=True), return_sequences=True
         )
-        whole(x)
+        whole.build(x.shape)
         self._random_weights(whole)
         halves = SCRN(
             4,
@@ -559,13 +580,13 @@ class SCRNTest(TestCase):
             return_sequences=True,
             stateful=True,
         )
-        halves(x[:, :40])
+        halves.build(x[:, :40].shape)
         halves.set_weights(whole.get_weights())
         halves.reset_state()
         first = halves(x[:, :40])
         second = halves(x[:, 40:])
         self.assertAllClose(
-            np.concatenate([first, second], 1), whole(x), atol=1e-5
+            np.concatenate([first, second], 1), _run(whole, x), atol=1e-5
         )
 
     def test_float64_long_matches_numpy(self):
@@ -583,7 +604,7 @@ class SCRNTest(TestCase):
                 return_sequences=True,
                 dtype="float64",
             )
-            layer(x)
+            layer.build(x.shape)
             self._random_weights(layer)
             weights = layer.get_weights()
             for m in (None, mask):
@@ -593,7 +614,7 @@ class SCRNTest(TestCase):
                     seen = np.cumsum(m, 1) > 0
                     want = np.where(seen[..., None], want, 0.0)
                 self.assertAllClose(
-                    layer(x, mask=m), want, atol=1e-10, rtol=1e-10
+                    _run(layer, x, mask=m), want, atol=1e-10, rtol=1e-10
                 )
 
     def test_float64_tanh_matches_numpy(self):
@@ -614,7 +635,7 @@ class SCRNTest(TestCase):
         )
         want = np.concatenate([h, s], -1)
         for layer in (fast, ref):
-            got = layer(x, mask=mask)
+            got = _run(layer, x, mask=mask)
             self.assertEqual(
                 keras.backend.standardize_dtype(got.dtype), "float64"
             )
@@ -649,9 +670,11 @@ class SCRNTest(TestCase):
                     if isinstance(alpha, np.ndarray):
                         a = ops.convert_to_tensor(alpha)
                     for chunk in (None, 4):
-                        got = scrn.context_sequence(bx, s0, a, m, chunk)
+                        got = _compiled(scrn.context_sequence)(
+                            bx, s0, a, m, chunk
+                        )
                         self.assertAllClose(got, want, atol=1e-12)
-                    got = scrn.context_sequence(
+                    got = _compiled(scrn.context_sequence)(
                         np.transpose(bx, (1, 0, 2)),
                         s0,
                         a,
