@@ -23,14 +23,10 @@ if os.environ.get("KERAS_BACKEND") == "jax":
     # JAX compiles every eager op and every jitted step of a test as its own
     # small XLA program, so the JAX pass spends its time in the compiler;
     # LLVM's optimisation passes cost more than they save at test sizes
-    # (tests/models/seq2seq_test.py: 123 CPU s with them, 78 without), and
-    # XLA's older CPU runtime compiles these small programs faster than its
-    # thunk runtime (seq2seq + attention tests: 30 s instead of 34;
-    # scrn + language model tests: 98-101 s instead of 105).
+    # (tests/models/seq2seq_test.py: 123 CPU s with them, 78 without).
     _flags = (
         "--xla_backend_optimization_level=0 "
-        "--xla_llvm_disable_expensive_passes=true "
-        "--xla_cpu_use_thunk_runtime=false"
+        "--xla_llvm_disable_expensive_passes=true"
     )
     if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread: see below
         _flags += (
@@ -116,6 +112,31 @@ def _set_up_backend():
         )
 
 
+# XLA's CPU compiler allocates and frees memory at a high rate: it builds
+# and tears down MLIR contexts and LLVM modules for every program, and the
+# JAX pass compiles ~4,000 programs. In a profile of the pass, glibc's
+# malloc and free took ~14 % of its CPU and the kernel zeroing the pages
+# they returned and took again ~5 %. jemalloc, which `scripts/setup.sh`
+# installs, does the same work for less: the JAX pass with one worker,
+# run side by side with and without it on this 2-core machine, took 452
+# CPU s instead of 516. The workers are new processes, so the process that
+# starts them preloads it for them.
+JEMALLOC_PATHS = (
+    "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+    "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+    "/usr/lib64/libjemalloc.so.2",
+    "/usr/local/lib/libjemalloc.so.2",
+)
+
+
+def _preload_jemalloc_for_workers():
+    if os.environ.get("LD_PRELOAD") or os.environ.get("KDL_TEST_MALLOC"):
+        return  # the user chose (KDL_TEST_MALLOC=system keeps glibc)
+    found = [p for p in JEMALLOC_PATHS if os.path.exists(p)]
+    if found:
+        os.environ["LD_PRELOAD"] = found[0]
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: long tests; deselect with -m 'not slow'"
@@ -124,6 +145,8 @@ def pytest_configure(config):
     # import Keras and TensorFlow (~7 s before the workers could start).
     if not _distributes(config):
         _set_up_backend()
+    elif os.environ.get("KERAS_BACKEND") == "jax":
+        _preload_jemalloc_for_workers()
 
 
 # Long tests (whole recipes, several processes) go first. Under

@@ -5,9 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_DATA="r-cran-janeaustenr sword-text-web sword-text-kjv sword-text-sparv dataset-fashion-mnist"
+# jemalloc: the test workers of the JAX pass run with it (conftest.py says why).
+DEBIAN_TEST="libjemalloc2"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
-  for p in $DEBIAN_DATA; do
+  for p in $DEBIAN_DATA $DEBIAN_TEST; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
   done
   if [ -n "$missing" ]; then
@@ -17,7 +19,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   fi
 else
   echo "setup.sh: not root or no apt-get; kdl.datasets will fetch the" \
-       "Debian data packages on demand (apt-get download) or use tfds." >&2
+       "Debian data packages on demand (apt-get download) or use tfds," \
+       "and the JAX tests run with the system's malloc." >&2
 fi
 
 python -m pip install -q --upgrade pip
