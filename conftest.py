@@ -141,20 +141,14 @@ def _set_up_backend():
 # TensorFlow (graph tracing, tf.function) 412 instead of 444. The workers
 # are new processes, so the process that starts them preloads it for
 # them, and for the processes some tests start in turn.
-JEMALLOC_PATHS = (
-    "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-    "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-    "/usr/lib64/libjemalloc.so.2",
-    "/usr/local/lib/libjemalloc.so.2",
-)
-
-
 def _preload_jemalloc_for_workers():
     if os.environ.get("LD_PRELOAD") or os.environ.get("KDL_TEST_MALLOC"):
         return  # the user chose (KDL_TEST_MALLOC=system keeps glibc)
-    found = [p for p in JEMALLOC_PATHS if os.path.exists(p)]
-    if found:
-        os.environ["LD_PRELOAD"] = found[0]
+    import ctypes.util
+
+    jemalloc = ctypes.util.find_library("jemalloc")  # e.g. libjemalloc.so.2
+    if jemalloc:  # the dynamic loader finds it by name, as for a dependency
+        os.environ["LD_PRELOAD"] = jemalloc
 
 
 def pytest_configure(config):

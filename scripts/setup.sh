@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_DATA="r-cran-janeaustenr sword-text-web sword-text-kjv sword-text-sparv dataset-fashion-mnist"
-# jemalloc: the test workers of the JAX pass run with it (conftest.py says why).
+# jemalloc: the test workers run with it (conftest.py says why).
 DEBIAN_TEST="libjemalloc2"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=""
@@ -20,7 +20,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 else
   echo "setup.sh: not root or no apt-get; kdl.datasets will fetch the" \
        "Debian data packages on demand (apt-get download) or use tfds," \
-       "and the JAX tests run with the system's malloc." >&2
+       "and the tests run with the system's malloc." >&2
 fi
 
 python -m pip install -q --upgrade pip
