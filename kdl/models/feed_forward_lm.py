@@ -215,14 +215,23 @@ class FeedForwardLM(AdaptiveSoftmaxSteps, keras.Model):
             "int32"
         )
         windows = np.lib.stride_tricks.sliding_window_view(padded, self.order)
+        # Every forward pass gets the same shape: the last chunk is filled
+        # up with copies of its first window and the extra rows dropped.
+        # On JAX each new input shape compiles the layers' ops again.
+        size = min(batch_size, len(windows))
         out = []
-        for start in range(0, len(windows), batch_size):
-            chunk = windows[start : start + batch_size]
+        for start in range(0, len(windows), size):
+            chunk = windows[start : start + size]
+            rows = len(chunk)
+            if rows < size:
+                chunk = np.concatenate(
+                    [chunk, np.repeat(chunk[:1], size - rows, axis=0)]
+                )
             logits = self(chunk[:, :-1], training=False)
             log_p = ops.log_softmax(logits, axis=-1)
             target = ops.convert_to_tensor(chunk[:, -1:])
             picked = ops.take_along_axis(log_p, target, axis=-1)
-            out.append(ops.convert_to_numpy(picked)[:, 0])
+            out.append(ops.convert_to_numpy(picked)[:rows, 0])
         return np.concatenate(out).astype(np.float64)
 
     def perplexity(self, ids, pad_id=0, batch_size=1024):

@@ -31,7 +31,8 @@ def test_kneser_ney_rows_tune_the_cache_on_valid_only():
 
 
 def test_feed_forward_lm_row_learns_and_obeys_the_schedule():
-    train, valid, test = _stream(2000), _stream(300, 1), _stream(300, 2)
+    # 2048 training windows: whole batches of 64.
+    train, valid, test = _stream(2050), _stream(300, 1), _stream(300, 2)
     halving = training.LearningRateHalving(max_halvings=0)
     model, row = lm_training.train_feed_forward_lm(
         train, valid, test, 12, order=3, embedding_dim=8, hidden_units=16,
