@@ -50,7 +50,7 @@ class LinearProbeTest(TestCase):
             x[200:],
             y[200:],
             epochs=20,
-            batch_size=32,
+            batch_size=40,  # whole batches: one compiled step on JAX
         )
         self.assertEqual(set(scores), {"train_accuracy", "test_accuracy"})
         self.assertGreater(scores["test_accuracy"], 0.95)
@@ -73,7 +73,7 @@ class LinearProbeTest(TestCase):
         x, y = separable()
         encoder = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4)])
         before = [w.copy() for w in encoder.get_weights()]
-        kdl.models.linear_probe(encoder, x, y, x, y, epochs=1)
+        kdl.models.linear_probe(encoder, x, y, x, y, epochs=1, batch_size=150)
         self.assertAllClose(encoder.get_weights(), before)
 
     def test_logistic_regression_standardises_with_training_statistics(self):
@@ -82,7 +82,7 @@ class LinearProbeTest(TestCase):
         x, y = separable()
         far = x * 1e4 + 1e6
         scores = kdl.models.logistic_regression(
-            far[:200], y[:200], far[200:], y[200:], epochs=10, batch_size=32
+            far[:200], y[:200], far[200:], y[200:], epochs=10, batch_size=40
         )
         self.assertGreater(scores["test_accuracy"], 0.95)
 
@@ -219,7 +219,7 @@ class FineTuneAccuracyTest(TestCase):
             x[300:],
             y[300:],
             epochs=20,
-            batch_size=32,
+            batch_size=30,  # whole batches: one compiled step on JAX
             learning_rate=1e-2,
         )
         self.assertGreater(accuracy, 0.9)
