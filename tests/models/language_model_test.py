@@ -121,7 +121,7 @@ class RNNLanguageModelTest(TestCase):
         # The manual token mean equals evaluate's batch mean.
         total, count = 0.0, 0
         model.reset_rnn_states()
-        for xb, yb in ds:  # compiled calls: see test_learns_and_evaluate_...
+        for xb, yb in ds:  # compiled calls, the state carried across them
             logits = model.predict_on_batch(np.asarray(xb)).astype("float64")
             p = scipy.special.softmax(logits, axis=-1)
             p = np.take_along_axis(p, np.asarray(yb)[..., None], -1)
